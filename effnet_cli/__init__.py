@@ -1,0 +1,26 @@
+"""effnet: an architecture inspector for EfficientNet.
+
+``from effnet_cli import build_model, measure`` gives the Python API. Both are loaded on
+first use so that importing the package (as the CLI does for ``--help``) never imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["build_model", "measure", "parse_variant", "__version__"]
+
+_LAZY = {"build_model": "model", "measure": "measure", "parse_variant": "specs"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        # Importing the submodule binds its name on the package (effnet_cli.measure is both a
+        # module and the function): rebind to the function, which is what the API promises.
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'effnet_cli' has no attribute '{name}'")
