@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["build_model", "measure", "parse_variant", "__version__"]
+__all__ = ["__version__", "build_model", "measure", "parse_variant"]
 
 _LAZY = {"build_model": "model", "measure": "measure", "parse_variant": "specs"}
 

@@ -39,6 +39,7 @@ def check_available(device: str) -> str:
     count = torch.cuda.device_count()
     if index >= count:
         raise RuntimeFailure(
-            f"device '{device}' requested but only {count} CUDA device(s) exist (cuda:0-{count - 1})"
+            f"device '{device}' requested but this machine has {count} CUDA device(s)"
+            f" (cuda:0-cuda:{count - 1})"
         )
     return device

@@ -14,6 +14,7 @@ Element-wise work is counted apart, one op per output element (pooling: per inpu
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,15 +152,18 @@ def _elem_size(model: nn.Module) -> int:
 
 def fvcore_counts(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Counter]:
     """Per-module op counts from fvcore on a real random input on the model's device."""
-    from fvcore.nn import FlopCountAnalysis
+    # fvcore's JIT tracing triggers torch.jit deprecation notices: noise on the user's stderr.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fvcore.nn import FlopCountAnalysis
 
-    device = next(model.parameters()).device
-    x = torch.randn(*input_shape, device=device)
-    analysis = FlopCountAnalysis(model, x)
-    analysis.unsupported_ops_warnings(False)
-    analysis.uncalled_modules_warnings(False)
-    analysis.tracer_warnings("none")
-    return dict(analysis.by_module_and_operator())
+        device = next(model.parameters()).device
+        x = torch.randn(*input_shape, device=device)
+        analysis = FlopCountAnalysis(model, x)
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        analysis.tracer_warnings("none")
+        return dict(analysis.by_module_and_operator())
 
 
 def _macs_by(trace: Trace, key) -> Counter:

@@ -190,7 +190,7 @@ class _NoInitOnMeta(TorchFunctionMode):
         }
     )
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN206
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in self._INIT_OPS:
             tensor = args[0] if args else kwargs.get("tensor")

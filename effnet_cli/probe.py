@@ -85,7 +85,7 @@ class ShapeProbe:
     __iadd__ = __add__
 
     @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN206
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
         rule = _RULES.get(func)
         if rule is None:
             name = getattr(func, "__name__", repr(func))
@@ -111,8 +111,14 @@ def _pair(value: int | Sequence[int]) -> tuple[int, int]:
 
 
 def _conv2d(
-    t: _Tracer, x: ShapeProbe, weight: torch.Tensor, bias: Any = None, stride: Any = 1,
-    padding: Any = 0, dilation: Any = 1, groups: int = 1,
+    t: _Tracer,
+    x: ShapeProbe,
+    weight: torch.Tensor,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
 ) -> ShapeProbe:
     n, c, h, w = x.shape
     out_ch, per_group, kh, kw = weight.shape
@@ -132,12 +138,14 @@ def _linear(t: _Tracer, x: ShapeProbe, weight: torch.Tensor, bias: Any = None) -
     if x.shape[-1] != in_features:
         raise UnsupportedOp(f"linear expects {in_features} features, got {x.shape[-1]}")
     rows = math.prod(x.shape[:-1])
-    return t.emit("linear", rows * in_features * out_features, x.shape[:-1] + (out_features,))
+    return t.emit("linear", rows * in_features * out_features, (*x.shape[:-1], out_features))
 
 
 def _batch_norm(t: _Tracer, x: ShapeProbe, running_mean: Any, *args: Any, **kw: Any) -> ShapeProbe:
     if running_mean is not None and running_mean.shape[0] != x.shape[1]:
-        raise UnsupportedOp(f"batch_norm expects {running_mean.shape[0]} channels, got {x.shape[1]}")
+        raise UnsupportedOp(
+            f"batch_norm expects {running_mean.shape[0]} channels, got {x.shape[1]}"
+        )
     return t.emit("batch_norm", 0, x.shape)
 
 
@@ -147,7 +155,7 @@ def _activation(t: _Tracer, x: ShapeProbe, *args: Any, **kw: Any) -> ShapeProbe:
 
 def _pool(t: _Tracer, x: ShapeProbe, output_size: Any, *args: Any, **kw: Any) -> Any:
     oh, ow = _pair(output_size)
-    out = t.emit("pooling", 0, x.shape[:2] + (oh, ow), elements=x.numel())
+    out = t.emit("pooling", 0, (*x.shape[:2], oh, ow), elements=x.numel())
     return (out, out) if kw.get("return_indices") else out
 
 
@@ -159,7 +167,7 @@ def _dropout(t: _Tracer, x: ShapeProbe, p: float = 0.5, training: bool = True, *
 
 def _flatten(t: _Tracer, x: ShapeProbe, start_dim: int = 0, end_dim: int = -1) -> ShapeProbe:
     end = end_dim % len(x.shape)
-    shape = x.shape[:start_dim] + (math.prod(x.shape[start_dim : end + 1]),) + x.shape[end + 1 :]
+    shape = (*x.shape[:start_dim], math.prod(x.shape[start_dim : end + 1]), *x.shape[end + 1 :])
     return ShapeProbe(shape, t)
 
 

@@ -153,12 +153,12 @@ def round_filters(channels: int, width: float) -> int:
     rounded = max(DIVISOR, int(scaled + DIVISOR / 2) // DIVISOR * DIVISOR)
     if rounded < 0.9 * scaled:
         rounded += DIVISOR
-    return int(rounded)
+    return rounded
 
 
 def round_repeats(layers: int, depth: float) -> int:
     """Scale a stage's layer count by ``depth``, rounding up as the paper's code does."""
-    return int(math.ceil(layers * depth))
+    return math.ceil(layers * depth)
 
 
 def _operator(stage: BaseStage) -> str:
@@ -196,7 +196,7 @@ def compound_coefficients(
     base_resolution: int = BASE_RESOLUTION,
 ) -> Coefficients:
     """d = α^φ, w = β^φ, r = base·γ^φ rounded to the nearest pixel; dropout stays B0's."""
-    resolution = int(math.floor(base_resolution * gamma**phi + 0.5))
+    resolution = math.floor(base_resolution * gamma**phi + 0.5)
     return Coefficients(beta**phi, alpha**phi, resolution, OFFICIAL["b0"].dropout)
 
 

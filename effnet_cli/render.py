@@ -1,0 +1,296 @@
+"""Rendering: Rich tables and the json / csv / markdown writers. No torch, no printing.
+
+Every function takes collected figures (the dataclasses of ``measure.py``) and returns a
+Rich renderable or a string; ``cli.py`` decides where it goes. Every FLOP figure carries
+its convention: MACs are multiply-accumulates of conv + linear layers (the paper's "FLOPS").
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+FORMATS = ("table", "json", "csv", "markdown")
+MACS_LABEL = "MACs (conv+linear)"
+MACS_NOTE = (
+    "MACs = multiply-accumulates of conv + linear layers, the paper's 'FLOPS'; "
+    "2 FLOPs per MAC gives torch FlopCounterMode's convention."
+)
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def si(value: float, digits: int = 3) -> str:
+    """Compact figure with an SI suffix: 5288548 → '5.29 M', 385814752 → '0.386 G'."""
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g} {suffix}"
+    return f"{value:.{digits}g}"
+
+
+def macs_g(value: int) -> str:
+    """MACs in G with three decimals, as DESIGN.md lists them."""
+    return f"{value / 1e9:.3f} G"
+
+
+def nbytes(value: int) -> str:
+    """Bytes in binary units (MiB/GiB), as memory is usually reported."""
+    for scale, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if value >= scale:
+            return f"{value / scale:.1f} {suffix}"
+    return f"{value} B"
+
+
+def hw(pair: Sequence[int]) -> str:
+    """'224×224' for a [h, w] pair."""
+    return f"{pair[0]}×{pair[1]}"
+
+
+def pct(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+# ----------------------------------------------------------------------------- dict / json
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain JSON-ready structure of a dataclass (tuples become lists)."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def summary_dict(summary: Any) -> dict[str, Any]:
+    """The summary JSON document: DESIGN.md's keys plus the per-block breakdown."""
+    doc = to_dict(summary)
+    doc["macs_convention"] = MACS_NOTE
+    return doc
+
+
+def to_json(doc: Any) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# ----------------------------------------------------------------------------- csv / markdown
+
+STAGE_COLUMNS = (
+    "stage", "operator", "kernel", "stride", "expand_ratio", "input_resolution",
+    "output_resolution", "in_channels", "out_channels", "layers", "params", "macs",
+    "params_share", "macs_share", "activation_bytes",
+)  # fmt: skip
+BLOCK_COLUMNS = (
+    "stage", "block", "name", "kernel", "stride", "in_channels", "expanded_channels",
+    "se_channels", "out_channels", "input_resolution", "output_resolution", "residual",
+    "stochastic_depth", "params", "macs",
+)  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """One header line and one line per row; lists become 'HxW'."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row[c]) for c in columns])
+    return buffer.getvalue()
+
+
+def summary_csv(summary: Any, blocks: bool = False) -> str:
+    """Per-stage (or per-block) rows, each prefixed with the variant it belongs to."""
+    columns = BLOCK_COLUMNS if blocks else STAGE_COLUMNS
+    items = summary.blocks if blocks else summary.stages
+    rows = [{"variant": summary.variant, **to_dict(item)} for item in items]
+    return to_csv(rows, ("variant", *columns))
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str) -> str:
+    """A GitHub-flavoured pipe table; ``align`` gives 'l' or 'r' per column."""
+    rule = ["---" if a == "l" else "--:" for a in align]
+    lines = [header, rule, *[[str(c) for c in row] for row in rows]]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- summary views
+
+
+def short_operator(s: Any) -> str:
+    """'MBConv6 k5' for the narrow cost table; the full name stays in Table 1."""
+    if s.operator.startswith("MBConv"):
+        return f"MBConv{s.expand_ratio} k{s.kernel}"
+    return {1: "Stem", 9: "Head"}.get(s.stage, s.operator)
+
+
+def _stage_cells(s: Any) -> list[str]:
+    return [
+        str(s.stage), short_operator(s), hw(s.output_resolution),
+        f"{s.in_channels}→{s.out_channels}",
+        si(s.params, 4), pct(s.params_share), si(s.macs, 4), pct(s.macs_share),
+        nbytes(s.activation_bytes),
+    ]  # fmt: skip
+
+
+STAGE_HEADER = (
+    "Stage", "Operator", "Output", "Channels", "Params", "%", "MACs", "%", "Activations",
+)  # fmt: skip
+STAGE_ALIGN = "rlrrrrrrr"
+TABLE1_HEADER = ("Stage", "Operator", "Resolution", "Channels", "Layers")
+TABLE1_ALIGN = "rlrrr"
+
+
+def _table1_cells(s: Any) -> list[str]:
+    return [str(s.stage), s.operator, hw(s.input_resolution), str(s.out_channels), str(s.layers)]
+
+
+NARROW = 100
+"""Below this many columns the wide tables keep only the columns that carry numbers."""
+STAGE_NARROW = (0, 4, 5, 6, 7, 8)
+BLOCK_NARROW = (0, 3, 7, 8)
+
+
+def _rich_table(
+    title: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    align: str,
+    keep: Sequence[int] | None = None,
+) -> Table:
+    """A Rich table whose number columns never wrap; only text columns fold when narrow."""
+    keep = range(len(header)) if keep is None else keep
+    table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
+    for i in keep:
+        text = align[i] == "l"
+        table.add_column(
+            header[i],
+            justify="left" if text else "right",
+            overflow="fold",
+            no_wrap=not text,
+            min_width=8 if text else None,
+        )
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table
+
+
+def describe(summary: Any) -> str:
+    """One line: what model, which input, on what device, counted by which engine."""
+    c = summary.coefficients
+    res = summary.input["resolution"]
+    return (
+        f"{summary.title}  width {c.width:.4g} · depth {c.depth:.4g} · native {c.resolution}px"
+        f" · dropout {c.dropout:g}  |  input {summary.input['batch_size']}×3×{res}×{res}"
+        f"  |  device {summary.device} · engine {summary.engine}"
+    )
+
+
+def _totals_lines(summary: Any) -> list[tuple[str, str]]:
+    t = summary.totals
+    ew = t.elementwise_ops
+    lines = [
+        ("Parameters", f"{t.params:,} ({si(t.params)})"),
+        ("Parameter memory", f"{nbytes(t.param_bytes)} ({summary.dtype})"),
+        (MACS_LABEL, f"{t.macs:,} ({macs_g(t.macs)})"),
+        ("FLOPs at 2 per MAC", si(2 * t.macs)),
+        ("Element-wise ops (not in MACs)", f"{sum(ew.values()):,} ({si(sum(ew.values()))})"),
+        ("  of which", ", ".join(f"{k} {si(v)}" for k, v in ew.items())),
+        ("Activations (all layer outputs)", nbytes(t.activation_bytes)),
+    ]
+    if t.engine_counts:
+        fv = ", ".join(f"{k} {si(v)}" for k, v in sorted(t.engine_counts.items()))
+        lines.append(("fvcore's own counts", fv))
+    return lines
+
+
+def totals_panel(summary: Any) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in _totals_lines(summary):
+        grid.add_row(label, value)
+    return Panel(grid, title="Totals", title_align="left", box=box.ROUNDED, expand=False)
+
+
+def _block_cells(b: Any) -> list[str]:
+    return [
+        f"{b.stage}.{b.block}", f"k{b.kernel} s{b.stride}", hw(b.input_resolution),
+        f"{b.in_channels}→{b.expanded_channels}→{b.out_channels}", str(b.se_channels),
+        "yes" if b.residual else "", f"{b.stochastic_depth:.3f}", si(b.params, 4), si(b.macs, 4),
+    ]  # fmt: skip
+
+
+BLOCK_HEADER = (
+    "Block", "Kernel", "Input", "in→exp→out", "SE", "Residual", "Drop path", "Params", "MACs",
+)  # fmt: skip
+BLOCK_ALIGN = "rlrrrlrrr"
+
+
+def summary_table(summary: Any, blocks: bool = False, width: int = 120) -> RenderableType:
+    """The terminal view: header line, Table 1, cost per stage, (blocks,) totals.
+
+    Under ``NARROW`` columns the cost tables drop their descriptive columns (Table 1 above
+    carries them) rather than let Rich fold digits.
+    """
+    narrow = width < NARROW
+    parts: list[RenderableType] = [Text(describe(summary), style="bold")]
+    parts.append(
+        _rich_table(
+            f"Table 1 for {summary.title} at {summary.input['resolution']}px",
+            TABLE1_HEADER,
+            [_table1_cells(s) for s in summary.stages],
+            TABLE1_ALIGN,
+        )
+    )
+    costs = [_stage_cells(s) for s in summary.stages]
+    keep = STAGE_NARROW if narrow else None
+    title = f"Cost per stage — {MACS_LABEL}"
+    parts.append(_rich_table(title, STAGE_HEADER, costs, STAGE_ALIGN, keep))
+    if blocks:
+        rows = [_block_cells(b) for b in summary.blocks]
+        keep = BLOCK_NARROW if narrow else None
+        parts.append(_rich_table("Per MBConv block", BLOCK_HEADER, rows, BLOCK_ALIGN, keep))
+    parts.append(totals_panel(summary))
+    parts.append(Text(MACS_NOTE, style="dim"))
+    return Group(*parts)
+
+
+def summary_markdown(summary: Any, blocks: bool = False) -> str:
+    """Paste-ready Markdown: heading, per-stage table, Table 1, totals, the MACs convention."""
+    out = [f"### {summary.title}\n", describe(summary) + "\n"]
+    table1 = md_table(TABLE1_HEADER, [_table1_cells(s) for s in summary.stages], TABLE1_ALIGN)
+    out.append("\n**Table 1**\n\n" + table1)
+    costs = md_table(STAGE_HEADER, [_stage_cells(s) for s in summary.stages], STAGE_ALIGN)
+    out.append(f"\n**Cost per stage** ({MACS_LABEL})\n\n" + costs)
+    if blocks:
+        rows = [_block_cells(b) for b in summary.blocks]
+        out.append("\n**Per block**\n\n" + md_table(BLOCK_HEADER, rows, BLOCK_ALIGN))
+    totals = md_table(("Total", "Value"), _totals_lines(summary), "ll")
+    out.append("\n**Totals**\n\n" + totals + f"\n_{MACS_NOTE}_\n")
+    return "".join(out)
+
+
+def render_summary(
+    summary: Any, fmt: str, blocks: bool = False, width: int = 120
+) -> RenderableType | str:
+    """Dispatch on --format: a Rich renderable for 'table', text for the rest."""
+    if fmt == "json":
+        return to_json(summary_dict(summary))
+    if fmt == "csv":
+        return summary_csv(summary, blocks)
+    if fmt == "markdown":
+        return summary_markdown(summary, blocks)
+    return summary_table(summary, blocks, width)

@@ -1,0 +1,45 @@
+"""Shared reference figures (from ../shared/DESIGN.md) and fixtures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+PARAMS = {
+    "b0": 5_288_548, "b1": 7_794_184, "b2": 9_109_994, "b3": 12_233_232, "b4": 19_341_616,
+    "b5": 30_389_784, "b6": 43_040_704, "b7": 66_347_960, "b8": 87_413_142, "l2": 480_309_308,
+}  # fmt: skip
+MACS_G = {
+    "b0": 0.386, "b1": 0.687, "b2": 0.994, "b3": 1.827, "b4": 4.394, "b5": 10.266,
+    "b6": 19.068, "b7": 37.746, "b8": 62.597, "l2": 475.704,
+}  # fmt: skip
+TORCHVISION = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
+B0_TABLE1 = [
+    (1, "Conv3x3", 224, 32, 1),
+    (2, "MBConv1, k3x3", 112, 16, 1),
+    (3, "MBConv6, k3x3", 112, 24, 2),
+    (4, "MBConv6, k5x5", 56, 40, 2),
+    (5, "MBConv6, k3x3", 28, 80, 3),
+    (6, "MBConv6, k5x5", 14, 112, 3),
+    (7, "MBConv6, k5x5", 14, 192, 4),
+    (8, "MBConv6, k3x3", 7, 320, 1),
+    (9, "Conv1x1 & Pooling & FC", 7, 1280, 1),
+]
+B5_RESOLUTIONS = [456, 228, 228, 114, 57, 29, 29, 15, 15]
+B5_CHANNELS = [48, 24, 40, 64, 128, 176, 304, 512, 2048]
+B5_LAYERS = [1, 3, 5, 5, 7, 7, 9, 3, 1]
+
+
+@pytest.fixture(scope="session")
+def torchvision_reference() -> dict:
+    """state_dict keys/shapes, params, BN settings of torchvision 0.29.1's efficientnet_bN."""
+    return json.loads((FIXTURES / "torchvision_efficientnet.json").read_text())["variants"]
+
+
+@pytest.fixture(scope="session")
+def torchvision_logits() -> dict:
+    return json.loads((FIXTURES / "torchvision_logits.json").read_text())["variants"]
