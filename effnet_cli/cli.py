@@ -18,8 +18,15 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .devices import DEVICE_HINT, parse_device
-from .errors import EffnetError
-from .specs import GRAMMAR_HINT, parse_variant
+from .errors import EffnetError, UsageError
+from .specs import (
+    BASE_RESOLUTION,
+    DEFAULT_ALPHA,
+    DEFAULT_BETA,
+    DEFAULT_GAMMA,
+    GRAMMAR_HINT,
+    parse_variant,
+)
 
 
 class Format(str, Enum):
@@ -113,6 +120,9 @@ DeviceOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+EngineOpt = Annotated[
+    Engine, typer.Option("--engine", help="FLOP engine: fast (shape probe), fvcore, or auto.")
+]
 
 
 def _console() -> Console:
@@ -154,9 +164,7 @@ def summary(
     blocks: Annotated[
         bool, typer.Option("--blocks", help="Add the per-MBConv-block table.")
     ] = False,
-    engine: Annotated[
-        Engine, typer.Option("--engine", help="FLOP engine: fast (shape probe), fvcore, or auto.")
-    ] = Engine.auto,
+    engine: EngineOpt = Engine.auto,
     weights: Annotated[
         Path | None, typer.Option("--weights", help="Load this state_dict checkpoint (strict).")
     ] = None,
@@ -183,6 +191,119 @@ def summary(
         weights=weights,
     )
     _emit(render_summary(result, fmt.value, blocks, _console().width))
+
+
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="Depth base α (d = α^φ).")]
+BetaOpt = Annotated[float, typer.Option("--beta", help="Width base β (w = β^φ).")]
+GammaOpt = Annotated[float, typer.Option("--gamma", help="Resolution base γ (r = base·γ^φ).")]
+BaseResOpt = Annotated[
+    int, typer.Option("--base-resolution", min=1, help="B0's input size the scaling starts from.")
+]
+
+
+@app.command()
+def scale(
+    phi: Annotated[
+        float | None,
+        typer.Option("--phi", help="Compound coefficient φ (0 is B0; may be fractional)."),
+    ] = None,
+    alpha: AlphaOpt = DEFAULT_ALPHA,
+    beta: BetaOpt = DEFAULT_BETA,
+    gamma: GammaOpt = DEFAULT_GAMMA,
+    base_resolution: BaseResOpt = BASE_RESOLUTION,
+    sweep: Annotated[
+        str | None,
+        typer.Option("--sweep", help="START:STOP[:STEP], STOP included: one row per φ."),
+    ] = None,
+    search: Annotated[
+        bool, typer.Option("--search", help="The paper's step 1: grid over α, β, γ at φ=1.")
+    ] = False,
+    grid_step: Annotated[float, typer.Option("--grid-step", help="--search grid step.")] = 0.05,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="--search: allowed |α·β²·γ² − 2|.")
+    ] = 0.1,
+    top: Annotated[int, typer.Option("--top", min=1, help="--search: rows shown.")] = 20,
+    batch_size: BatchOpt = 1,
+    num_classes: ClassesOpt = 1000,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
+    from . import scaling
+
+    modes = sum(x is not None and x is not False for x in (phi, sweep, search or None))
+    if modes != 1:
+        raise UsageError("scale needs exactly one of --phi F, --sweep START:STOP[:STEP], --search")
+    common = {"batch_size": batch_size, "num_classes": num_classes}
+    width = _console().width
+    if search:
+        candidates = scaling.search_grid(grid_step, tolerance)
+        from .analysis import search as run_search
+        from .render_analysis import render_search
+
+        rows = run_search(candidates, base_resolution, **common)
+        _emit(render_search(rows, grid_step, tolerance, top, fmt.value, width))
+        return
+    if sweep is not None:
+        phis = scaling.parse_sweep(sweep)
+        for value in phis:
+            scaling.derive(value, alpha, beta, gamma, base_resolution)  # validate before torch
+        from .analysis import sweep as run_sweep
+        from .render_analysis import render_sweep
+
+        rows = run_sweep(phis, alpha, beta, gamma, base_resolution, **common)
+        _emit(render_sweep(rows, alpha, beta, gamma, fmt.value, width))
+        return
+    scaling.derive(phi, alpha, beta, gamma, base_resolution)  # validate before torch
+    from .analysis import scale_report
+    from .render_analysis import render_scale
+
+    report = scale_report(phi, alpha, beta, gamma, base_resolution, **common)
+    _emit(render_scale(report, fmt.value, width))
+
+
+@app.command()
+def compare(
+    variants: Annotated[
+        list[str], typer.Argument(help=f"Two or more specs: {GRAMMAR_HINT}.", show_default=False)
+    ],
+    resolution: ResolutionOpt = None,
+    batch_size: BatchOpt = 1,
+    num_classes: ClassesOpt = 1000,
+    device: DeviceOpt = None,
+    fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.auto,
+) -> None:
+    """Side-by-side comparison of two or more models, with ratios to the first."""
+    if len(variants) < 2:
+        raise UsageError(f"compare needs at least two variants, got {len(variants)}")
+    specs = [parse_variant(v) for v in variants]
+    dev = parse_device(device) if device else "meta"
+    from .analysis import compare as run_compare
+    from .render_analysis import render_compare
+
+    result = run_compare(
+        specs,
+        resolution=resolution,
+        batch_size=batch_size,
+        num_classes=num_classes,
+        device=dev,
+        engine=engine.value,
+    )
+    _emit(render_compare(result, fmt.value, _console().width))
+
+
+@app.command("list")
+def list_(
+    batch_size: BatchOpt = 1,
+    num_classes: ClassesOpt = 1000,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Every official variant: coefficients, measured params/MACs, the paper's figures."""
+    from .analysis import list_variants
+    from .render_analysis import render_list
+
+    rows = list_variants(batch_size=batch_size, num_classes=num_classes)
+    _emit(render_list(rows, fmt.value, _console().width))
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
@@ -119,11 +120,116 @@ def summary_csv(summary: Any, blocks: bool = False) -> str:
     return to_csv(rows, ("variant", *columns))
 
 
+def md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+# ----------------------------------------------------------------------------- views as data
+
+NARROW = 100
+"""Below this many columns, wide tables keep only their ``narrow`` columns."""
+
+
+@dataclass
+class Grid:
+    """A table as data, rendered to Rich or Markdown from the same cells.
+
+    ``narrow`` lists the columns kept in a terminal narrower than ``NARROW`` (the others are
+    descriptive and shown elsewhere), so digits are never folded; ``marked`` cells differ
+    from a reference and are shown bold (Rich) or strong (Markdown), plus ``*`` in the
+    terminal so the difference survives without colour.
+    """
+
+    title: str
+    header: Sequence[str]
+    align: str
+    rows: list[list[str]]
+    narrow: Sequence[int] | None = None
+    marked: set[tuple[int, int]] = field(default_factory=set)
+
+
+@dataclass
+class Facts:
+    """Label/value lines: a panel in the terminal, a two-column table in Markdown."""
+
+    title: str
+    lines: list[tuple[str, str]]
+
+
+Part = Grid | Facts | str
+
+
+def _rich_grid(grid: Grid, narrow: bool) -> Table:
+    keep = grid.narrow if narrow and grid.narrow is not None else range(len(grid.header))
+    table = Table(title=grid.title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
+    for i in keep:
+        text = grid.align[i] == "l"
+        table.add_column(
+            grid.header[i],
+            justify="left" if text else "right",
+            overflow="fold",
+            no_wrap=not text,
+            min_width=8 if text else None,
+        )
+    for r, row in enumerate(grid.rows):
+        cells = []
+        for i in keep:
+            marked = (r, i) in grid.marked
+            cells.append(Text(row[i] + "*", style="bold") if marked else Text(row[i]))
+        table.add_row(*cells)
+    return table
+
+
+def _rich_facts(facts: Facts) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in facts.lines:
+        table.add_row(label, value)
+    return Panel(table, title=facts.title, title_align="left", box=box.ROUNDED, expand=False)
+
+
+def rich_view(parts: Sequence[Part], width: int) -> RenderableType:
+    """The terminal rendering of a view; text parts are dim notes, the first is bold."""
+    out: list[RenderableType] = []
+    for i, part in enumerate(parts):
+        if isinstance(part, Grid):
+            out.append(_rich_grid(part, width < NARROW))
+        elif isinstance(part, Facts):
+            out.append(_rich_facts(part))
+        else:
+            out.append(Text(part, style="bold" if i == 0 else "dim"))
+    return Group(*out)
+
+
 def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str) -> str:
     """A GitHub-flavoured pipe table; ``align`` gives 'l' or 'r' per column."""
     rule = ["---" if a == "l" else "--:" for a in align]
-    lines = [header, rule, *[[str(c) for c in row] for row in rows]]
+    lines = [list(header), rule, *[[md_escape(str(c)) for c in row] for row in rows]]
     return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+
+
+def _md_grid(grid: Grid) -> str:
+    rows = [
+        [f"**{c}**" if (r, i) in grid.marked else c for i, c in enumerate(row)]
+        for r, row in enumerate(grid.rows)
+    ]
+    return f"\n**{grid.title}**\n\n" + md_table(grid.header, rows, grid.align)
+
+
+def markdown_view(parts: Sequence[Part]) -> str:
+    """Paste-ready Markdown of a view: the first text part is the heading."""
+    out = []
+    for i, part in enumerate(parts):
+        if isinstance(part, Grid):
+            out.append(_md_grid(part))
+        elif isinstance(part, Facts):
+            out.append(f"\n**{part.title}**\n\n" + md_table(("Figure", "Value"), part.lines, "ll"))
+        elif i == 0:
+            out.append(f"### {part}\n")
+        else:
+            out.append(f"\n_{part}_\n")
+    return "".join(out)
 
 
 # ----------------------------------------------------------------------------- summary views
@@ -157,36 +263,6 @@ def _table1_cells(s: Any) -> list[str]:
     return [str(s.stage), s.operator, hw(s.input_resolution), str(s.out_channels), str(s.layers)]
 
 
-NARROW = 100
-"""Below this many columns the wide tables keep only the columns that carry numbers."""
-STAGE_NARROW = (0, 4, 5, 6, 7, 8)
-BLOCK_NARROW = (0, 3, 7, 8)
-
-
-def _rich_table(
-    title: str,
-    header: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    align: str,
-    keep: Sequence[int] | None = None,
-) -> Table:
-    """A Rich table whose number columns never wrap; only text columns fold when narrow."""
-    keep = range(len(header)) if keep is None else keep
-    table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
-    for i in keep:
-        text = align[i] == "l"
-        table.add_column(
-            header[i],
-            justify="left" if text else "right",
-            overflow="fold",
-            no_wrap=not text,
-            min_width=8 if text else None,
-        )
-    for row in rows:
-        table.add_row(*(row[i] for i in keep))
-    return table
-
-
 def describe(summary: Any) -> str:
     """One line: what model, which input, on what device, counted by which engine."""
     c = summary.coefficients
@@ -216,15 +292,6 @@ def _totals_lines(summary: Any) -> list[tuple[str, str]]:
     return lines
 
 
-def totals_panel(summary: Any) -> Panel:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for label, value in _totals_lines(summary):
-        grid.add_row(label, value)
-    return Panel(grid, title="Totals", title_align="left", box=box.ROUNDED, expand=False)
-
-
 def _block_cells(b: Any) -> list[str]:
     return [
         f"{b.stage}.{b.block}", f"k{b.kernel} s{b.stride}", hw(b.input_resolution),
@@ -239,48 +306,34 @@ BLOCK_HEADER = (
 BLOCK_ALIGN = "rlrrrlrrr"
 
 
-def summary_table(summary: Any, blocks: bool = False, width: int = 120) -> RenderableType:
-    """The terminal view: header line, Table 1, cost per stage, (blocks,) totals.
+STAGE_NARROW = (0, 4, 5, 6, 7, 8)
+BLOCK_NARROW = (0, 3, 7, 8)
 
-    Under ``NARROW`` columns the cost tables drop their descriptive columns (Table 1 above
-    carries them) rather than let Rich fold digits.
-    """
-    narrow = width < NARROW
-    parts: list[RenderableType] = [Text(describe(summary), style="bold")]
-    parts.append(
-        _rich_table(
-            f"Table 1 for {summary.title} at {summary.input['resolution']}px",
+
+def summary_parts(summary: Any, blocks: bool = False) -> list[Part]:
+    """Header line, the variant's Table 1, cost per stage, (blocks,) totals, the convention."""
+    res = summary.input["resolution"]
+    parts: list[Part] = [
+        describe(summary),
+        Grid(
+            f"Table 1 for {summary.title} at {res}px",
             TABLE1_HEADER,
-            [_table1_cells(s) for s in summary.stages],
             TABLE1_ALIGN,
-        )
-    )
-    costs = [_stage_cells(s) for s in summary.stages]
-    keep = STAGE_NARROW if narrow else None
-    title = f"Cost per stage — {MACS_LABEL}"
-    parts.append(_rich_table(title, STAGE_HEADER, costs, STAGE_ALIGN, keep))
+            [_table1_cells(s) for s in summary.stages],
+        ),
+        Grid(
+            f"Cost per stage — {MACS_LABEL}",
+            STAGE_HEADER,
+            STAGE_ALIGN,
+            [_stage_cells(s) for s in summary.stages],
+            STAGE_NARROW,
+        ),
+    ]
     if blocks:
         rows = [_block_cells(b) for b in summary.blocks]
-        keep = BLOCK_NARROW if narrow else None
-        parts.append(_rich_table("Per MBConv block", BLOCK_HEADER, rows, BLOCK_ALIGN, keep))
-    parts.append(totals_panel(summary))
-    parts.append(Text(MACS_NOTE, style="dim"))
-    return Group(*parts)
-
-
-def summary_markdown(summary: Any, blocks: bool = False) -> str:
-    """Paste-ready Markdown: heading, per-stage table, Table 1, totals, the MACs convention."""
-    out = [f"### {summary.title}\n", describe(summary) + "\n"]
-    table1 = md_table(TABLE1_HEADER, [_table1_cells(s) for s in summary.stages], TABLE1_ALIGN)
-    out.append("\n**Table 1**\n\n" + table1)
-    costs = md_table(STAGE_HEADER, [_stage_cells(s) for s in summary.stages], STAGE_ALIGN)
-    out.append(f"\n**Cost per stage** ({MACS_LABEL})\n\n" + costs)
-    if blocks:
-        rows = [_block_cells(b) for b in summary.blocks]
-        out.append("\n**Per block**\n\n" + md_table(BLOCK_HEADER, rows, BLOCK_ALIGN))
-    totals = md_table(("Total", "Value"), _totals_lines(summary), "ll")
-    out.append("\n**Totals**\n\n" + totals + f"\n_{MACS_NOTE}_\n")
-    return "".join(out)
+        parts.append(Grid("Per MBConv block", BLOCK_HEADER, BLOCK_ALIGN, rows, BLOCK_NARROW))
+    parts += [Facts("Totals", _totals_lines(summary)), MACS_NOTE]
+    return parts
 
 
 def render_summary(
@@ -292,5 +345,5 @@ def render_summary(
     if fmt == "csv":
         return summary_csv(summary, blocks)
     if fmt == "markdown":
-        return summary_markdown(summary, blocks)
-    return summary_table(summary, blocks, width)
+        return markdown_view(summary_parts(summary, blocks))
+    return rich_view(summary_parts(summary, blocks), width)

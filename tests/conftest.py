@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from effnet_cli.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,3 +46,19 @@ def torchvision_reference() -> dict:
 @pytest.fixture(scope="session")
 def torchvision_logits() -> dict:
     return json.loads((FIXTURES / "torchvision_logits.json").read_text())["variants"]
+
+
+def run(*args: str):
+    """Invoke the CLI in-process; stdout and stderr come back separately."""
+    return CliRunner().invoke(app, list(args))
+
+
+def assert_one_line_error(result, code: int, *fragments: str) -> None:
+    """Exit code, one 'effnet: error:' line on stderr naming the problem, empty stdout."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("effnet: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]

@@ -10,32 +10,14 @@ import sys
 
 import pytest
 import torch
-from conftest import PARAMS
-from typer.testing import CliRunner
+from conftest import PARAMS, assert_one_line_error, run
 
 from effnet_cli import build_model
-from effnet_cli.cli import app
-
-runner = CliRunner()
 
 STAGE_KEYS = {
     "stage", "operator", "kernel", "stride", "expand_ratio", "input_resolution",
     "output_resolution", "in_channels", "out_channels", "layers", "params", "macs",
 }  # fmt: skip
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def assert_one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("effnet: error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_summary_table_b0() -> None:
