@@ -16,8 +16,10 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -136,15 +138,11 @@ def _hw(shape: tuple[int, ...]) -> list[int]:
     return [int(shape[2]), int(shape[3])] if len(shape) == 4 else [1, 1]
 
 
-def _params_under(model: nn.Module, prefix_of: dict[str, int]) -> Counter:
+def _params_under(params: list[tuple[str, torch.Tensor]], key: Callable[[str], Any]) -> Counter:
     counts: Counter = Counter()
-    for name, p in model.named_parameters():
-        counts[prefix_of(name)] += p.numel()
+    for name, p in params:
+        counts[key(name)] += p.numel()
     return counts
-
-
-def _elem_size(model: nn.Module) -> int:
-    return next(model.parameters()).element_size()
 
 
 # ----------------------------------------------------------------------------- engines
@@ -187,10 +185,14 @@ def _fvcore_stage_macs(counts: dict[str, Counter]) -> Counter:
 
 
 def _stage_rows(
-    spec: ResolvedSpec, model: EfficientNet, trace: Trace, stage_macs: Counter
+    spec: ResolvedSpec,
+    model: EfficientNet,
+    named: list[tuple[str, torch.Tensor]],
+    trace: Trace,
+    stage_macs: Counter,
 ) -> list[StageFigures]:
-    params = _params_under(model, stage_of)
-    elem = _elem_size(model)
+    params = _params_under(named, stage_of)
+    elem = named[0][1].element_size()
     activation: Counter = Counter()
     for name, count in trace.leaf_output_elements.items():
         activation[stage_of(name)] += count * elem
@@ -225,8 +227,10 @@ def _stage_rows(
     return rows
 
 
-def _block_rows(model: EfficientNet, trace: Trace, block_macs: Counter) -> list[BlockFigures]:
-    params = _params_under(model, lambda n: _block_of(n) or "")
+def _block_rows(
+    model: EfficientNet, named: list[tuple[str, torch.Tensor]], trace: Trace, block_macs: Counter
+) -> list[BlockFigures]:
+    params = _params_under(named, lambda n: _block_of(n) or "")
     rows = []
     for s in range(1, 8):
         for j, block in enumerate(model.features[s]):
@@ -256,8 +260,13 @@ def _block_rows(model: EfficientNet, trace: Trace, block_macs: Counter) -> list[
     return rows
 
 
-def _totals(model: nn.Module, stages: list[StageFigures], engine_counts: Counter) -> Totals:
-    params = sum(p.numel() for p in model.parameters())
+def _totals(
+    model: nn.Module,
+    named: list[tuple[str, torch.Tensor]],
+    stages: list[StageFigures],
+    engine_counts: Counter,
+) -> Totals:
+    params = sum(p.numel() for _, p in named)
     macs = sum(s.macs for s in stages)
     for s in stages:
         s.params_share = s.params / params if params else 0.0
@@ -267,8 +276,8 @@ def _totals(model: nn.Module, stages: list[StageFigures], engine_counts: Counter
         elementwise.update(s.elementwise_ops)
     return Totals(
         params=params,
-        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        param_bytes=sum(p.numel() * p.element_size() for p in model.parameters()),
+        trainable_params=sum(p.numel() for _, p in named if p.requires_grad),
+        param_bytes=sum(p.numel() * p.element_size() for _, p in named),
         buffer_bytes=sum(b.numel() * b.element_size() for b in model.buffers()),
         macs=macs,
         activation_bytes=sum(s.activation_bytes for s in stages),
@@ -335,8 +344,9 @@ def measure(
         stage_macs = _macs_by(trace, stage_of)
         block_macs = _macs_by(trace, lambda n: _block_of(n) or "")
     clock["counted"] = time.perf_counter()
-    stages = _stage_rows(spec, model, trace, stage_macs)
-    totals = _totals(model, stages, engine_counts)
+    named = list(model.named_parameters())
+    stages = _stage_rows(spec, model, named, trace, stage_macs)
+    totals = _totals(model, named, stages, engine_counts)
     return Summary(
         variant=spec.name,
         title=spec.title,
@@ -348,11 +358,11 @@ def measure(
         include_top=model.include_top,
         device=device,
         engine=engine,
-        dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
+        dtype=str(named[0][1].dtype).removeprefix("torch."),
         bn_eps=spec.bn_eps,
         bn_momentum=spec.bn_momentum,
         stages=stages,
-        blocks=_block_rows(model, trace, block_macs),
+        blocks=_block_rows(model, named, trace, block_macs),
         totals=totals,
         output_shape=list(trace.output_shape),
         seconds={

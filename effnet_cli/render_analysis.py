@@ -28,7 +28,8 @@ from .render import (
 
 
 def ratio(value: float) -> str:
-    return f"{value:.3g}×"
+    """'2.57×', '16.4×', '2,422×': three significant digits, never scientific notation."""
+    return f"{value:,.0f}×" if value >= 100 else f"{value:.3g}×"
 
 
 def _arrow(a: Any, b: Any) -> str:
