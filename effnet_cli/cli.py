@@ -25,6 +25,8 @@ from .specs import (
     DEFAULT_BETA,
     DEFAULT_GAMMA,
     GRAMMAR_HINT,
+    MAX_RESOLUTION,
+    MIN_RESOLUTION,
     parse_variant,
 )
 
@@ -57,6 +59,32 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _given_value(args: list[str], opts: list[str]) -> str | None:
+    """The raw text the user gave an option, so the error can quote it back."""
+    for i, token in enumerate(args):
+        for opt in opts:
+            if token == opt and i + 1 < len(args):
+                return args[i + 1]
+            if opt.startswith("--") and token.startswith(opt + "="):
+                return token[len(opt) + 1 :]
+            if not opt.startswith("--") and token.startswith(opt) and len(token) > len(opt):
+                return token[len(opt) :]
+    return None
+
+
+def _usage_message(exc: Exception, args: Any) -> str:
+    """Typer's message, without its validator's prefix, plus the bad value and a help hint."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = message.replace("Value error, ", "")
+    param = getattr(exc, "param", None)
+    argv = list(sys.argv[1:] if args is None else args)
+    value = _given_value(argv, list(getattr(param, "opts", []))) if param is not None else None
+    if value is not None and f"'{value}'" not in message:
+        message += f" (got '{value}')"
+    ctx = getattr(exc, "ctx", None)
+    return message + (f" (see '{ctx.command_path} --help')" if ctx is not None else "")
+
+
 class OneLineErrors(TyperGroup):
     """Turns every failure into one line on stderr and the documented exit code.
 
@@ -74,9 +102,7 @@ class OneLineErrors(TyperGroup):
                 sys.stdout.write(ctx.get_help() + "\n")
                 code = 0
             else:
-                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-                message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-                _fail(message + hint, getattr(exc, "exit_code", 2))
+                _fail(_usage_message(exc, args), getattr(exc, "exit_code", 2))
         except typer.Abort:
             sys.stderr.write("\n")
             code = 130
@@ -105,7 +131,11 @@ VariantArg = Annotated[str, typer.Argument(help=f"Model spec: {GRAMMAR_HINT}.", 
 ResolutionOpt = Annotated[
     int | None,
     typer.Option(
-        "--resolution", "-r", min=1, help="Input size in pixels [default: variant's own]."
+        "--resolution",
+        "-r",
+        min=MIN_RESOLUTION,
+        max=MAX_RESOLUTION,
+        help="Input size in pixels [default: variant's own].",
     ),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per batch.")]
@@ -197,7 +227,13 @@ AlphaOpt = Annotated[float, typer.Option("--alpha", help="Depth base α (d = α^
 BetaOpt = Annotated[float, typer.Option("--beta", help="Width base β (w = β^φ).")]
 GammaOpt = Annotated[float, typer.Option("--gamma", help="Resolution base γ (r = base·γ^φ).")]
 BaseResOpt = Annotated[
-    int, typer.Option("--base-resolution", min=1, help="B0's input size the scaling starts from.")
+    int,
+    typer.Option(
+        "--base-resolution",
+        min=MIN_RESOLUTION,
+        max=MAX_RESOLUTION,
+        help="B0's input size the scaling starts from.",
+    ),
 ]
 
 

@@ -43,3 +43,25 @@ def check_available(device: str) -> str:
             f" (cuda:0-cuda:{count - 1})"
         )
     return device
+
+
+def available_bytes(device: str) -> int | None:
+    """Memory free for a new model on ``device`` now, or None where it cannot be known."""
+    if device.startswith("cuda"):
+        import torch
+
+        index = int(device.partition(":")[2] or 0)
+        return int(torch.cuda.mem_get_info(index)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .devices import check_available
-from .errors import UsageError
+from .devices import available_bytes, check_available
+from .errors import RuntimeFailure, UsageError
 from .model import EfficientNet, build_model, load_weights
 from .probe import Trace, probe_forward
-from .specs import Coefficients, Compound, ResolvedSpec, parse_variant
+from .specs import Coefficients, Compound, ResolvedSpec, check_resolution, parse_variant
 
 ENGINES = ("auto", "fast", "fvcore")
 MAC_KINDS = ("conv", "linear")
@@ -296,6 +296,60 @@ def _choose_engine(engine: str, device: str) -> str:
     return engine
 
 
+def inference_bytes(model: nn.Module, trace: Trace) -> int:
+    """Rough peak memory of one no-grad forward: weights and buffers plus the three largest
+    layer outputs alive at once (input, output and a residual). The sum of all outputs
+    (``activation_bytes``) would be what training keeps, far above what inference needs."""
+    elem = next(model.parameters()).element_size()
+    weights = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    largest = sorted(trace.leaf_output_elements.values(), reverse=True)[:3]
+    return weights + sum(largest) * elem
+
+
+def check_fits(spec: ResolvedSpec, device: str, shape: tuple[int, ...], **build: Any) -> None:
+    """Refuse (exit 1) before allocating a model that cannot fit on ``device``.
+
+    The estimate comes from the same model built on meta and probed: nothing is allocated.
+    """
+    free = available_bytes(device)
+    if free is None:
+        return
+    shadow = build_model(spec, device="meta", **build)
+    need = inference_bytes(shadow, probe_forward(shadow, shape))
+    if need > free:
+        gib = 1 << 30
+        raise RuntimeFailure(
+            f"{spec.title} at {shape[2]}px, batch {shape[0]} needs about {need / gib:.1f} GiB "
+            f"on {device}, which has {free / gib:.1f} GiB free; use --device meta, a smaller "
+            "--resolution or --batch-size"
+        )
+
+
+def input_shape(spec: ResolvedSpec, resolution: int | None, batch_size: int) -> tuple:
+    """(N, 3, H, W) for a measurement: the variant's own resolution unless one is given."""
+    res = (
+        check_resolution(resolution, "--resolution") if resolution else spec.coefficients.resolution
+    )
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    return (batch_size, 3, res, res)
+
+
+def _prepare(
+    spec: ResolvedSpec, device: str, shape: tuple, weights: str | Path | None, build: dict
+) -> EfficientNet:
+    """Build on ``device`` (after checking it exists and the model fits), load weights."""
+    if weights is not None and device == "meta":
+        raise UsageError("--weights needs a real device to load into: use --device cpu")
+    check_available(device)
+    if device != "meta":
+        check_fits(spec, device, shape, **build)
+    model = build_model(spec, device=device, **build)
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
 def measure(
     spec: ResolvedSpec | str | EfficientNet,
     *,
@@ -313,21 +367,15 @@ def measure(
     if isinstance(spec, EfficientNet):
         model = spec
         device = str(next(model.parameters()).device)
+        shape = input_shape(model.spec, resolution, batch_size)
     else:
         spec = parse_variant(spec) if isinstance(spec, str) else spec
-        if weights is not None and device == "meta":
-            raise UsageError("--weights needs a real device to load into: use --device cpu")
-        check_available(device)
-        model = build_model(spec, num_classes, include_top, pooling, device=device)
-        if weights is not None:
-            load_weights(model, weights)
+        shape = input_shape(spec, resolution, batch_size)
+        build = {"num_classes": num_classes, "include_top": include_top, "pooling": pooling}
+        model = _prepare(spec, device, shape, weights, build)
     model.eval()
     engine = _choose_engine(engine, "meta" if device == "meta" else device)
     spec = model.spec
-    res = resolution or spec.coefficients.resolution
-    if batch_size < 1 or res < 1:
-        raise UsageError("batch size and resolution must be >= 1")
-    shape = (batch_size, 3, res, res)
     clock["built"] = time.perf_counter()
     trace = probe_forward(model, shape)
     clock["probed"] = time.perf_counter()
@@ -353,7 +401,7 @@ def measure(
         kind=spec.kind,
         coefficients=spec.coefficients,
         compound=spec.compound,
-        input={"batch_size": batch_size, "resolution": res},
+        input={"batch_size": shape[0], "resolution": shape[2]},
         num_classes=model.classifier[1].out_features if model.include_top else 0,
         include_top=model.include_top,
         device=device,

@@ -18,6 +18,7 @@ from .specs import (
     ResolvedSpec,
     check_phi,
     check_positive,
+    check_resolution,
     parse_variant,
     resolve_compound,
 )
@@ -56,8 +57,7 @@ def derive(
     check_phi(phi)
     for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         check_positive(key, value)
-    if base_resolution < 1:
-        raise UsageError(f"--base-resolution must be >= 1, got {base_resolution}")
+    check_resolution(base_resolution, "--base-resolution")
     constraint = alpha * beta**2 * gamma**2
     exact = base_resolution * gamma**phi
     return Derivation(

@@ -253,6 +253,41 @@ def check_phi(value: float) -> float:
     return value
 
 
+MIN_RESOLUTION = 32
+"""The network's total stride: below it the last stages see a 1×1 map (Keras' min_size too)."""
+MAX_RESOLUTION = 16_384
+MAX_BLOCKS = 1_000
+"""MBConv blocks in one model (L2 has 88, φ=12 has 144): beyond it building becomes a hang."""
+MAX_WIDTH = 50.0
+"""Width multiplier (L2 is 4.3, φ=41 at β=1.1 reaches it)."""
+
+
+def check_resolution(value: int, what: str = "resolution") -> int:
+    """Input sizes the tool accepts: from the network's total stride to a stated ceiling."""
+    if not MIN_RESOLUTION <= value <= MAX_RESOLUTION:
+        raise SpecError(
+            f"{what} {value} is outside {MIN_RESOLUTION}..{MAX_RESOLUTION} px "
+            f"(the network downsamples by 32; the ceiling keeps models analysable)"
+        )
+    return value
+
+
+def check_limits(spec: ResolvedSpec) -> ResolvedSpec:
+    """Refuse models past the stated limits, naming the limit, before anything is built."""
+    blocks = sum(row.layers for row in spec.stages[1:8])
+    if blocks > MAX_BLOCKS:
+        raise SpecError(
+            f"'{spec.name}' has {blocks:,} MBConv blocks (depth {spec.coefficients.depth:.4g}); "
+            f"the limit is {MAX_BLOCKS:,}"
+        )
+    if spec.coefficients.width > MAX_WIDTH:
+        raise SpecError(
+            f"'{spec.name}' has width {spec.coefficients.width:.4g}; the limit is {MAX_WIDTH:g}"
+        )
+    check_resolution(spec.coefficients.resolution, f"'{spec.name}' resolution")
+    return spec
+
+
 def check_dropout(value: float) -> float:
     """Dropout is a probability in [0, 1)."""
     if not 0 <= value < 1:
@@ -315,15 +350,14 @@ def resolve_compound(
     check_phi(phi)
     for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         check_positive(key, value)
-    if base_resolution < 1:
-        raise SpecError(f"base resolution must be >= 1, got {base_resolution}")
+    check_resolution(base_resolution, "base resolution")
     coeffs = compound_coefficients(phi, alpha, beta, gamma, base_resolution)
     if dropout is not None:
         coeffs = replace(coeffs, dropout=check_dropout(dropout))
     label = name or f"phi={_number_label(phi)}"
     compound = Compound(phi, alpha, beta, gamma, base_resolution)
     stages = scaled_stages(coeffs.width, coeffs.depth)
-    return ResolvedSpec(label, "compound", coeffs, stages, 1e-5, 0.1, compound)
+    return check_limits(ResolvedSpec(label, "compound", coeffs, stages, 1e-5, 0.1, compound))
 
 
 def resolve_custom(
@@ -332,15 +366,13 @@ def resolve_custom(
     """Raw multipliers, for scalings that follow no formula."""
     check_positive("w", width)
     check_positive("d", depth)
-    if resolution < 1:
-        raise SpecError(f"r must be a whole number of pixels >= 1, got {resolution}")
     drop = OFFICIAL["b0"].dropout if dropout is None else check_dropout(dropout)
     label = f"w={_number_label(width)},d={_number_label(depth)},r={resolution}"
     if dropout is not None:
         label += f",dropout={_number_label(drop)}"
     coeffs = Coefficients(width, depth, resolution, drop)
     stages = scaled_stages(width, depth)
-    return ResolvedSpec(label, "custom", coeffs, stages, 1e-5, 0.1)
+    return check_limits(ResolvedSpec(label, "custom", coeffs, stages, 1e-5, 0.1))
 
 
 def _pixels(key: str, text: str) -> int:
