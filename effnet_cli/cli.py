@@ -6,6 +6,7 @@ torch is imported inside the commands, never at module level, so `effnet --help`
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from enum import Enum
@@ -19,6 +20,7 @@ from typer.core import TyperGroup
 from . import __version__
 from .devices import DEVICE_HINT, parse_device
 from .errors import EffnetError, UsageError
+from .files import check_writable, write_atomic
 from .specs import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,
@@ -150,22 +152,52 @@ DeviceOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
 EngineOpt = Annotated[
     Engine, typer.Option("--engine", help="FLOP engine: fast (shape probe), fvcore, or auto.")
 ]
 
 
 def _console() -> Console:
-    """stdout console; Rich drops colour itself when stdout is no terminal or NO_COLOR is set."""
-    return Console(highlight=False, soft_wrap=False)
+    """stdout console. Rich writes no escape codes when stdout is not a terminal; with
+    NO_COLOR it would still write bold and dim, so then all styling is switched off."""
+    plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
+    return Console(highlight=False, soft_wrap=False, **plain)
 
 
-def _emit(result: Any) -> None:
+def _as_text(result: Any, width: int) -> str:
+    """What the terminal would show, as plain text (no colour codes) for a file."""
     if isinstance(result, str):
-        sys.stdout.write(result)
-        sys.stdout.flush()
-    else:
-        _console().print(result)
+        return result
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    console.print(result)
+    return console.file.getvalue()
+
+
+def _check_output(output: Path | None) -> None:
+    """Refuse an unwritable --output before any work, so nothing is half-done."""
+    if output is not None:
+        check_writable(output)
+
+
+def _emit(result: Any, output: Path | None = None) -> None:
+    """stdout, or an atomically written file (with one confirming line on stderr)."""
+    if output is not None:
+        write_atomic(output, _as_text(result, _console().width))
+        sys.stderr.write(f"effnet: wrote {output}\n")
+        return
+    try:
+        if isinstance(result, str):
+            sys.stdout.write(result)
+            sys.stdout.flush()
+        else:
+            _console().print(result)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _version(value: bool) -> None:
@@ -191,6 +223,7 @@ def summary(
     num_classes: ClassesOpt = 1000,
     device: DeviceOpt = None,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
     blocks: Annotated[
         bool, typer.Option("--blocks", help="Add the per-MBConv-block table.")
     ] = False,
@@ -204,6 +237,7 @@ def summary(
     pooling: Annotated[Pooling, typer.Option("--pooling", help="Global pooling.")] = Pooling.avg,
 ) -> None:
     """Per-stage table, the paper's Table 1 for this variant, and totals for one model."""
+    _check_output(output)
     spec = parse_variant(variant)
     dev = parse_device(device) if device else ("cpu" if weights else "meta")
     from .measure import measure
@@ -220,7 +254,7 @@ def summary(
         engine=engine.value,
         weights=weights,
     )
-    _emit(render_summary(result, fmt.value, blocks, _console().width))
+    _emit(render_summary(result, fmt.value, blocks, _console().width), output)
 
 
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="Depth base α (d = α^φ).")]
@@ -262,8 +296,10 @@ def scale(
     batch_size: BatchOpt = 1,
     num_classes: ClassesOpt = 1000,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
+    _check_output(output)
     from . import scaling
 
     modes = sum(x is not None and x is not False for x in (phi, sweep, search or None))
@@ -277,7 +313,7 @@ def scale(
         from .render_analysis import render_search
 
         rows = run_search(candidates, base_resolution, **common)
-        _emit(render_search(rows, grid_step, tolerance, top, fmt.value, width))
+        _emit(render_search(rows, grid_step, tolerance, top, fmt.value, width), output)
         return
     if sweep is not None:
         phis = scaling.parse_sweep(sweep)
@@ -287,14 +323,14 @@ def scale(
         from .render_analysis import render_sweep
 
         rows = run_sweep(phis, alpha, beta, gamma, base_resolution, **common)
-        _emit(render_sweep(rows, alpha, beta, gamma, fmt.value, width))
+        _emit(render_sweep(rows, alpha, beta, gamma, fmt.value, width), output)
         return
     scaling.derive(phi, alpha, beta, gamma, base_resolution)  # validate before torch
     from .analysis import scale_report
     from .render_analysis import render_scale
 
     report = scale_report(phi, alpha, beta, gamma, base_resolution, **common)
-    _emit(render_scale(report, fmt.value, width))
+    _emit(render_scale(report, fmt.value, width), output)
 
 
 @app.command()
@@ -307,9 +343,11 @@ def compare(
     num_classes: ClassesOpt = 1000,
     device: DeviceOpt = None,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
     engine: EngineOpt = Engine.auto,
 ) -> None:
     """Side-by-side comparison of two or more models, with ratios to the first."""
+    _check_output(output)
     if len(variants) < 2:
         raise UsageError(f"compare needs at least two variants, got {len(variants)}")
     specs = [parse_variant(v) for v in variants]
@@ -325,7 +363,7 @@ def compare(
         device=dev,
         engine=engine.value,
     )
-    _emit(render_compare(result, fmt.value, _console().width))
+    _emit(render_compare(result, fmt.value, _console().width), output)
 
 
 @app.command("list")
@@ -333,18 +371,23 @@ def list_(
     batch_size: BatchOpt = 1,
     num_classes: ClassesOpt = 1000,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Every official variant: coefficients, measured params/MACs, the paper's figures."""
+    _check_output(output)
     from .analysis import list_variants
     from .render_analysis import render_list
 
     rows = list_variants(batch_size=batch_size, num_classes=num_classes)
-    _emit(render_list(rows, fmt.value, _console().width))
+    _emit(render_list(rows, fmt.value, _console().width), output)
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C outside a command (e.g. while importing)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -393,7 +393,7 @@ def list_parts(rows: list[Any]) -> list[Part]:
         LIST_HEADER,
         "lrrrrrrrrrrr",
         cells,
-        (0, 3, 5, 6, 8, 9, 11),
+        (0, 5, 6, 8, 11),
         marked,
     )
     return [

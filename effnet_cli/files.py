@@ -1,0 +1,37 @@
+"""Atomic file output: a reader sees the old file or the whole new one, never half of it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import RuntimeFailure
+
+
+def check_writable(path: Path) -> Path:
+    """Fail before any work is done when ``path`` cannot be written (exit 1)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise RuntimeFailure(f"cannot write '{path}': it is a directory")
+    if not parent.is_dir():
+        raise RuntimeFailure(f"cannot write '{path}': directory '{parent}' does not exist")
+    if not os.access(parent, os.W_OK):
+        raise RuntimeFailure(f"cannot write '{path}': directory '{parent}' is not writable")
+    return path
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync it, then rename it into place."""
+    check_writable(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise RuntimeFailure(f"cannot write '{path}': {exc.strerror or exc}") from None
