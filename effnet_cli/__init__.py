@@ -11,7 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = ["__version__", "build_model", "measure", "parse_variant"]
 
-_LAZY = {"build_model": "model", "measure": "measure", "parse_variant": "specs"}
+_LAZY = {"build_model": "model", "measure": "measurement", "parse_variant": "specs"}
 
 
 def __getattr__(name: str) -> Any:
@@ -19,8 +19,6 @@ def __getattr__(name: str) -> Any:
         from importlib import import_module
 
         value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        # Importing the submodule binds its name on the package (effnet_cli.measure is both a
-        # module and the function): rebind to the function, which is what the API promises.
-        globals()[name] = value
+        globals()[name] = value  # later lookups skip this function
         return value
     raise AttributeError(f"module 'effnet_cli' has no attribute '{name}'")

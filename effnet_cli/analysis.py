@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
-from .measure import Summary, measure
+from .measurement import Summary, measure
 from .scaling import Candidate, Derivation, base_spec, derive, official_for_phi, spec_for
 from .specs import OFFICIAL, PAPER, PaperFigures, ResolvedSpec, parse_variant, same_architecture
 

@@ -240,7 +240,7 @@ def summary(
     _check_output(output)
     spec = parse_variant(variant)
     dev = parse_device(device) if device else ("cpu" if weights else "meta")
-    from .measure import measure
+    from .measurement import measure
     from .render import render_summary
 
     result = measure(

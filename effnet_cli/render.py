@@ -1,6 +1,6 @@
 """Rendering: Rich tables and the json / csv / markdown writers. No torch, no printing.
 
-Every function takes collected figures (the dataclasses of ``measure.py``) and returns a
+Every function takes collected figures (the dataclasses of ``measurement.py``) and returns a
 Rich renderable or a string; ``cli.py`` decides where it goes. Every FLOP figure carries
 its convention: MACs are multiply-accumulates of conv + linear layers (the paper's "FLOPS").
 """
