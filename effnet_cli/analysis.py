@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from .measurement import Summary, measure
 from .scaling import Candidate, Derivation, base_spec, derive, official_for_phi, spec_for
@@ -154,9 +155,14 @@ def search(
     """Measure each candidate at φ=1 and rank by how close its MACs land to 2× B0's."""
     base = _measured(base_spec(base_resolution), batch_size, num_classes).totals.macs
     rows = []
+    seen: dict[tuple, Any] = {}  # neighbouring grid points often round to the same network
     for c in candidates:
         d = derive(1.0, c.alpha, c.beta, c.gamma, base_resolution)
-        t = _measured(spec_for(d), batch_size, num_classes).totals
+        spec = spec_for(d)
+        key = (spec.stages, spec.coefficients.resolution)
+        if key not in seen:
+            seen[key] = measure(spec, batch_size=batch_size, num_classes=num_classes).totals
+        t = seen[key]
         ratio = t.macs / base
         rows.append(
             SearchRow(

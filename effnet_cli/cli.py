@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +32,9 @@ from .specs import (
     MIN_RESOLUTION,
     parse_variant,
 )
+
+SUMMARY_TIMED_STEPS = 5
+"""Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
 
 
 class Format(str, Enum):
@@ -254,6 +258,14 @@ def summary(
         engine=engine.value,
         weights=weights,
     )
+    if dev != "meta":
+        from .bench import benchmark
+
+        timing = _bench_settings(
+            device=dev, batch_size=batch_size, resolution=resolution, num_classes=num_classes,
+            iters=SUMMARY_TIMED_STEPS, warmup=1, weights=weights,
+        )  # fmt: skip
+        result.benchmark = benchmark(spec, timing)
     _emit(render_summary(result, fmt.value, blocks, _console().width), output)
 
 
@@ -380,6 +392,90 @@ def list_(
 
     rows = list_variants(batch_size=batch_size, num_classes=num_classes)
     _emit(render_list(rows, fmt.value, _console().width), output)
+
+
+class Amp(str, Enum):
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+def _progress(label: str):
+    """A transient Rich progress bar on stderr, or None when stderr is not a terminal."""
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} steps"),
+        TimeElapsedColumn(), console=err, transient=True,
+    )  # fmt: skip
+
+
+@app.command()
+def bench(
+    variants: Annotated[
+        list[str], typer.Argument(help=f"One or more specs: {GRAMMAR_HINT}.", show_default=False)
+    ],
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    batch_size: BatchOpt = 1,
+    resolution: ResolutionOpt = None,
+    num_classes: ClassesOpt = 1000,
+    iters: Annotated[
+        int | None, typer.Option("--iters", help="Timed steps (default: a --seconds budget).")
+    ] = None,
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="Time budget per model (at least 5 steps).")
+    ] = 5.0,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed steps first.")] = 2,
+    amp: Annotated[
+        Amp | None, typer.Option("--amp", help="Autocast to bfloat16 or float16.")
+    ] = None,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="NHWC memory format.")
+    ] = False,
+    compile_: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the model first.")
+    ] = False,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="CPU threads (torch.set_num_threads).")
+    ] = None,
+    train: Annotated[
+        bool, typer.Option("--train", help="Time forward + backward instead of inference.")
+    ] = False,
+    weights: Annotated[
+        Path | None, typer.Option("--weights", help="Load this state_dict checkpoint (strict).")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """Measured latency, throughput and peak memory on a real device."""
+    _check_output(output)
+    specs = [parse_variant(v) for v in variants]
+    settings = _bench_settings(
+        device=parse_device(device), batch_size=batch_size, resolution=resolution,
+        num_classes=num_classes, iters=iters, seconds=seconds, warmup=warmup,
+        amp=amp.value if amp else None, channels_last=channels_last, compile=compile_,
+        threads=threads, train=train, weights=weights,
+    )  # fmt: skip
+    from .bench import benchmark
+    from .render_analysis import render_bench
+
+    results = []
+    bar = _progress("bench")
+    with bar or nullcontext():
+        for spec in specs:
+            task = bar.add_task(spec.title, total=iters) if bar else None
+            tick = (lambda n, total, t=task: bar.update(t, completed=n)) if bar else None
+            results.append(benchmark(spec, settings, tick))
+    _emit(render_bench(results, fmt.value, _console().width), output)
+
+
+def _bench_settings(**values: Any):
+    """Validated bench settings, before torch is imported for the run."""
+    from .settings import BenchSettings
+
+    return BenchSettings(**values).validate()
 
 
 def main() -> None:

@@ -114,6 +114,8 @@ class Summary:
     totals: Totals
     output_shape: list[int]
     seconds: dict[str, float] = field(default_factory=dict)
+    benchmark: Any = None
+    """A ``bench.BenchResult`` when the summary was taken on a real device."""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -306,7 +308,17 @@ def inference_bytes(model: nn.Module, trace: Trace) -> int:
     return weights + sum(largest) * elem
 
 
-def check_fits(spec: ResolvedSpec, device: str, shape: tuple[int, ...], **build: Any) -> None:
+def training_bytes(model: nn.Module, trace: Trace) -> int:
+    """Rough peak of one training step: weights, their gradients, and every layer output
+    kept for the backward pass."""
+    elem = next(model.parameters()).element_size()
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    return 2 * params + sum(trace.leaf_output_elements.values()) * elem
+
+
+def check_fits(
+    spec: ResolvedSpec, device: str, shape: tuple[int, ...], training: bool = False, **build: Any
+) -> None:
     """Refuse (exit 1) before allocating a model that cannot fit on ``device``.
 
     The estimate comes from the same model built on meta and probed: nothing is allocated.
@@ -315,7 +327,8 @@ def check_fits(spec: ResolvedSpec, device: str, shape: tuple[int, ...], **build:
     if free is None:
         return
     shadow = build_model(spec, device="meta", **build)
-    need = inference_bytes(shadow, probe_forward(shadow, shape))
+    trace = probe_forward(shadow, shape)
+    need = training_bytes(shadow, trace) if training else inference_bytes(shadow, trace)
     if need > free:
         gib = 1 << 30
         raise RuntimeFailure(

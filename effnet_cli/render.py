@@ -286,6 +286,17 @@ def _totals_lines(summary: Any) -> list[tuple[str, str]]:
         ("  of which", ", ".join(f"{k} {si(v)}" for k, v in ew.items())),
         ("Activations (all layer outputs)", nbytes(t.activation_bytes)),
     ]
+    bench = getattr(summary, "benchmark", None)
+    if bench is not None:
+        lat = bench.latency_ms
+        lines.append(
+            (
+                f"Latency on {bench.device} ({bench.iterations} runs)",
+                f"median {lat['median']:.2f} ms · p90 {lat['p90']:.2f} ms · "
+                f"{bench.throughput:.1f} img/s",
+            )
+        )
+        lines.append(("Peak memory", f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_kind})"))
     if t.engine_counts:
         fv = ", ".join(f"{k} {si(v)}" for k, v in sorted(t.engine_counts.items()))
         lines.append(("fvcore's own counts", fv))

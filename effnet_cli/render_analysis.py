@@ -433,3 +433,71 @@ def render_list(rows: list[Any], fmt: str, width: int) -> Any:
         return to_csv(flat, LIST_CSV)
 
     return render(lambda: list_parts(rows), lambda: list_doc(rows), csv_of, fmt, width)
+
+
+# ----------------------------------------------------------------------------- bench
+
+BENCH_HEADER = (
+    "Model", "Device", "Batch", "Res", "Mode", "Median ms", "p90 ms", "img/s", "Peak memory",
+)  # fmt: skip
+BENCH_NOTE = (
+    "Latency is per batch: median and 90th percentile of the timed steps (CUDA events on "
+    "CUDA, a monotonic clock elsewhere). Random weights unless --weights is given."
+)
+
+
+def _bench_cells(r: Any) -> list[str]:
+    return [
+        r.title, r.device, str(r.batch_size), str(r.resolution), r.mode,
+        f"{r.latency_ms['median']:.2f}", f"{r.latency_ms['p90']:.2f}", f"{r.throughput:.1f}",
+        nbytes(r.peak_memory_bytes),
+    ]  # fmt: skip
+
+
+def bench_parts(results: list[Any]) -> list[Part]:
+    first = results[0]
+    options = [
+        f"{first.iterations} timed steps after {first.warmup} warm-up",
+        f"amp {first.amp or 'off'}",
+        "channels-last" if first.channels_last else "contiguous NCHW",
+        "torch.compile" if first.compiled else "eager",
+    ]
+    if first.device == "cpu":
+        options.append(f"{first.threads} threads")
+    return [
+        "Measured on this machine: " + " · ".join(options),
+        Grid(
+            "Latency, throughput and peak memory",
+            BENCH_HEADER,
+            "llrrlrrrr",
+            [_bench_cells(r) for r in results],
+            (0, 5, 6, 7, 8),
+        ),
+        f"Peak memory: {first.memory_kind}.",
+        BENCH_NOTE,
+    ]
+
+
+BENCH_CSV = (
+    "variant", "device", "batch_size", "resolution", "mode", "amp", "channels_last", "compiled",
+    "threads", "iterations", "latency_median_ms", "latency_p90_ms", "throughput",
+    "peak_memory_bytes",
+)  # fmt: skip
+
+
+def render_bench(results: list[Any], fmt: str, width: int) -> Any:
+    def csv_of() -> str:
+        rows = [
+            to_dict(r) | {"latency_median_ms": r.latency_ms["median"],
+                          "latency_p90_ms": r.latency_ms["p90"]}
+            for r in results
+        ]  # fmt: skip
+        return to_csv(rows, BENCH_CSV)
+
+    return render(
+        lambda: bench_parts(results),
+        lambda: {"results": [to_dict(r) for r in results], "note": BENCH_NOTE},
+        csv_of,
+        fmt,
+        width,
+    )

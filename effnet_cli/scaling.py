@@ -135,6 +135,10 @@ class Candidate:
     constraint: float
 
 
+MAX_CANDIDATES = 2_000
+"""Grid points one --search may measure (step 0.02 at tolerance 0.1 gives 1,381)."""
+
+
 def _grid(top: float, step: float) -> list[float]:
     return [round(1 + i * step, 6) for i in range(int((top - 1) / step + 1e-9) + 1)]
 
@@ -156,4 +160,9 @@ def search_grid(step: float, tolerance: float, max_alpha: float = 2.0) -> list[C
                 c = a * b * b * g * g
                 if abs(c - TARGET) <= tolerance:
                     out.append(Candidate(a, b, g, c))
+    if len(out) > MAX_CANDIDATES:
+        raise UsageError(
+            f"--grid-step {step:g} with --tolerance {tolerance:g} gives {len(out):,} candidates; "
+            f"the limit is {MAX_CANDIDATES:,} (use a larger --grid-step or a smaller --tolerance)"
+        )
     return out
