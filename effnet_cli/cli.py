@@ -156,6 +156,14 @@ DeviceOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+ExportOpt = Annotated[
+    Path | None,
+    typer.Option("--export", help="Also save the table view as self-contained .html or .svg."),
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also save a chart, .png or .svg (needs the 'plot' extra)."),
+]
 OutputOpt = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
@@ -181,10 +189,44 @@ def _as_text(result: Any, width: int) -> str:
     return console.file.getvalue()
 
 
-def _check_output(output: Path | None) -> None:
-    """Refuse an unwritable --output before any work, so nothing is half-done."""
-    if output is not None:
-        check_writable(output)
+EXPORTS = (".html", ".svg")
+
+
+def _check_paths(output: Path | None, export: Path | None = None, plot: Path | None = None) -> None:
+    """Refuse unwritable or mistyped file options before any work, so nothing is half-done."""
+    if export is not None and export.suffix.lower() not in EXPORTS:
+        raise UsageError(f"--export '{export}' must end in .html or .svg")
+    if plot is not None:
+        from .plots import plot_format, pyplot
+
+        plot_format(plot)
+        pyplot()  # a missing 'plot' extra fails here, before any work or output
+    given = [path for path in (output, export, plot) if path is not None]
+    if len({path.resolve() for path in given}) < len(given):
+        raise UsageError("--output, --export and --plot must name different files")
+    for path in given:
+        check_writable(path)
+
+
+def _export(renderable: Any, path: Path, width: int) -> None:
+    """Rich's own HTML/SVG export of exactly the table view, written atomically."""
+    console = Console(record=True, file=io.StringIO(), width=width, force_terminal=True,
+                      color_system="truecolor", highlight=False)  # fmt: skip
+    console.print(renderable)
+    if path.suffix.lower() == ".svg":
+        data = console.export_svg(title=f"effnet {' '.join(sys.argv[1:])}".strip())
+    else:
+        data = console.export_html(inline_styles=True)
+    write_atomic(path, data)
+    sys.stderr.write(f"effnet: wrote {path}\n")
+
+
+def _deliver(view: Any, fmt: Format, output: Path | None, export: Path | None = None) -> None:
+    """Emit ``view(fmt)`` to stdout or --output, and the table view to --export."""
+    width = _console().width
+    _emit(view(fmt.value, width), output)
+    if export is not None:
+        _export(view("table", width), export, width)
 
 
 def _emit(result: Any, output: Path | None = None) -> None:
@@ -228,6 +270,7 @@ def summary(
     device: DeviceOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    export: ExportOpt = None,
     blocks: Annotated[
         bool, typer.Option("--blocks", help="Add the per-MBConv-block table.")
     ] = False,
@@ -241,7 +284,7 @@ def summary(
     pooling: Annotated[Pooling, typer.Option("--pooling", help="Global pooling.")] = Pooling.avg,
 ) -> None:
     """Per-stage table, the paper's Table 1 for this variant, and totals for one model."""
-    _check_output(output)
+    _check_paths(output, export)
     spec = parse_variant(variant)
     dev = parse_device(device) if device else ("cpu" if weights else "meta")
     from .measurement import measure
@@ -266,7 +309,7 @@ def summary(
             iters=SUMMARY_TIMED_STEPS, warmup=1, weights=weights,
         )  # fmt: skip
         result.benchmark = benchmark(spec, timing)
-    _emit(render_summary(result, fmt.value, blocks, _console().width), output)
+    _deliver(lambda f, w: render_summary(result, f, blocks, w), fmt, output, export)
 
 
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="Depth base α (d = α^φ).")]
@@ -309,23 +352,27 @@ def scale(
     num_classes: ClassesOpt = 1000,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    export: ExportOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
-    _check_output(output)
+    _check_paths(output, export, plot)
+    if plot is not None and sweep is None:
+        raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
     from . import scaling
 
     modes = sum(x is not None and x is not False for x in (phi, sweep, search or None))
     if modes != 1:
         raise UsageError("scale needs exactly one of --phi F, --sweep START:STOP[:STEP], --search")
     common = {"batch_size": batch_size, "num_classes": num_classes}
-    width = _console().width
     if search:
         candidates = scaling.search_grid(grid_step, tolerance)
         from .analysis import search as run_search
         from .render_analysis import render_search
 
         rows = run_search(candidates, base_resolution, **common)
-        _emit(render_search(rows, grid_step, tolerance, top, fmt.value, width), output)
+        _deliver(lambda f, w: render_search(rows, grid_step, tolerance, top, f, w), fmt, output,
+                 export)  # fmt: skip
         return
     if sweep is not None:
         phis = scaling.parse_sweep(sweep)
@@ -335,14 +382,19 @@ def scale(
         from .render_analysis import render_sweep
 
         rows = run_sweep(phis, alpha, beta, gamma, base_resolution, **common)
-        _emit(render_sweep(rows, alpha, beta, gamma, fmt.value, width), output)
+        _deliver(lambda f, w: render_sweep(rows, alpha, beta, gamma, f, w), fmt, output, export)
+        if plot is not None:
+            from .plots import plot_sweep
+
+            plot_sweep(rows, alpha, beta, gamma, plot)
+            sys.stderr.write(f"effnet: wrote {plot}\n")
         return
     scaling.derive(phi, alpha, beta, gamma, base_resolution)  # validate before torch
     from .analysis import scale_report
     from .render_analysis import render_scale
 
     report = scale_report(phi, alpha, beta, gamma, base_resolution, **common)
-    _emit(render_scale(report, fmt.value, width), output)
+    _deliver(lambda f, w: render_scale(report, f, w), fmt, output, export)
 
 
 @app.command()
@@ -356,10 +408,12 @@ def compare(
     device: DeviceOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    export: ExportOpt = None,
+    plot: PlotOpt = None,
     engine: EngineOpt = Engine.auto,
 ) -> None:
     """Side-by-side comparison of two or more models, with ratios to the first."""
-    _check_output(output)
+    _check_paths(output, export, plot)
     if len(variants) < 2:
         raise UsageError(f"compare needs at least two variants, got {len(variants)}")
     specs = [parse_variant(v) for v in variants]
@@ -375,7 +429,12 @@ def compare(
         device=dev,
         engine=engine.value,
     )
-    _emit(render_compare(result, fmt.value, _console().width), output)
+    _deliver(lambda f, w: render_compare(result, f, w), fmt, output, export)
+    if plot is not None:
+        from .plots import plot_compare
+
+        plot_compare(result, plot)
+        sys.stderr.write(f"effnet: wrote {plot}\n")
 
 
 @app.command("list")
@@ -384,14 +443,21 @@ def list_(
     num_classes: ClassesOpt = 1000,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    export: ExportOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Every official variant: coefficients, measured params/MACs, the paper's figures."""
-    _check_output(output)
+    _check_paths(output, export, plot)
     from .analysis import list_variants
     from .render_analysis import render_list
 
     rows = list_variants(batch_size=batch_size, num_classes=num_classes)
-    _emit(render_list(rows, fmt.value, _console().width), output)
+    _deliver(lambda f, w: render_list(rows, f, w), fmt, output, export)
+    if plot is not None:
+        from .plots import plot_list
+
+        plot_list(rows, plot)
+        sys.stderr.write(f"effnet: wrote {plot}\n")
 
 
 class Amp(str, Enum):
@@ -450,7 +516,7 @@ def bench(
     output: OutputOpt = None,
 ) -> None:
     """Measured latency, throughput and peak memory on a real device."""
-    _check_output(output)
+    _check_paths(output)
     specs = [parse_variant(v) for v in variants]
     settings = _bench_settings(
         device=parse_device(device), batch_size=batch_size, resolution=resolution,

@@ -21,12 +21,23 @@ def check_writable(path: Path) -> Path:
     return path
 
 
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets what open() would give it."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename it into place."""
     check_writable(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
             handle.flush()

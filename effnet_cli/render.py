@@ -61,6 +61,32 @@ def pct(share: float) -> str:
     return f"{100 * share:.1f}%"
 
 
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+_LEVELS = "▁▂▃▄▅▆▇█"
+
+
+def bar(share: float, cells: int) -> str:
+    """A horizontal bar of ``cells`` characters filled to ``share`` (block eighths): it
+    reads without colour and copies as text."""
+    eighths = round(max(0.0, min(1.0, share)) * cells * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (_EIGHTHS[part] if part else "")
+    return text.ljust(cells)
+
+
+def spark(values: Sequence[float]) -> str:
+    """One character per value, its height scaled to the largest: '▁▁▄▃▄▇█▃▂'."""
+    top = max(values) if values else 0
+    if top <= 0:
+        return _LEVELS[0] * len(values)
+    return "".join(_LEVELS[min(7, int(v / top * 7.999))] for v in values)
+
+
+def bar_cells(width: int) -> int:
+    """Bar length for a terminal ``width`` columns wide (two bars share a row)."""
+    return max(6, min(30, (width - 30) // 2))
+
+
 # ----------------------------------------------------------------------------- dict / json
 
 
@@ -321,7 +347,19 @@ STAGE_NARROW = (0, 4, 5, 6, 7, 8)
 BLOCK_NARROW = (0, 3, 7, 8)
 
 
-def summary_parts(summary: Any, blocks: bool = False) -> list[Part]:
+def _where_cost_goes(summary: Any, cells: int) -> Grid:
+    """Share of MACs and params per stage as text bars; the largest stage fills its bar."""
+    top_macs = max(s.macs_share for s in summary.stages) or 1.0
+    top_params = max(s.params_share for s in summary.stages) or 1.0
+    rows = [
+        [str(s.stage), f"{bar(s.macs_share / top_macs, cells)} {pct(s.macs_share):>6}",
+         f"{bar(s.params_share / top_params, cells)} {pct(s.params_share):>6}"]
+        for s in summary.stages
+    ]  # fmt: skip
+    return Grid("Where the cost goes, per stage", ("Stage", "MACs", "Params"), "rll", rows)
+
+
+def summary_parts(summary: Any, blocks: bool = False, width: int = 120) -> list[Part]:
     """Header line, the variant's Table 1, cost per stage, (blocks,) totals, the convention."""
     res = summary.input["resolution"]
     parts: list[Part] = [
@@ -339,6 +377,7 @@ def summary_parts(summary: Any, blocks: bool = False) -> list[Part]:
             [_stage_cells(s) for s in summary.stages],
             STAGE_NARROW,
         ),
+        _where_cost_goes(summary, bar_cells(width)),
     ]
     if blocks:
         rows = [_block_cells(b) for b in summary.blocks]
@@ -357,4 +396,4 @@ def render_summary(
         return summary_csv(summary, blocks)
     if fmt == "markdown":
         return markdown_view(summary_parts(summary, blocks))
-    return rich_view(summary_parts(summary, blocks), width)
+    return rich_view(summary_parts(summary, blocks, width), width)

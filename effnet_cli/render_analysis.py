@@ -20,6 +20,7 @@ from .render import (
     nbytes,
     rich_view,
     si,
+    spark,
     summary_dict,
     to_csv,
     to_dict,
@@ -327,11 +328,22 @@ def _structure(st: Any) -> str:
     return f"{hw(st.input_resolution)} {st.out_channels}ch ×{st.layers}"
 
 
+def _profiles(c: Any) -> Grid:
+    """One sparkline per model: how its MACs and params spread over stages 1 to 9."""
+    rows = [
+        [m.variant, spark([st.macs for st in m.stages]), spark([st.params for st in m.stages])]
+        for m in c.models
+    ]
+    title = "Cost profile, stages 1→9 (per row, tallest = largest stage)"
+    return Grid(title, ("Model", "MACs", "Params"), "lll", rows)
+
+
 def compare_parts(c: Any) -> list[Part]:
     names = ", ".join(m.variant for m in c.models)
     parts: list[Part] = [
         f"Comparing {names} — ratios to {c.models[0].variant}; * and Δ mark what differs",
         _compare_totals(c),
+        _profiles(c),
         _per_stage(c, "Per stage: input resolution, channels, layers", _structure),
         _per_stage(c, "Per stage: params", lambda st: si(st.params, 4)),
         _per_stage(c, f"Per stage: {MACS_LABEL}", lambda st: si(st.macs, 4)),

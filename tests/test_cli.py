@@ -69,7 +69,7 @@ def test_summary_markdown_tables_are_well_formed() -> None:
             current = []
     if current:
         tables.append(current)
-    assert len(tables) == 4  # Table 1, cost per stage, per block, totals
+    assert len(tables) == 5  # Table 1, cost per stage, where the cost goes, per block, totals
     for table in tables:
         widths = {line.count("|") for line in table}
         assert len(widths) == 1, table[:3]

@@ -1,0 +1,131 @@
+"""Charts (matplotlib, the optional `plot` extra): scaling curves, accuracy vs cost, stages.
+
+Each function takes collected dataclasses and a path; the figure is rendered in memory
+and written atomically, PNG or SVG by the file's extension. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from .errors import RuntimeFailure, UsageError
+from .files import write_atomic
+
+FORMATS = {".png": "png", ".svg": "svg"}
+MACS_AXIS = "MACs, conv + linear (paper's 'FLOPS')"
+
+
+def plot_format(path: Path) -> str:
+    """'png' or 'svg' from the extension; anything else is a usage error (checked early)."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"--plot '{path}' must end in .png or .svg")
+    return fmt
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend, or one clear error naming the extra."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RuntimeFailure(
+            "--plot needs matplotlib, which is not installed: pip install 'effnet[plot]'"
+        ) from None
+    return plt
+
+
+def _plain_log(axis: Any) -> None:
+    """Log axis labelled 0.5, 1, 2, 5, 10 rather than 5×10⁰ with crowded minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _save(fig: Any, path: Path) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=plot_format(path), dpi=120, bbox_inches="tight")
+    pyplot().close(fig)
+    write_atomic(path, buffer.getvalue())
+
+
+def plot_sweep(rows: list[Any], alpha: float, beta: float, gamma: float, path: Path) -> None:
+    """Params and measured MACs against φ (log scale): formula vs official, with 2^φ lines."""
+    plt = pyplot()
+    fig, (ax_macs, ax_params) = plt.subplots(1, 2, figsize=(11, 4.5))
+    phis = [r.phi for r in rows]
+    base = rows[0].macs / rows[0].macs_ratio / 1e9
+    official = [r for r in rows if r.official]
+    constraint = alpha * beta**2 * gamma**2
+    formula = f"φ formula (α={alpha:g}, β={beta:g}, γ={gamma:g})"
+    ax_macs.plot(phis, [r.macs / 1e9 for r in rows], "o-", label=formula)
+    ax_params.plot(phis, [r.params / 1e6 for r in rows], "o-", label="φ formula")
+    if official:
+        off_phis = [r.phi for r in official]
+        ax_macs.plot(off_phis, [r.official["macs"] / 1e9 for r in official], "s--",
+                     label="official B0-B7 (hand-tuned)")  # fmt: skip
+        ax_params.plot(off_phis, [r.official["params"] / 1e6 for r in official], "s--",
+                       label="official B0-B7")  # fmt: skip
+    ax_macs.plot(phis, [base * 2**p for p in phis], ":", color="grey", label="B0 × 2^φ")
+    ax_macs.plot(phis, [base * constraint**p for p in phis], "-.", color="black",
+                 label=f"B0 × (α·β²·γ²)^φ = B0 × {constraint:.3f}^φ")  # fmt: skip
+    ax_macs.set(yscale="log", xlabel="compound coefficient φ",
+                ylabel=f"{MACS_AXIS}, billions, batch 1", title="Measured MACs")  # fmt: skip
+    ax_params.set(yscale="log", xlabel="compound coefficient φ", ylabel="parameters, millions",
+                  title="Parameters")  # fmt: skip
+    for ax in (ax_macs, ax_params):
+        _plain_log(ax.yaxis)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("EfficientNet compound scaling, measured on the built models")
+    _save(fig, path)
+
+
+def plot_list(rows: list[Any], path: Path) -> None:
+    """The paper's top-1 against measured MACs and against parameters (B0-B7)."""
+    plt = pyplot()
+    known = [r for r in rows if r.paper is not None]
+    fig, (ax_macs, ax_params) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    top1 = [r.paper.top1 for r in known]
+    for ax, xs, label in (
+        (ax_macs, [r.macs / 1e9 for r in known], f"{MACS_AXIS}, billions"),
+        (ax_params, [r.params / 1e6 for r in known], "parameters, millions"),
+    ):
+        ax.plot(xs, top1, "o-")
+        for x, y, r in zip(xs, top1, known, strict=True):
+            ax.annotate(r.variant.upper(), (x, y), textcoords="offset points", xytext=(4, -10),
+                        fontsize=8)  # fmt: skip
+        ax.set(xscale="log", xlabel=label)
+        _plain_log(ax.xaxis)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_macs.set_ylabel("ImageNet top-1 % (paper, Table 2)")
+    fig.suptitle("EfficientNet B0-B7: the paper's accuracy against measured cost")
+    _save(fig, path)
+
+
+def plot_compare(comparison: Any, path: Path) -> None:
+    """Per-stage MACs and parameters of each model, side by side."""
+    plt = pyplot()
+    models = comparison.models
+    fig, (ax_macs, ax_params) = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.8 / len(models)
+    stages = list(range(1, 10))
+    for i, m in enumerate(models):
+        xs = [s + (i - (len(models) - 1) / 2) * width for s in stages]
+        ax_macs.bar(xs, [st.macs / 1e6 for st in m.stages], width, label=m.variant)
+        ax_params.bar(xs, [st.params / 1e6 for st in m.stages], width, label=m.variant)
+    ax_macs.set(xlabel="stage (Table 1)", ylabel=f"{MACS_AXIS}, millions", title="MACs per stage")
+    ax_params.set(xlabel="stage (Table 1)", ylabel="parameters, millions",
+                  title="Parameters per stage")  # fmt: skip
+    for ax in (ax_macs, ax_params):
+        ax.set_xticks(stages)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Where the cost goes, stage by stage")
+    _save(fig, path)
