@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 from . import __version__
 from .devices import DEVICE_HINT, parse_device
 from .errors import EffnetError, UsageError
-from .files import check_writable, write_atomic
+from .files import check_checkpoint_path, check_writable, write_atomic
 from .specs import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,
@@ -151,7 +151,7 @@ DeviceOpt = Annotated[
     typer.Option(
         "--device",
         help=f"{DEVICE_HINT}. meta (default) allocates nothing; a real device builds the model "
-        "and counts with fvcore on real tensors. [default: meta, or cpu with --weights]",
+        "and counts with fvcore on real tensors. [default: meta]",
         show_default=False,
     ),
 ]
@@ -283,9 +283,15 @@ def summary(
     ] = False,
     pooling: Annotated[Pooling, typer.Option("--pooling", help="Global pooling.")] = Pooling.avg,
 ) -> None:
-    """Per-stage table, the paper's Table 1 for this variant, and totals for one model."""
+    """Per-stage table, the paper's Table 1 for this variant, and totals for one model.
+
+    With --weights the model is built on the CPU (unless --device says otherwise) and the
+    checkpoint must load with strict=True.
+    """
     _check_paths(output, export)
     spec = parse_variant(variant)
+    if weights is not None:
+        check_checkpoint_path(weights)
     dev = parse_device(device) if device else ("cpu" if weights else "meta")
     from .measurement import measure
     from .render import render_summary
@@ -518,6 +524,8 @@ def bench(
     """Measured latency, throughput and peak memory on a real device."""
     _check_paths(output)
     specs = [parse_variant(v) for v in variants]
+    if weights is not None:
+        check_checkpoint_path(weights)
     settings = _bench_settings(
         device=parse_device(device), batch_size=batch_size, resolution=resolution,
         num_classes=num_classes, iters=iters, seconds=seconds, warmup=warmup,

@@ -6,7 +6,21 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import RuntimeFailure
+from .errors import RuntimeFailure, UsageError
+
+
+class WeightsError(UsageError):
+    """A --weights file that is missing, unreadable or of another architecture (exit 2)."""
+
+
+def check_checkpoint_path(path: str | Path) -> Path:
+    """A --weights path must be an existing file: checked before torch or any model is built."""
+    path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a directory, not a checkpoint file")
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such checkpoint file")
+    return path
 
 
 def check_writable(path: Path) -> Path:

@@ -104,6 +104,8 @@ class Summary:
     input: dict[str, int]
     num_classes: int
     include_top: bool
+    pooling: str
+    weights: str | None
     device: str
     engine: str
     dtype: str
@@ -211,7 +213,7 @@ def _stage_rows(
         rows.append(
             StageFigures(
                 stage=row.stage,
-                operator=row.operator,
+                operator=row.operator if model.include_top else row.operator.replace(" & FC", ""),
                 kernel=row.kernel,
                 stride=row.stride,
                 expand_ratio=row.expand_ratio,
@@ -417,6 +419,8 @@ def measure(
         input={"batch_size": shape[0], "resolution": shape[2]},
         num_classes=model.classifier[1].out_features if model.include_top else 0,
         include_top=model.include_top,
+        pooling="max" if isinstance(model.avgpool, nn.AdaptiveMaxPool2d) else "avg",
+        weights=str(weights) if weights is not None else None,
         device=device,
         engine=engine,
         dtype=str(named[0][1].dtype).removeprefix("torch."),

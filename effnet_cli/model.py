@@ -14,13 +14,10 @@ import torch
 from torch import Tensor, nn
 
 from .errors import UsageError
+from .files import WeightsError, check_checkpoint_path
 from .specs import SE_RATIO, STOCHASTIC_DEPTH_PROB, ResolvedSpec, StageSpec, parse_variant
 
 POOLINGS = ("avg", "max")
-
-
-class WeightsError(UsageError):
-    """A --weights file that is missing, unreadable or of another architecture (exit 2)."""
 
 
 class Conv2d(nn.Conv2d):
@@ -271,16 +268,28 @@ def _mismatch(model: nn.Module, state: dict[str, Tensor], path: Path) -> str | N
 
 def load_weights(model: EfficientNet, path: str | Path) -> EfficientNet:
     """Load a user's checkpoint strictly; any mismatch is one WeightsError naming what differs."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such checkpoint file")
+    path = check_checkpoint_path(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt file
-        raise WeightsError(f"{path}: cannot read checkpoint ({type(exc).__name__})") from None
+        raise WeightsError(_unreadable(path, exc)) from None
     state = _state_dict_from(obj, path)
     problem = _mismatch(model, state, path)
     if problem:
         raise WeightsError(problem)
     model.load_state_dict(state, strict=True)
     return model
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    # torch.save writes a zip archive (PK..) or, in its legacy format, a pickle (0x80 ..).
+    if not (magic.startswith(b"PK") or magic.startswith(b"\x80")):
+        return f"{path}: not a PyTorch checkpoint (no torch.save header)"
+    if "Weights only load failed" in str(exc):
+        return (
+            f"{path}: holds pickled Python objects (e.g. a whole model), which are not loaded "
+            "for safety; save model.state_dict() instead"
+        )
+    return f"{path}: not a PyTorch checkpoint torch.load can read ({type(exc).__name__})"

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -40,7 +41,9 @@ def si(value: float, digits: int = 3) -> str:
 
 
 def macs_g(value: int) -> str:
-    """MACs in G with three decimals, as DESIGN.md lists them."""
+    """MACs in G with three decimals, as the reference list gives them (T from 10^12 up)."""
+    if value >= 1e12:
+        return f"{value / 1e12:.3f} T"
     return f"{value / 1e9:.3f} G"
 
 
@@ -152,16 +155,13 @@ def md_escape(text: str) -> str:
 
 # ----------------------------------------------------------------------------- views as data
 
-NARROW = 100
-"""Below this many columns, wide tables keep only their ``narrow`` columns."""
-
 
 @dataclass
 class Grid:
     """A table as data, rendered to Rich or Markdown from the same cells.
 
-    ``narrow`` lists the columns kept in a terminal narrower than ``NARROW`` (the others are
-    descriptive and shown elsewhere), so digits are never folded; ``marked`` cells differ
+    ``narrow`` lists the columns kept when the whole table does not fit the terminal (the
+    others are descriptive), so digits are never folded or cut; ``marked`` cells differ
     from a reference and are shown bold (Rich) or strong (Markdown), plus ``*`` in the
     terminal so the difference survives without colour.
     """
@@ -185,8 +185,7 @@ class Facts:
 Part = Grid | Facts | str
 
 
-def _rich_grid(grid: Grid, narrow: bool) -> Table:
-    keep = grid.narrow if narrow and grid.narrow is not None else range(len(grid.header))
+def _table(grid: Grid, keep: Sequence[int]) -> Table:
     table = Table(title=grid.title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
     for i in keep:
         text = grid.align[i] == "l"
@@ -195,7 +194,6 @@ def _rich_grid(grid: Grid, narrow: bool) -> Table:
             justify="left" if text else "right",
             overflow="fold",
             no_wrap=not text,
-            min_width=8 if text else None,
         )
     for r, row in enumerate(grid.rows):
         cells = []
@@ -204,6 +202,20 @@ def _rich_grid(grid: Grid, narrow: bool) -> Table:
             cells.append(Text(row[i] + "*", style="bold") if marked else Text(row[i]))
         table.add_row(*cells)
     return table
+
+
+def _natural_width(table: Table) -> int:
+    """Columns the table needs to show every cell unwrapped, as Rich measures it."""
+    console = Console(width=100_000)
+    return Measurement.get(console, console.options, table).maximum
+
+
+def _rich_grid(grid: Grid, width: int) -> Table:
+    """Every column when they fit; only the grid's number columns when they do not."""
+    table = _table(grid, range(len(grid.header)))
+    if grid.narrow is None or _natural_width(table) <= width:
+        return table
+    return _table(grid, grid.narrow)
 
 
 def _rich_facts(facts: Facts) -> Panel:
@@ -220,7 +232,7 @@ def rich_view(parts: Sequence[Part], width: int) -> RenderableType:
     out: list[RenderableType] = []
     for i, part in enumerate(parts):
         if isinstance(part, Grid):
-            out.append(_rich_grid(part, width < NARROW))
+            out.append(_rich_grid(part, width))
         elif isinstance(part, Facts):
             out.append(_rich_facts(part))
         else:
@@ -290,13 +302,18 @@ def _table1_cells(s: Any) -> list[str]:
 
 
 def describe(summary: Any) -> str:
-    """One line: what model, which input, on what device, counted by which engine."""
+    """Two lines: the model and its head; the input, device, engine and weights."""
     c = summary.coefficients
     res = summary.input["resolution"]
+    head = f"{summary.num_classes} classes" if summary.include_top else "no top"
+    pooling = getattr(summary, "pooling", "avg")
+    weights = getattr(summary, "weights", None)
     return (
-        f"{summary.title}  width {c.width:.4g} · depth {c.depth:.4g} · native {c.resolution}px"
-        f" · dropout {c.dropout:g}  |  input {summary.input['batch_size']}×3×{res}×{res}"
-        f"  |  device {summary.device} · engine {summary.engine}"
+        f"{summary.title} · w {c.width:.4g} · d {c.depth:.4g} · {c.resolution}px"
+        f" · dropout {c.dropout:g} · {pooling} pool · {head}\n"
+        f"input {summary.input['batch_size']}×3×{res}×{res} · device {summary.device}"
+        f" · engine {summary.engine} · "
+        + (f"weights {weights} (loaded, strict)" if weights else "random weights")
     )
 
 
@@ -338,7 +355,7 @@ def _block_cells(b: Any) -> list[str]:
 
 
 BLOCK_HEADER = (
-    "Block", "Kernel", "Input", "in→exp→out", "SE", "Residual", "Drop path", "Params", "MACs",
+    "Block", "k/s", "Input", "in→exp→out", "SE", "Skip", "Drop", "Params", "MACs",
 )  # fmt: skip
 BLOCK_ALIGN = "rlrrrlrrr"
 

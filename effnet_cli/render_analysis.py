@@ -122,7 +122,11 @@ def _side_by_side(r: Any) -> Grid:
     ]
     rows = [[label, *(get(m) for m in models)] for label, get in lines]
     marked = {(i, j) for i, row in enumerate(rows) for j in range(2, len(row)) if row[j] != row[1]}
-    header = ("", f"phi={r.derivation.phi:g}", *(f"{o.title} (official)" for o in others))
+    labels = [f"{o.variant.upper()} (nearest)" for o in others[:1]]
+    labels += [f"{o.variant.upper()} (official φ={r.derivation.phi:g})" for o in others[1:]]
+    if r.official is not None and r.official.variant == r.nearest.variant:
+        labels[0] = f"{r.nearest.variant.upper()} (nearest, official φ={r.derivation.phi:g})"
+    header = ("", f"phi={r.derivation.phi:g}", *labels)
     return Grid("Beside the nearest official variant", header, "l" + "r" * len(models), rows,
                 marked=marked)  # fmt: skip
 
@@ -144,6 +148,7 @@ def scale_parts(r: Any) -> list[Part]:
             (0, 2, 3, 4, 6, 8),
         ),
         _side_by_side(r),
+        "Nearest = closest official (w, d, r) on a log scale; * = differs from the φ model. "
         "The official B1-B7 were hand-tuned and do not follow α^φ, β^φ, γ^φ exactly.",
         MACS_NOTE,
     ]
@@ -277,19 +282,22 @@ def _paper_rank(rows: list[Any]) -> str:
 
 
 def render_search(rows: list[Any], step: float, tol: float, top: int, fmt: str, w: int) -> Any:
+    shown = rows[:top]
+
     def doc() -> dict[str, Any]:
         return {
             "grid_step": step,
             "tolerance": tol,
+            "candidates": len(rows),
             "note": SEARCH_NOTE,
-            "rows": [to_dict(r) for r in rows],
+            "rows": [to_dict(r) for r in shown],
         }
 
     columns = tuple(to_dict(rows[0])) if rows else ("alpha",)
     return render(
         lambda: search_parts(rows, step, tol, top),
         doc,
-        lambda: to_csv([to_dict(r) for r in rows], columns),
+        lambda: to_csv([to_dict(r) for r in shown], columns),
         fmt,
         w,
     )
@@ -304,7 +312,7 @@ def _compare_totals(c: Any) -> Grid:
     for m, pr, mr in zip(c.models, c.params_ratio, c.macs_ratio, strict=True):
         co = m.coefficients
         rows.append(
-            [m.title, f"{co.width:.4g}", f"{co.depth:.4g}", str(m.input["resolution"]),
+            [m.variant, f"{co.width:.4g}", f"{co.depth:.4g}", str(m.input["resolution"]),
              si(m.totals.params, 4), ratio(pr), si(m.totals.macs, 4), ratio(mr),
              nbytes(m.totals.activation_bytes)]
         )  # fmt: skip
@@ -372,8 +380,7 @@ def render_compare(c: Any, fmt: str, width: int) -> Any:
 # ----------------------------------------------------------------------------- list
 
 LIST_HEADER = (
-    "Variant", "w", "d", "r", "dropout", "Params", "paper", "Δ", "MACs", "paper FLOPS", "Δ",
-    "top-1",
+    "Variant", "w", "d", "r", "dropout", "Params", "paper", "Δ", "MACs", "paper", "Δ", "top-1",
 )  # fmt: skip
 
 
@@ -395,23 +402,25 @@ def _list_cells(row: Any) -> list[str]:
 
 def list_parts(rows: list[Any]) -> list[Part]:
     cells = [_list_cells(r) for r in rows]
-    marked = {
-        (i, 6)
-        for i, r in enumerate(rows)
-        if r.paper is not None and r.params_m_paper_rounding != r.paper.params_m
-    }
+    marked = set()
+    for i, r in enumerate(rows):
+        if r.paper is not None and r.params_m_paper_rounding != r.paper.params_m:
+            marked.add((i, 6))
+        if r.paper is not None and r.flops_b_paper_rounding != r.paper.flops_b:
+            marked.add((i, 9))
     grid = Grid(
         f"Official variants: measured vs the paper's Table 2 — {MACS_LABEL}",
         LIST_HEADER,
         "lrrrrrrrrrrr",
         cells,
-        (0, 5, 6, 8, 11),
+        (0, 5, 6, 8, 9, 11),
         marked,
     )
     return [
         "EfficientNet B0-B7, B8, L2: released coefficients, measured parameters and MACs",
         grid,
-        "Δ = measured − paper. * marks a paper figure that our measurement does not round to.",
+        "paper = Table 2's params and FLOPS; * marks one our measurement does not round to"
+        " (Δ = measured − paper, in wide terminals and every other format).",
         "B8 and L2 have no Table 2 entry. Top-1 is the paper's; it cannot be measured here.",
         MACS_NOTE,
     ]

@@ -19,6 +19,7 @@ from .specs import (
     check_phi,
     check_positive,
     check_resolution,
+    compound_coefficients,
     parse_variant,
     resolve_compound,
 )
@@ -59,6 +60,7 @@ def derive(
         check_positive(key, value)
     check_resolution(base_resolution, "--base-resolution")
     constraint = alpha * beta**2 * gamma**2
+    coefficients = compound_coefficients(phi, alpha, beta, gamma, base_resolution)
     exact = base_resolution * gamma**phi
     return Derivation(
         phi=phi,
@@ -66,15 +68,22 @@ def derive(
         beta=beta,
         gamma=gamma,
         base_resolution=base_resolution,
-        depth_multiplier=alpha**phi,
-        width_multiplier=beta**phi,
+        depth_multiplier=coefficients.depth,
+        width_multiplier=coefficients.width,
         resolution_exact=exact,
-        resolution=math.floor(exact + 0.5),
+        resolution=coefficients.resolution,
         constraint=constraint,
         constraint_distance=constraint - TARGET,
-        predicted_flops_ratio=constraint**phi,
-        doubling_ratio=TARGET**phi,
+        predicted_flops_ratio=_power(constraint, phi),
+        doubling_ratio=_power(TARGET, phi),
     )
+
+
+def _power(base: float, exponent: float) -> float:
+    try:
+        return base**exponent
+    except OverflowError:
+        return math.inf
 
 
 def spec_for(d: Derivation) -> ResolvedSpec:

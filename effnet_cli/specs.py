@@ -196,8 +196,14 @@ def compound_coefficients(
     base_resolution: int = BASE_RESOLUTION,
 ) -> Coefficients:
     """d = α^φ, w = β^φ, r = base·γ^φ rounded to the nearest pixel; dropout stays B0's."""
-    resolution = math.floor(base_resolution * gamma**phi + 0.5)
-    return Coefficients(beta**phi, alpha**phi, resolution, OFFICIAL["b0"].dropout)
+    try:
+        width, depth, exact = beta**phi, alpha**phi, base_resolution * gamma**phi
+    except OverflowError:
+        raise SpecError(
+            f"phi={phi:g} overflows α^φ, β^φ or γ^φ: far past the limits "
+            f"({MAX_BLOCKS:,} blocks, width {MAX_WIDTH:g}, {MAX_RESOLUTION} px)"
+        ) from None
+    return Coefficients(width, depth, math.floor(exact + 0.5), OFFICIAL["b0"].dropout)
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -277,7 +283,7 @@ def check_limits(spec: ResolvedSpec) -> ResolvedSpec:
     blocks = sum(row.layers for row in spec.stages[1:8])
     if blocks > MAX_BLOCKS:
         raise SpecError(
-            f"'{spec.name}' has {blocks:,} MBConv blocks (depth {spec.coefficients.depth:.4g}); "
+            f"'{spec.name}' has {blocks:,.4g} MBConv blocks (depth {spec.coefficients.depth:.4g}); "
             f"the limit is {MAX_BLOCKS:,}"
         )
     if spec.coefficients.width > MAX_WIDTH:
@@ -301,7 +307,8 @@ def _split_pairs(text: str) -> dict[str, str]:
         key, sep, value = part.partition("=")
         key = key.strip().lower()
         if not sep or not key or not value.strip():
-            raise SpecError(f"'{part.strip()}' in '{text}' is not key=value ({GRAMMAR_HINT})")
+            where = "" if part.strip() == text.strip() else f" in '{text}'"
+            raise SpecError(f"'{part.strip()}'{where} is not key=value ({GRAMMAR_HINT})")
         if key not in _KEY_ALIASES:
             known = ", ".join(sorted(set(_KEY_ALIASES.values())))
             raise SpecError(f"unknown key '{key}' in '{text}' (known: {known})")
@@ -319,7 +326,8 @@ def _official_name(text: str) -> str:
             name = name[len(prefix) :]
             break
     if name not in OFFICIAL:
-        close = difflib.get_close_matches(name, list(OFFICIAL), n=1, cutoff=0.5)
+        spelled = list(OFFICIAL) + [f"efficientnet-{n}" for n in OFFICIAL]
+        close = difflib.get_close_matches(text.strip().lower(), spelled, n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise SpecError(f"unknown variant '{text}' (accepted: {GRAMMAR_HINT}){hint}")
     return name
@@ -398,9 +406,13 @@ def _resolve_pairs(text: str, pairs: dict[str, str]) -> ResolvedSpec:
             dropout,
         )
     missing = {"w", "d", "r"} - keys
-    if missing or keys - _RAW_KEYS:
-        need = ", ".join(sorted(missing)) or ", ".join(sorted(keys - _RAW_KEYS))
-        raise SpecError(f"'{text}' needs phi=... or all of w, d, r (problem: {need})")
+    if missing:
+        raise SpecError(
+            f"'{text}' needs phi=... or all of w, d, r (missing {', '.join(sorted(missing))})"
+        )
+    if keys - _RAW_KEYS:
+        extra = ", ".join(sorted(keys - _RAW_KEYS))
+        raise SpecError(f"'{text}': {extra} only go with phi=... (w, d, r take dropout)")
     return resolve_custom(
         _finite("w", pairs["w"]), _finite("d", pairs["d"]), _pixels("r", pairs["r"]), dropout
     )

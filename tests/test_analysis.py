@@ -38,7 +38,7 @@ def test_scale_phi3_table_shows_each_step() -> None:
     out = run("scale", "--phi", "3").stdout
     for text in ("1.2^3 = 1.7280", "1.1^3 = 1.3310", "340.68 → 341", "1.9203", "7.081×", "8.000×"):
         assert text in out
-    assert "EfficientNet-B3 (official)" in out and "nearest official" in out
+    assert "B3 (official φ=3)" in out and "B4 (nearest)" in out
 
 
 def test_scale_phi0_is_b0_exactly() -> None:

@@ -103,6 +103,9 @@ def test_summary_weights(tmp_path) -> None:
     torch.save(build_model("b1").state_dict(), bad)
     ok = run("summary", "b0", "--weights", str(good), "-r", "32", "-f", "json")
     assert ok.exit_code == 0 and json.loads(ok.stdout)["device"] == "cpu"
+    assert json.loads(ok.stdout)["weights"] == str(good)
+    table = run("summary", "b0", "--weights", str(good), "-r", "32").stdout
+    assert "(loaded, strict)" in table
     assert_one_line_error(run("summary", "b0", "--weights", str(bad)), 2, "does not fit")
     assert_one_line_error(run("summary", "b0", "--weights", str(tmp_path / "x")), 2, "no such")
 

@@ -127,20 +127,27 @@ def test_output_is_atomic(tmp_path) -> None:
 # ----------------------------------------------------------------------------- terminals
 
 
-def test_narrow_terminal_keeps_numbers_whole() -> None:
-    cases = [
-        (["summary", "b0"], ["5,288,548", "10.84 M", "91.53 M"]),
-        (["list"], ["480.309 M", "475.704 G"]),
-        (["compare", "b0", "b4"], ["19.34 M", "4.394 G"]),
-        (["scale", "--phi", "3"], ["1.3310", "341"]),
-        (["scale", "--sweep", "0:3"], ["3.251 G"]),
-    ]
-    for args, numbers in cases:
-        result = CliRunnerEnv(COLUMNS="60").invoke(args)
-        assert result.exit_code == 0, result.stderr
-        assert max(len(line) for line in result.stdout.splitlines()) <= 60, args
-        for number in numbers:
-            assert number in result.stdout, (args, number)
+NARROW_CASES = [
+    (["summary", "b0", "--blocks"], ["5,288,548", "10.84 M", "91.53 M", "25.74 M"]),
+    (["list"], ["480.309 M", "475.704 G", "9.2 M*", "77.1%"]),
+    (["compare", "b0", "b4"], ["19.34 M", "4.394 G"]),
+    (["scale", "--phi", "3"], ["1.3310", "341", "3.251 G"]),
+    (["scale", "--sweep", "0:7"], ["385.8 M", "39.66 G", "37.75 G"]),
+]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 120])
+@pytest.mark.parametrize(
+    ("args", "numbers"), NARROW_CASES, ids=[" ".join(a) for a, _ in NARROW_CASES]
+)
+def test_any_terminal_width_keeps_numbers_whole(args, numbers, columns: int) -> None:
+    from rich.cells import cell_len
+
+    result = CliRunnerEnv(COLUMNS=str(columns)).invoke(args)
+    assert result.exit_code == 0, result.stderr
+    assert max(cell_len(line) for line in result.stdout.splitlines()) <= columns
+    for number in numbers:
+        assert number in result.stdout, (args, columns, number)
 
 
 class CliRunnerEnv:

@@ -96,7 +96,12 @@ def test_checkpoint_missing_or_corrupt(tmp_path) -> None:
         load_weights(build_model("b0"), tmp_path / "nope.pth")
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"this is not a checkpoint")
-    with pytest.raises(WeightsError, match="cannot read checkpoint"):
+    with pytest.raises(WeightsError, match="not a PyTorch checkpoint"):
+        load_weights(build_model("b0"), bad)
+    with pytest.raises(WeightsError, match="is a directory"):
+        load_weights(build_model("b0"), tmp_path)
+    torch.save(build_model("b0", device="meta"), bad)  # a whole pickled module
+    with pytest.raises(WeightsError, match=r"pickled Python objects.*state_dict\(\)"):
         load_weights(build_model("b0"), bad)
     torch.save([1, 2, 3], bad)
     with pytest.raises(WeightsError, match="not a state_dict"):
