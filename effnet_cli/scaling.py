@@ -20,6 +20,7 @@ from .specs import (
     check_positive,
     check_resolution,
     compound_coefficients,
+    parse_number,
     parse_variant,
     resolve_compound,
 )
@@ -103,16 +104,6 @@ def official_for_phi(phi: float) -> ResolvedSpec | None:
     return None
 
 
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"--sweep {what} '{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise UsageError(f"--sweep {what} '{text}' must be finite")
-    return value
-
-
 MAX_SWEEP_ROWS = 200
 
 
@@ -121,8 +112,11 @@ def parse_sweep(text: str) -> list[float]:
     parts = text.split(":")
     if len(parts) not in (2, 3) or not all(p.strip() for p in parts):
         raise UsageError(f"--sweep '{text}' is not START:STOP[:STEP] (e.g. 0:7 or 0:3:0.5)")
-    start, stop = _number(parts[0], "start"), _number(parts[1], "stop")
-    step = _number(parts[2], "step") if len(parts) == 3 else 1.0
+    start, stop = (
+        parse_number(parts[0], f"--sweep start '{parts[0]}'"),
+        parse_number(parts[1], f"--sweep stop '{parts[1]}'"),
+    )
+    step = parse_number(parts[2], f"--sweep step '{parts[2]}'") if len(parts) == 3 else 1.0
     if step <= 0:
         raise UsageError(f"--sweep '{text}': STEP must be > 0")
     if stop < start:

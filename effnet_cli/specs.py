@@ -230,19 +230,19 @@ _PREFIXES = ("efficientnet-", "efficientnet_", "efficientnet")
 GRAMMAR_HINT = "b0-b7, b8, l2, phi=F[,alpha=A,beta=B,gamma=G] or w=W,d=D,r=R[,dropout=P]"
 
 
-def official_names() -> list[str]:
-    """The official variants in order, as the CLI spells them."""
-    return list(OFFICIAL)
-
-
-def _finite(key: str, text: str) -> float:
+def parse_number(text: str, label: str) -> float:
+    """A finite float from user text; the error quotes ``label`` (e.g. "'phi=abc'")."""
     try:
         value = float(text)
     except ValueError:
-        raise SpecError(f"'{key}={text}' is not a number") from None
+        raise SpecError(f"{label} is not a number") from None
     if not math.isfinite(value):
-        raise SpecError(f"'{key}={text}' must be a finite number")
+        raise SpecError(f"{label} must be a finite number")
     return value
+
+
+def _finite(key: str, text: str) -> float:
+    return parse_number(text, f"'{key}={text}'")
 
 
 def check_positive(key: str, value: float) -> float:
