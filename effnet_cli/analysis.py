@@ -224,13 +224,6 @@ class ListRow:
     flops_b_paper_rounding: float | None
 
 
-def _to_paper_rounding(measured: float, paper: float) -> float:
-    """Round a measured figure to as many decimals as the paper printed for it."""
-    text = f"{paper:g}"
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return round(measured, decimals)
-
-
 def list_variants(batch_size: int = 1, num_classes: int = 1000) -> list[ListRow]:
     """Every official variant, measured, with Table 2's params / FLOPS / top-1 beside it."""
     rows = []
@@ -247,10 +240,10 @@ def list_variants(batch_size: int = 1, num_classes: int = 1000) -> list[ListRow]
                 activation_bytes=s.totals.activation_bytes,
                 paper=paper,
                 params_m_paper_rounding=(
-                    _to_paper_rounding(s.totals.params / 1e6, paper.params_m) if paper else None
+                    round(s.totals.params / 1e6, paper.params_decimals) if paper else None
                 ),
                 flops_b_paper_rounding=(
-                    _to_paper_rounding(s.totals.macs / 1e9, paper.flops_b) if paper else None
+                    round(s.totals.macs / 1e9, paper.flops_decimals) if paper else None
                 ),
             )
         )

@@ -390,8 +390,8 @@ def _list_cells(row: Any) -> list[str]:
     paper = ["—", "", "—", ""]
     if p is not None:
         paper = [
-            f"{p.params_m:g} M", f"{params_m - p.params_m:+.2f}",
-            f"{p.flops_b:g} B", f"{macs_b - p.flops_b:+.3f}",
+            f"{p.params_m:.{p.params_decimals}f} M", f"{params_m - p.params_m:+.2f}",
+            f"{p.flops_b:.{p.flops_decimals}f} B", f"{macs_b - p.flops_b:+.3f}",
         ]  # fmt: skip
     return [
         row.variant, f"{c['width']:g}", f"{c['depth']:g}", str(c["resolution"]),

@@ -81,22 +81,32 @@ _TF_BATCH_NORM = frozenset({"b5", "b6", "b7", "b8", "l2"})
 
 @dataclass(frozen=True)
 class PaperFigures:
-    """What Table 2 of the paper reports for an official variant."""
+    """What Table 2 of the paper reports for an official variant, with the decimals it
+    printed (0.70B has two), so a measurement can be rounded the same way."""
 
     params_m: float
     flops_b: float
     top1: float
+    params_decimals: int
+    flops_decimals: int
+
+
+def _printed(params: str, flops: str, top1: float) -> PaperFigures:
+    def decimals(text: str) -> int:
+        return len(text.partition(".")[2])
+
+    return PaperFigures(float(params), float(flops), top1, decimals(params), decimals(flops))
 
 
 PAPER: dict[str, PaperFigures] = {
-    "b0": PaperFigures(5.3, 0.39, 77.1),
-    "b1": PaperFigures(7.8, 0.70, 79.1),
-    "b2": PaperFigures(9.2, 1.0, 80.1),
-    "b3": PaperFigures(12, 1.8, 81.6),
-    "b4": PaperFigures(19, 4.2, 82.9),
-    "b5": PaperFigures(30, 9.9, 83.6),
-    "b6": PaperFigures(43, 19, 84.0),
-    "b7": PaperFigures(66, 37, 84.3),
+    "b0": _printed("5.3", "0.39", 77.1),
+    "b1": _printed("7.8", "0.70", 79.1),
+    "b2": _printed("9.2", "1.0", 80.1),
+    "b3": _printed("12", "1.8", 81.6),
+    "b4": _printed("19", "4.2", 82.9),
+    "b5": _printed("30", "9.9", 83.6),
+    "b6": _printed("43", "19", 84.0),
+    "b7": _printed("66", "37", 84.3),
 }
 
 

@@ -133,6 +133,12 @@ def test_list_covers_all_variants_and_the_papers_rounding() -> None:
     ]
     # Table 2 prints 9.2M for B2; the network has 9,109,994 parameters (9.1M).
     assert off == ["b2"]
+    flops_off = [
+        v for v, r in rows.items()
+        if r["paper"] and r["flops_b_paper_rounding"] != r["paper"]["flops_b"]
+    ]  # fmt: skip
+    # 0.70B printed with two decimals vs 0.687 G; 4.2 vs 4.394; 9.9 vs 10.266; 37 vs 37.746.
+    assert flops_off == ["b1", "b4", "b5", "b7"]
 
 
 def test_list_table_marks_the_difference() -> None:
