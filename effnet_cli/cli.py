@@ -79,9 +79,8 @@ def _given_value(args: list[str], opts: list[str]) -> str | None:
 
 
 def _usage_message(exc: Exception, args: Any) -> str:
-    """Typer's message, without its validator's prefix, plus the bad value and a help hint."""
+    """Typer's message plus the bad value as typed and a help hint."""
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    message = message.replace("Value error, ", "")
     param = getattr(exc, "param", None)
     argv = list(sys.argv[1:] if args is None else args)
     value = _given_value(argv, list(getattr(param, "opts", []))) if param is not None else None
@@ -117,7 +116,8 @@ class OneLineErrors(TyperGroup):
         except Exception as exc:
             if os.environ.get("EFFNET_DEBUG"):
                 raise
-            _fail(f"internal error: {type(exc).__name__}: {exc} (EFFNET_DEBUG=1 shows more)", 1)
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            _fail(f"internal error: {type(exc).__name__}: {first} (EFFNET_DEBUG=1 shows more)", 1)
         if standalone_mode:
             sys.exit(code if isinstance(code, int) else 0)
         return code
