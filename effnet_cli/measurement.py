@@ -290,6 +290,21 @@ def _totals(
     )
 
 
+def _count(
+    engine: str, model: nn.Module, shape: tuple, trace: Trace
+) -> tuple[Counter, Counter, Counter]:
+    """Conv + linear MACs per stage and per block from the chosen engine, and fvcore's own
+    whole-model counts when it is the engine."""
+    if engine == "fast":
+        return _macs_by(trace, stage_of), _macs_by(trace, lambda n: _block_of(n) or ""), Counter()
+    with torch.no_grad():
+        counts = fvcore_counts(model, shape)
+    block_macs = Counter(
+        {n: sum(c.get(k, 0) for k in MAC_KINDS) for n, c in counts.items() if _block_of(n) == n}
+    )
+    return _fvcore_stage_macs(counts), block_macs, counts.get("", Counter())
+
+
 def _choose_engine(engine: str, device: str) -> str:
     if engine not in ENGINES:
         raise UsageError(f"unknown engine '{engine}' (accepted: {', '.join(ENGINES)})")
@@ -394,18 +409,7 @@ def measure(
     clock["built"] = time.perf_counter()
     trace = probe_forward(model, shape)
     clock["probed"] = time.perf_counter()
-    engine_counts: Counter = Counter()
-    if engine == "fvcore":
-        with torch.no_grad():
-            counts = fvcore_counts(model, shape)
-        stage_macs = _fvcore_stage_macs(counts)
-        block_macs = Counter(
-            {n: sum(c.get(k, 0) for k in MAC_KINDS) for n, c in counts.items() if _block_of(n) == n}
-        )
-        engine_counts = counts.get("", Counter())
-    else:
-        stage_macs = _macs_by(trace, stage_of)
-        block_macs = _macs_by(trace, lambda n: _block_of(n) or "")
+    stage_macs, block_macs, engine_counts = _count(engine, model, shape, trace)
     clock["counted"] = time.perf_counter()
     named = list(model.named_parameters())
     stages = _stage_rows(spec, model, named, trace, stage_macs)
