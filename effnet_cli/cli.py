@@ -282,6 +282,12 @@ def summary(
         bool, typer.Option("--no-top", help="Drop the classifier (Keras include_top=False).")
     ] = False,
     pooling: Annotated[Pooling, typer.Option("--pooling", help="Global pooling.")] = Pooling.avg,
+    layers: Annotated[
+        int | None,
+        typer.Option(
+            "--layers", min=1, max=6, help="Add torchinfo's per-layer view to this depth."
+        ),
+    ] = None,
 ) -> None:
     """Per-stage table, the paper's Table 1 for this variant, and totals for one model.
 
@@ -306,6 +312,7 @@ def summary(
         device=dev,
         engine=engine.value,
         weights=weights,
+        layers_depth=layers,
     )
     if dev != "meta":
         from .bench import benchmark

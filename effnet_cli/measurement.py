@@ -93,6 +93,18 @@ class Totals:
 
 
 @dataclass
+class LayerRow:
+    """One module of torchinfo's per-layer summary, with its dotted name."""
+
+    name: str
+    type: str
+    depth: int
+    output_shape: list[int]
+    params: int
+    mult_adds: int
+
+
+@dataclass
 class Summary:
     """Everything ``effnet summary`` shows, for one model at one input size."""
 
@@ -118,6 +130,8 @@ class Summary:
     seconds: dict[str, float] = field(default_factory=dict)
     benchmark: Any = None
     """A ``bench.BenchResult`` when the summary was taken on a real device."""
+    layers: list[LayerRow] | None = None
+    """torchinfo's per-layer view, when asked for (``--layers``)."""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -290,6 +304,34 @@ def _totals(
     )
 
 
+def torchinfo_layers(model: nn.Module, shape: tuple, depth: int) -> list[LayerRow]:
+    """torchinfo's per-layer summary down to ``depth``, on the model's own device.
+
+    A module's mult-adds are torchinfo's (params × output positions, biases and batch-norm
+    included) summed over the leaf layers inside it.
+    """
+    from torchinfo import summary
+
+    device = next(model.parameters()).device
+    stats = summary(model, input_size=shape, device=device, depth=depth, verbose=0)
+    infos = stats.summary_list
+    rows, path = [], []
+    for i, info in enumerate(infos):
+        path[info.depth - 1 :] = [str(info.var_name)] if info.depth else []
+        if not 1 <= info.depth <= depth:
+            continue
+        inside = [info]
+        for later in infos[i + 1 :]:
+            if later.depth <= info.depth:
+                break
+            inside.append(later)
+        mult_adds = sum(x.macs for x in inside if x.is_leaf_layer)
+        params = max(info.num_params, 0)
+        rows.append(LayerRow(".".join(path), info.class_name, info.depth,
+                             list(info.output_size), params, mult_adds))  # fmt: skip
+    return rows
+
+
 def _count(
     engine: str, model: nn.Module, shape: tuple, trace: Trace
 ) -> tuple[Counter, Counter, Counter]:
@@ -391,8 +433,10 @@ def measure(
     device: str = "meta",
     engine: str = "auto",
     weights: str | Path | None = None,
+    layers_depth: int | None = None,
 ) -> Summary:
-    """Build (or take) a model and measure it stage by stage and block by block."""
+    """Build (or take) a model and measure it stage by stage and block by block; with
+    ``layers_depth``, add torchinfo's per-layer view to that depth."""
     clock = {"start": time.perf_counter()}
     if isinstance(spec, EfficientNet):
         model = spec
@@ -414,6 +458,7 @@ def measure(
     named = list(model.named_parameters())
     stages = _stage_rows(spec, model, named, trace, stage_macs)
     totals = _totals(model, named, stages, engine_counts)
+    layers = torchinfo_layers(model, shape, layers_depth) if layers_depth else None
     return Summary(
         variant=spec.name,
         title=spec.title,
@@ -434,6 +479,7 @@ def measure(
         blocks=_block_rows(model, named, trace, block_macs),
         totals=totals,
         output_shape=list(trace.output_shape),
+        layers=layers,
         seconds={
             "build": clock["built"] - clock["start"],
             "probe": clock["probed"] - clock["built"],

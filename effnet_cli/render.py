@@ -343,6 +343,7 @@ def _totals_lines(summary: Any) -> list[tuple[str, str]]:
     if t.engine_counts:
         fv = ", ".join(f"{k} {si(v)}" for k, v in sorted(t.engine_counts.items()))
         lines.append(("fvcore's own counts", fv))
+        lines.append(("fvcore's cost", f"{summary.seconds['count']:.2f} s on {summary.device}"))
     return lines
 
 
@@ -399,8 +400,26 @@ def summary_parts(summary: Any, blocks: bool = False, width: int = 120) -> list[
     if blocks:
         rows = [_block_cells(b) for b in summary.blocks]
         parts.append(Grid("Per MBConv block", BLOCK_HEADER, BLOCK_ALIGN, rows, BLOCK_NARROW))
+    if getattr(summary, "layers", None):
+        parts.append(_layers_grid(summary.layers))
     parts += [Facts("Totals", _totals_lines(summary)), MACS_NOTE]
     return parts
+
+
+LAYERS_NOTE = (
+    "Per layer (torchinfo): its Mult-Adds are params × output positions per layer, so they "
+    "include biases and batch-norm; its total is a little above the MACs here."
+)
+
+
+def _layers_grid(layers: Any) -> Grid:
+    rows = [
+        ["  " * (r.depth - 1) + r.name, r.type, "×".join(map(str, r.output_shape)),
+         si(r.params, 4) if r.params else "–", si(r.mult_adds, 4) if r.mult_adds else "–"]
+        for r in layers
+    ]  # fmt: skip
+    header = ("Layer", "Type", "Output", "Params", "Mult-Adds")
+    return Grid(LAYERS_NOTE, header, "lllrr", rows, (0, 3, 4))
 
 
 def render_summary(

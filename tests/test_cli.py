@@ -176,3 +176,21 @@ def test_python_dash_m_and_version() -> None:
         [sys.executable, "-m", "effnet_cli", "--version"], capture_output=True, text=True
     )
     assert out.returncode == 0 and out.stdout.startswith("effnet ")
+
+
+def test_summary_layers_view_from_torchinfo() -> None:
+    from torchinfo import summary as torchinfo_summary
+
+    from effnet_cli import build_model
+
+    doc = json.loads(run("summary", "b0", "--layers", "2", "-r", "64", "-f", "json").stdout)
+    layers = doc["layers"]
+    assert {r["depth"] for r in layers} == {1, 2}
+    top = [r for r in layers if r["depth"] == 1]
+    assert [r["name"] for r in top] == ["features", "avgpool", "classifier"]
+    assert sum(r["params"] for r in top) == PARAMS["b0"]
+    stats = torchinfo_summary(build_model("b0"), input_size=(1, 3, 64, 64), verbose=0)
+    assert sum(r["mult_adds"] for r in top) == stats.total_mult_adds
+    assert "features.3.1" not in {r["name"] for r in layers}  # depth 3 is cut
+    out = run("summary", "b0", "--layers", "3", "-r", "64").stdout
+    assert "Per layer (torchinfo)" in out and "features.3.1" in out
