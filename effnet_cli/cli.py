@@ -168,6 +168,9 @@ OutputOpt = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
 ]
+WeightsOpt = Annotated[
+    Path | None, typer.Option("--weights", help="Load this state_dict checkpoint (strict).")
+]
 EngineOpt = Annotated[
     Engine, typer.Option("--engine", help="FLOP engine: fast (shape probe), fvcore, or auto.")
 ]
@@ -275,9 +278,7 @@ def summary(
         bool, typer.Option("--blocks", help="Add the per-MBConv-block table.")
     ] = False,
     engine: EngineOpt = Engine.auto,
-    weights: Annotated[
-        Path | None, typer.Option("--weights", help="Load this state_dict checkpoint (strict).")
-    ] = None,
+    weights: WeightsOpt = None,
     no_top: Annotated[
         bool, typer.Option("--no-top", help="Drop the classifier (Keras include_top=False).")
     ] = False,
@@ -522,9 +523,7 @@ def bench(
     train: Annotated[
         bool, typer.Option("--train", help="Time forward + backward instead of inference.")
     ] = False,
-    weights: Annotated[
-        Path | None, typer.Option("--weights", help="Load this state_dict checkpoint (strict).")
-    ] = None,
+    weights: WeightsOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:

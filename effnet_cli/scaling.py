@@ -16,9 +16,8 @@ from .specs import (
     DEFAULT_BETA,
     DEFAULT_GAMMA,
     ResolvedSpec,
+    check_compound,
     check_phi,
-    check_positive,
-    check_resolution,
     compound_coefficients,
     parse_number,
     parse_variant,
@@ -56,10 +55,7 @@ def derive(
     base_resolution: int = BASE_RESOLUTION,
 ) -> Derivation:
     """Equation 3 of the paper, with the rounding the model applies."""
-    check_phi(phi)
-    for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-        check_positive(key, value)
-    check_resolution(base_resolution, "--base-resolution")
+    check_compound(phi, alpha, beta, gamma, base_resolution)
     constraint = alpha * beta**2 * gamma**2
     coefficients = compound_coefficients(phi, alpha, beta, gamma, base_resolution)
     exact = base_resolution * gamma**phi

@@ -304,6 +304,14 @@ def check_limits(spec: ResolvedSpec) -> ResolvedSpec:
     return spec
 
 
+def check_compound(phi: float, alpha: float, beta: float, gamma: float, base: int) -> None:
+    """φ ≥ 0; α, β, γ finite and > 0; the base resolution within the stated limits."""
+    check_phi(phi)
+    for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        check_positive(key, value)
+    check_resolution(base, "base resolution")
+
+
 def check_dropout(value: float) -> float:
     """Dropout is a probability in [0, 1)."""
     if not 0 <= value < 1:
@@ -365,10 +373,7 @@ def resolve_compound(
     name: str | None = None,
 ) -> ResolvedSpec:
     """Compound scaling of B0 by φ with the given α, β, γ (the paper's equation 3)."""
-    check_phi(phi)
-    for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-        check_positive(key, value)
-    check_resolution(base_resolution, "base resolution")
+    check_compound(phi, alpha, beta, gamma, base_resolution)
     coeffs = compound_coefficients(phi, alpha, beta, gamma, base_resolution)
     if dropout is not None:
         coeffs = replace(coeffs, dropout=check_dropout(dropout))
