@@ -232,6 +232,16 @@ def _deliver(view: Any, fmt: Format, output: Path | None, export: Path | None = 
         _export(view("table", width), export, width)
 
 
+def _plot(chart: str, path: Path | None, *data: Any) -> None:
+    """Draw ``plots.<chart>(*data, path)`` when --plot was given, and say so on stderr."""
+    if path is None:
+        return
+    from . import plots
+
+    getattr(plots, chart)(*data, path)
+    sys.stderr.write(f"effnet: wrote {path}\n")
+
+
 def _emit(result: Any, output: Path | None = None) -> None:
     """stdout, or an atomically written file (with one confirming line on stderr)."""
     if output is not None:
@@ -375,8 +385,7 @@ def scale(
         raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
     from . import scaling
 
-    modes = sum(x is not None and x is not False for x in (phi, sweep, search or None))
-    if modes != 1:
+    if (phi is not None) + (sweep is not None) + search != 1:
         raise UsageError("scale needs exactly one of --phi F, --sweep START:STOP[:STEP], --search")
     common = {"batch_size": batch_size, "num_classes": num_classes}
     if search:
@@ -397,11 +406,7 @@ def scale(
 
         rows = run_sweep(phis, alpha, beta, gamma, base_resolution, **common)
         _deliver(lambda f, w: render_sweep(rows, alpha, beta, gamma, f, w), fmt, output, export)
-        if plot is not None:
-            from .plots import plot_sweep
-
-            plot_sweep(rows, alpha, beta, gamma, plot)
-            sys.stderr.write(f"effnet: wrote {plot}\n")
+        _plot("plot_sweep", plot, rows, alpha, beta, gamma)
         return
     scaling.derive(phi, alpha, beta, gamma, base_resolution)  # validate before torch
     from .analysis import scale_report
@@ -444,11 +449,7 @@ def compare(
         engine=engine.value,
     )
     _deliver(lambda f, w: render_compare(result, f, w), fmt, output, export)
-    if plot is not None:
-        from .plots import plot_compare
-
-        plot_compare(result, plot)
-        sys.stderr.write(f"effnet: wrote {plot}\n")
+    _plot("plot_compare", plot, result)
 
 
 @app.command("list")
@@ -467,11 +468,7 @@ def list_(
 
     rows = list_variants(batch_size=batch_size, num_classes=num_classes)
     _deliver(lambda f, w: render_list(rows, f, w), fmt, output, export)
-    if plot is not None:
-        from .plots import plot_list
-
-        plot_list(rows, plot)
-        sys.stderr.write(f"effnet: wrote {plot}\n")
+    _plot("plot_list", plot, rows)
 
 
 class Amp(str, Enum):

@@ -448,7 +448,7 @@ def measure(
         build = {"num_classes": num_classes, "include_top": include_top, "pooling": pooling}
         model = _prepare(spec, device, shape, weights, build)
     model.eval()
-    engine = _choose_engine(engine, "meta" if device == "meta" else device)
+    engine = _choose_engine(engine, device)
     spec = model.spec
     clock["built"] = time.perf_counter()
     trace = probe_forward(model, shape)
