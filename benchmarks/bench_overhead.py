@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from effnet_cli.bench import _Clock, _input, _step_fn
-from effnet_cli.model import build_model
-from effnet_cli.settings import BenchSettings
-from effnet_cli.specs import parse_variant
+from effnet_cli.arch.specs import parse_variant
+from effnet_cli.measurement.bench import _Clock, _input, _step_fn
+from effnet_cli.measurement.settings import BenchSettings
+from effnet_cli.model.network import build_model
 
 
 def bare_loop(model, x, device: torch.device, steps: int) -> list[float]:

@@ -11,7 +11,11 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = ["__version__", "build_model", "measure", "parse_variant"]
 
-_LAZY = {"build_model": "model", "measure": "measurement", "parse_variant": "specs"}
+_LAZY = {
+    "build_model": "model.network",
+    "measure": "measurement.summary",
+    "parse_variant": "arch.specs",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -19,10 +19,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from . import __version__
-from .devices import DEVICE_HINT, parse_device
-from .errors import EffnetError, UsageError
-from .files import check_checkpoint_path, check_writable, write_atomic
-from .specs import (
+from .arch.specs import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,
     DEFAULT_BETA,
@@ -32,6 +29,9 @@ from .specs import (
     MIN_RESOLUTION,
     parse_variant,
 )
+from .devices import DEVICE_HINT, parse_device
+from .errors import EffnetError, UsageError
+from .files import check_checkpoint_path, check_writable, write_atomic
 
 SUMMARY_TIMED_STEPS = 5
 """Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
@@ -200,7 +200,7 @@ def _check_paths(output: Path | None, export: Path | None = None, plot: Path | N
     if export is not None and export.suffix.lower() not in EXPORTS:
         raise UsageError(f"--export '{export}' must end in .html or .svg")
     if plot is not None:
-        from .plots import plot_format, pyplot
+        from .views.plots import plot_format, pyplot
 
         plot_format(plot)
         pyplot()  # a missing 'plot' extra fails here, before any work or output
@@ -236,7 +236,7 @@ def _plot(chart: str, path: Path | None, *data: Any) -> None:
     """Draw ``plots.<chart>(*data, path)`` when --plot was given, and say so on stderr."""
     if path is None:
         return
-    from . import plots
+    from .views import plots
 
     getattr(plots, chart)(*data, path)
     sys.stderr.write(f"effnet: wrote {path}\n")
@@ -310,8 +310,8 @@ def summary(
     if weights is not None:
         check_checkpoint_path(weights)
     dev = parse_device(device) if device else ("cpu" if weights else "meta")
-    from .measurement import measure
-    from .render import render_summary
+    from .measurement.summary import measure
+    from .views.render import render_summary
 
     result = measure(
         spec,
@@ -326,7 +326,7 @@ def summary(
         layers_depth=layers,
     )
     if dev != "meta":
-        from .bench import benchmark
+        from .measurement.bench import benchmark
 
         timing = _bench_settings(
             device=dev, batch_size=batch_size, resolution=resolution, num_classes=num_classes,
@@ -383,15 +383,15 @@ def scale(
     _check_paths(output, export, plot)
     if plot is not None and sweep is None:
         raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
-    from . import scaling
+    from .arch import scaling
 
     if (phi is not None) + (sweep is not None) + search != 1:
         raise UsageError("scale needs exactly one of --phi F, --sweep START:STOP[:STEP], --search")
     common = {"batch_size": batch_size, "num_classes": num_classes}
     if search:
         candidates = scaling.search_grid(grid_step, tolerance)
-        from .analysis import search as run_search
-        from .render_analysis import render_search
+        from .measurement.analysis import search as run_search
+        from .views.analysis import render_search
 
         rows = run_search(candidates, base_resolution, **common)
         _deliver(lambda f, w: render_search(rows, grid_step, tolerance, top, f, w), fmt, output,
@@ -401,16 +401,16 @@ def scale(
         phis = scaling.parse_sweep(sweep)
         for value in phis:
             scaling.derive(value, alpha, beta, gamma, base_resolution)  # validate before torch
-        from .analysis import sweep as run_sweep
-        from .render_analysis import render_sweep
+        from .measurement.analysis import sweep as run_sweep
+        from .views.analysis import render_sweep
 
         rows = run_sweep(phis, alpha, beta, gamma, base_resolution, **common)
         _deliver(lambda f, w: render_sweep(rows, alpha, beta, gamma, f, w), fmt, output, export)
         _plot("plot_sweep", plot, rows, alpha, beta, gamma)
         return
     scaling.derive(phi, alpha, beta, gamma, base_resolution)  # validate before torch
-    from .analysis import scale_report
-    from .render_analysis import render_scale
+    from .measurement.analysis import scale_report
+    from .views.analysis import render_scale
 
     report = scale_report(phi, alpha, beta, gamma, base_resolution, **common)
     _deliver(lambda f, w: render_scale(report, f, w), fmt, output, export)
@@ -437,8 +437,8 @@ def compare(
         raise UsageError(f"compare needs at least two variants, got {len(variants)}")
     specs = [parse_variant(v) for v in variants]
     dev = parse_device(device) if device else "meta"
-    from .analysis import compare as run_compare
-    from .render_analysis import render_compare
+    from .measurement.analysis import compare as run_compare
+    from .views.analysis import render_compare
 
     result = run_compare(
         specs,
@@ -463,8 +463,8 @@ def list_(
 ) -> None:
     """Every official variant: coefficients, measured params/MACs, the paper's figures."""
     _check_paths(output, export, plot)
-    from .analysis import list_variants
-    from .render_analysis import render_list
+    from .measurement.analysis import list_variants
+    from .views.analysis import render_list
 
     rows = list_variants(batch_size=batch_size, num_classes=num_classes)
     _deliver(lambda f, w: render_list(rows, f, w), fmt, output, export)
@@ -535,8 +535,8 @@ def bench(
         amp=amp.value if amp else None, channels_last=channels_last, compile=compile_,
         threads=threads, train=train, weights=weights,
     )  # fmt: skip
-    from .bench import benchmark
-    from .render_analysis import render_bench
+    from .measurement.bench import benchmark
+    from .views.analysis import render_bench
 
     results = []
     bar = _progress("bench")
@@ -550,7 +550,7 @@ def bench(
 
 def _bench_settings(**values: Any):
     """Validated bench settings, before torch is imported for the run."""
-    from .settings import BenchSettings
+    from .measurement.settings import BenchSettings
 
     return BenchSettings(**values).validate()
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from conftest import PARAMS, assert_one_line_error, run
 
-from effnet_cli.scaling import TARGET, parse_sweep, search_grid
+from effnet_cli.arch.scaling import TARGET, parse_sweep, search_grid
 
 
 def as_json(*args: str) -> dict:

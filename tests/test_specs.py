@@ -7,7 +7,7 @@ import math
 import pytest
 from conftest import B0_TABLE1, B5_CHANNELS, B5_LAYERS
 
-from effnet_cli.specs import (
+from effnet_cli.arch.specs import (
     OFFICIAL,
     SpecError,
     parse_variant,

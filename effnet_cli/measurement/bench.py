@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 
-from .devices import check_available
-from .errors import RuntimeFailure, UsageError
-from .measurement import check_fits, input_shape
-from .model import build_model, load_weights
+from ..arch.specs import ResolvedSpec
+from ..devices import check_available
+from ..errors import RuntimeFailure, UsageError
+from ..model.network import build_model, load_weights
 from .settings import MAX_ITERS, BenchSettings
-from .specs import ResolvedSpec
+from .summary import check_fits, input_shape
 
 
 @dataclass

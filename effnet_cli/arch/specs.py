@@ -11,7 +11,7 @@ import difflib
 import math
 from dataclasses import dataclass, replace
 
-from .errors import UsageError
+from ..errors import UsageError
 
 DIVISOR = 8
 """Channel counts are rounded to a multiple of this (the paper's released code)."""

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 
 AMP_DTYPES = ("bfloat16", "float16")
 MAX_ITERS = 100_000

@@ -10,8 +10,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .errors import RuntimeFailure, UsageError
-from .files import write_atomic
+from ..errors import RuntimeFailure, UsageError
+from ..files import write_atomic
 
 FORMATS = {".png": "png", ".svg": "svg"}
 MACS_AXIS = "MACs, conv + linear (paper's 'FLOPS')"

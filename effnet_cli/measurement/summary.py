@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .devices import available_bytes, check_available
-from .errors import RuntimeFailure, UsageError
-from .model import EfficientNet, build_model, load_weights
+from ..arch.specs import Coefficients, Compound, ResolvedSpec, check_resolution, parse_variant
+from ..devices import available_bytes, check_available
+from ..errors import RuntimeFailure, UsageError
+from ..model.network import EfficientNet, build_model, load_weights
 from .probe import Trace, probe_forward
-from .specs import Coefficients, Compound, ResolvedSpec, check_resolution, parse_variant
 
 ENGINES = ("auto", "fast", "fvcore")
 MAC_KINDS = ("conv", "linear")

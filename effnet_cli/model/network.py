@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .errors import UsageError
-from .files import WeightsError, check_checkpoint_path
-from .specs import SE_RATIO, STOCHASTIC_DEPTH_PROB, ResolvedSpec, StageSpec, parse_variant
+from ..arch.specs import SE_RATIO, STOCHASTIC_DEPTH_PROB, ResolvedSpec, StageSpec, parse_variant
+from ..errors import UsageError
+from ..files import WeightsError, check_checkpoint_path
 
 POOLINGS = ("avg", "max")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import UsageError
+from ..errors import UsageError
 from .specs import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,

@@ -12,9 +12,16 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .measurement import Summary, measure
-from .scaling import Candidate, Derivation, base_spec, derive, official_for_phi, spec_for
-from .specs import OFFICIAL, PAPER, PaperFigures, ResolvedSpec, parse_variant, same_architecture
+from ..arch.scaling import Candidate, Derivation, base_spec, derive, official_for_phi, spec_for
+from ..arch.specs import (
+    OFFICIAL,
+    PAPER,
+    PaperFigures,
+    ResolvedSpec,
+    parse_variant,
+    same_architecture,
+)
+from .summary import Summary, measure
 
 
 @lru_cache(maxsize=64)
