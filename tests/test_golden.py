@@ -1,7 +1,7 @@
 """Golden outputs: the restructure and later work must not change what users see by accident.
 
 Each case is a command line whose ``--format json`` document and table view (at 120
-columns) were saved before the package was reorganised. A deliberate change to the output
+columns), and its CSV and Markdown, were saved before the package was reorganised. A deliberate change to the output
 regenerates them with ``EFFNET_REGEN_GOLDEN=1 python -m pytest tests/test_golden.py`` and
 says so in its commit. Wall-time fields (``seconds``) are left out: they differ every run.
 """
@@ -65,3 +65,10 @@ def test_json_unchanged(name: str) -> None:
 @pytest.mark.parametrize("name", list(CASES))
 def test_table_view_unchanged(name: str) -> None:
     _check(GOLDEN / f"{name}.txt", _run(CASES[name]))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_csv_and_markdown_unchanged(name: str, fmt: str) -> None:
+    suffix = {"csv": "csv", "markdown": "md"}[fmt]
+    _check(GOLDEN / f"{name}.{suffix}", _run([*CASES[name], "--format", fmt]))
