@@ -20,6 +20,7 @@ import torch
 
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.measurement.bench import _Clock, _input, _step_fn
+from effnet_cli.measurement.prepare import input_shape
 from effnet_cli.measurement.settings import BenchSettings
 from effnet_cli.model.network import build_model
 
@@ -65,7 +66,7 @@ def main() -> None:
         device=args.device, batch_size=args.batch_size, resolution=args.resolution
     )
     model = build_model(spec, device=device).eval()
-    x = _input(spec, settings, device)
+    x = _input(input_shape(spec, args.resolution, args.batch_size), settings, device)
     harness(model, x, settings, device, 3)  # warm-up for both
     bare, ours = [], []
     for r in range(args.rounds):

@@ -6,7 +6,6 @@ torch is imported inside the commands, never at module level, so `effnet --help`
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from contextlib import nullcontext
@@ -27,11 +26,14 @@ from .arch.specs import (
     GRAMMAR_HINT,
     MAX_RESOLUTION,
     MIN_RESOLUTION,
+    Compound,
     parse_variant,
 )
 from .devices import DEVICE_HINT, parse_device
 from .errors import EffnetError, UsageError
 from .files import check_checkpoint_path, check_writable, write_atomic
+from .views.core import View, render
+from .views.export import EXPORTS, as_text, export_document
 
 SUMMARY_TIMED_STEPS = 5
 """Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
@@ -183,18 +185,6 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False, **plain)
 
 
-def _as_text(result: Any, width: int) -> str:
-    """What the terminal would show, as plain text (no colour codes) for a file."""
-    if isinstance(result, str):
-        return result
-    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
-    console.print(result)
-    return console.file.getvalue()
-
-
-EXPORTS = (".html", ".svg")
-
-
 def _check_paths(output: Path | None, export: Path | None = None, plot: Path | None = None) -> None:
     """Refuse unwritable or mistyped file options before any work, so nothing is half-done."""
     if export is not None and export.suffix.lower() not in EXPORTS:
@@ -211,25 +201,15 @@ def _check_paths(output: Path | None, export: Path | None = None, plot: Path | N
         check_writable(path)
 
 
-def _export(renderable: Any, path: Path, width: int) -> None:
-    """Rich's own HTML/SVG export of exactly the table view, written atomically."""
-    console = Console(record=True, file=io.StringIO(), width=width, force_terminal=True,
-                      color_system="truecolor", highlight=False)  # fmt: skip
-    console.print(renderable)
-    if path.suffix.lower() == ".svg":
-        data = console.export_svg(title=f"effnet {' '.join(sys.argv[1:])}".strip())
-    else:
-        data = console.export_html(inline_styles=True)
-    write_atomic(path, data)
-    sys.stderr.write(f"effnet: wrote {path}\n")
-
-
-def _deliver(view: Any, fmt: Format, output: Path | None, export: Path | None = None) -> None:
-    """Emit ``view(fmt)`` to stdout or --output, and the table view to --export."""
+def _deliver(view: View, fmt: Format, output: Path | None, export: Path | None = None) -> None:
+    """Emit the view in ``fmt`` to stdout or --output, and its table view to --export."""
     width = _console().width
-    _emit(view(fmt.value, width), output)
+    _emit(render(view, fmt.value, width), output)
     if export is not None:
-        _export(view("table", width), export, width)
+        title = f"effnet {' '.join(sys.argv[1:])}".strip()
+        data = export_document(render(view, "table", width), export.suffix.lower(), width, title)
+        write_atomic(export, data)
+        sys.stderr.write(f"effnet: wrote {export}\n")
 
 
 def _plot(chart: str, path: Path | None, *data: Any) -> None:
@@ -245,7 +225,7 @@ def _plot(chart: str, path: Path | None, *data: Any) -> None:
 def _emit(result: Any, output: Path | None = None) -> None:
     """stdout, or an atomically written file (with one confirming line on stderr)."""
     if output is not None:
-        write_atomic(output, _as_text(result, _console().width))
+        write_atomic(output, as_text(result, _console().width))
         sys.stderr.write(f"effnet: wrote {output}\n")
         return
     try:
@@ -310,30 +290,24 @@ def summary(
     if weights is not None:
         check_checkpoint_path(weights)
     dev = parse_device(device) if device else ("cpu" if weights else "meta")
-    from .measurement.summary import measure
-    from .views.render import render_summary
-
-    result = measure(
-        spec,
-        resolution=resolution,
-        batch_size=batch_size,
-        num_classes=num_classes,
-        include_top=not no_top,
-        pooling=pooling.value,
-        device=dev,
-        engine=engine.value,
-        weights=weights,
-        layers_depth=layers,
-    )
+    timing = None
     if dev != "meta":
-        from .measurement.bench import benchmark
-
         timing = _bench_settings(
             device=dev, batch_size=batch_size, resolution=resolution, num_classes=num_classes,
             iters=SUMMARY_TIMED_STEPS, warmup=1, weights=weights,
         )  # fmt: skip
-        result.benchmark = benchmark(spec, timing)
-    _deliver(lambda f, w: render_summary(result, f, blocks, w), fmt, output, export)
+    from .measurement.bench import benchmark_prepared
+    from .measurement.prepare import BuildOptions, input_shape, prepare
+    from .measurement.summary import measure_prepared
+    from .views.summary import summary_view
+
+    shape = input_shape(spec, resolution, batch_size)
+    build = BuildOptions(num_classes, not no_top, pooling.value)
+    prepared = prepare(spec, dev, shape, build, weights)
+    result = measure_prepared(prepared, engine.value, layers)
+    if timing is not None:  # the same model, timed after it was counted
+        result.benchmark = benchmark_prepared(prepared, timing)
+    _deliver(summary_view(result, blocks), fmt, output, export)
 
 
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="Depth base α (d = α^φ).")]
@@ -388,32 +362,31 @@ def scale(
     if (phi is not None) + (sweep is not None) + search != 1:
         raise UsageError("scale needs exactly one of --phi F, --sweep START:STOP[:STEP], --search")
     common = {"batch_size": batch_size, "num_classes": num_classes}
+    compound = Compound(phi or 0.0, alpha, beta, gamma, base_resolution)
     if search:
         candidates = scaling.search_grid(grid_step, tolerance)
         from .measurement.analysis import search as run_search
-        from .views.analysis import render_search
+        from .views.analysis import search_view
 
-        rows = run_search(candidates, base_resolution, **common)
-        _deliver(lambda f, w: render_search(rows, grid_step, tolerance, top, f, w), fmt, output,
-                 export)  # fmt: skip
+        found = run_search(candidates, base_resolution, (grid_step, tolerance, top), **common)
+        _deliver(search_view(found), fmt, output, export)
         return
     if sweep is not None:
         phis = scaling.parse_sweep(sweep)
         for value in phis:
-            scaling.derive(value, alpha, beta, gamma, base_resolution)  # validate before torch
+            scaling.derive(compound.at(value))  # validate before torch
         from .measurement.analysis import sweep as run_sweep
-        from .views.analysis import render_sweep
+        from .views.analysis import sweep_view
 
-        rows = run_sweep(phis, alpha, beta, gamma, base_resolution, **common)
-        _deliver(lambda f, w: render_sweep(rows, alpha, beta, gamma, f, w), fmt, output, export)
-        _plot("plot_sweep", plot, rows, alpha, beta, gamma)
+        swept = run_sweep(phis, compound, **common)
+        _deliver(sweep_view(swept), fmt, output, export)
+        _plot("plot_sweep", plot, swept)
         return
-    scaling.derive(phi, alpha, beta, gamma, base_resolution)  # validate before torch
+    scaling.derive(compound)  # validate before torch
     from .measurement.analysis import scale_report
-    from .views.analysis import render_scale
+    from .views.analysis import scale_view
 
-    report = scale_report(phi, alpha, beta, gamma, base_resolution, **common)
-    _deliver(lambda f, w: render_scale(report, f, w), fmt, output, export)
+    _deliver(scale_view(scale_report(compound, **common)), fmt, output, export)
 
 
 @app.command()
@@ -438,7 +411,7 @@ def compare(
     specs = [parse_variant(v) for v in variants]
     dev = parse_device(device) if device else "meta"
     from .measurement.analysis import compare as run_compare
-    from .views.analysis import render_compare
+    from .views.analysis import compare_view
 
     result = run_compare(
         specs,
@@ -448,7 +421,7 @@ def compare(
         device=dev,
         engine=engine.value,
     )
-    _deliver(lambda f, w: render_compare(result, f, w), fmt, output, export)
+    _deliver(compare_view(result), fmt, output, export)
     _plot("plot_compare", plot, result)
 
 
@@ -464,11 +437,11 @@ def list_(
     """Every official variant: coefficients, measured params/MACs, the paper's figures."""
     _check_paths(output, export, plot)
     from .measurement.analysis import list_variants
-    from .views.analysis import render_list
+    from .views.analysis import list_view
 
-    rows = list_variants(batch_size=batch_size, num_classes=num_classes)
-    _deliver(lambda f, w: render_list(rows, f, w), fmt, output, export)
-    _plot("plot_list", plot, rows)
+    variants = list_variants(batch_size=batch_size, num_classes=num_classes)
+    _deliver(list_view(variants), fmt, output, export)
+    _plot("plot_list", plot, variants)
 
 
 class Amp(str, Enum):
@@ -536,7 +509,7 @@ def bench(
         threads=threads, train=train, weights=weights,
     )  # fmt: skip
     from .measurement.bench import benchmark
-    from .views.analysis import render_bench
+    from .views.bench import bench_view
 
     results = []
     bar = _progress("bench")
@@ -545,7 +518,7 @@ def bench(
             task = bar.add_task(spec.title, total=iters) if bar else None
             tick = (lambda n, total, t=task: bar.update(t, completed=n)) if bar else None
             results.append(benchmark(spec, settings, tick))
-    _emit(render_bench(results, fmt.value, _console().width), output)
+    _emit(render(bench_view(results), fmt.value, _console().width), output)
 
 
 def _bench_settings(**values: Any):

@@ -45,6 +45,46 @@ def check_available(device: str) -> str:
     return device
 
 
+def proc_bytes(path: str, key: str) -> int | None:
+    """The ``key:  N kB`` line of a Linux /proc file, in bytes; None where there is none.
+
+    The one place /proc is read: free memory for the fit check, resident and peak memory
+    for bench's CPU figure.
+    """
+    try:
+        with open(path, encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def process_rss_bytes() -> int:
+    """This process's resident memory now (0 where /proc is missing)."""
+    return proc_bytes("/proc/self/status", "VmRSS") or 0
+
+
+def process_peak_rss_bytes() -> int:
+    """This process's peak resident memory since start or the last ``reset_peak_rss``."""
+    peak = proc_bytes("/proc/self/status", "VmHWM")
+    if peak is None:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return peak
+
+
+def reset_peak_rss() -> None:
+    """Reset Linux's peak-RSS mark (VmHWM) to the current RSS; a no-op elsewhere."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
 def available_bytes(device: str) -> int | None:
     """Memory free for a new model on ``device`` now, or None where it cannot be known."""
     if device.startswith("cuda"):
@@ -52,13 +92,9 @@ def available_bytes(device: str) -> int | None:
 
         index = int(device.partition(":")[2] or 0)
         return int(torch.cuda.mem_get_info(index)[0])
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    free = proc_bytes("/proc/meminfo", "MemAvailable")
+    if free is not None:
+        return free
     try:
         import os
 

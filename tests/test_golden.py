@@ -1,8 +1,8 @@
 """Golden outputs: the restructure and later work must not change what users see by accident.
 
-Each case is a command line whose ``--format json`` document and table view (at 120
-columns), and its CSV and Markdown, were saved before the package was reorganised. A deliberate change to the output
-regenerates them with ``EFFNET_REGEN_GOLDEN=1 python -m pytest tests/test_golden.py`` and
+Each case is a command line whose ``--format json`` document, table view (at 120 columns),
+CSV and Markdown were saved before the package was reorganised. A deliberate change to the
+output regenerates them with ``EFFNET_REGEN_GOLDEN=1 python -m pytest tests/test_golden.py`` and
 says so in its commit. Wall-time fields (``seconds``) are left out: they differ every run.
 """
 

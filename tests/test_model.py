@@ -8,7 +8,7 @@ from conftest import PARAMS, TORCHVISION
 from torch import nn
 
 from effnet_cli import build_model
-from effnet_cli.model.network import WeightsError, load_weights
+from effnet_cli.model.checkpoints import WeightsError, load_weights
 
 
 def _layout(model: nn.Module) -> list[list]:

@@ -10,33 +10,17 @@ import math
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .specs import (
-    BASE_RESOLUTION,
-    DEFAULT_ALPHA,
-    DEFAULT_BETA,
-    DEFAULT_GAMMA,
-    ResolvedSpec,
-    check_compound,
-    check_phi,
-    compound_coefficients,
-    parse_number,
-    parse_variant,
-    resolve_compound,
-)
-
-TARGET = 2.0
-"""The paper's constraint: α·β²·γ² ≈ 2, so that FLOPs grow by about 2^φ."""
+from .families import V1
+from .rules import TARGET, Compound, check_phi, parse_number
+from .specs import ResolvedSpec, parse_variant, resolve_compound
 
 
 @dataclass(frozen=True)
 class Derivation:
-    """Every step from (φ, α, β, γ, base) to the multipliers the model is built with."""
+    """Every step from a ``Compound`` (φ, α, β, γ, base) to the multipliers the model is
+    built with, rounding included."""
 
-    phi: float
-    alpha: float
-    beta: float
-    gamma: float
-    base_resolution: int
+    compound: Compound
     depth_multiplier: float
     width_multiplier: float
     resolution_exact: float
@@ -46,57 +30,43 @@ class Derivation:
     predicted_flops_ratio: float
     doubling_ratio: float
 
+    @property
+    def phi(self) -> float:
+        return self.compound.phi
 
-def derive(
-    phi: float,
-    alpha: float = DEFAULT_ALPHA,
-    beta: float = DEFAULT_BETA,
-    gamma: float = DEFAULT_GAMMA,
-    base_resolution: int = BASE_RESOLUTION,
-) -> Derivation:
+
+def derive(compound: Compound) -> Derivation:
     """Equation 3 of the paper, with the rounding the model applies."""
-    check_compound(phi, alpha, beta, gamma, base_resolution)
-    constraint = alpha * beta**2 * gamma**2
-    coefficients = compound_coefficients(phi, alpha, beta, gamma, base_resolution)
-    exact = base_resolution * gamma**phi
+    compound.check()
+    coefficients = compound.coefficients()
     return Derivation(
-        phi=phi,
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        base_resolution=base_resolution,
+        compound=compound,
         depth_multiplier=coefficients.depth,
         width_multiplier=coefficients.width,
-        resolution_exact=exact,
+        resolution_exact=compound.resolution_exact,
         resolution=coefficients.resolution,
-        constraint=constraint,
-        constraint_distance=constraint - TARGET,
-        predicted_flops_ratio=_power(constraint, phi),
-        doubling_ratio=_power(TARGET, phi),
+        constraint=compound.constraint,
+        constraint_distance=compound.constraint - TARGET,
+        predicted_flops_ratio=compound.predicted_flops_ratio,
+        doubling_ratio=compound.doubling_ratio,
     )
-
-
-def _power(base: float, exponent: float) -> float:
-    try:
-        return base**exponent
-    except OverflowError:
-        return math.inf
 
 
 def spec_for(d: Derivation) -> ResolvedSpec:
     """The model a derivation describes (same rules as the `phi=` variant spec)."""
-    return resolve_compound(d.phi, d.alpha, d.beta, d.gamma, d.base_resolution)
+    return resolve_compound(d.compound)
 
 
 def base_spec(base_resolution: int) -> ResolvedSpec:
     """B0 at the base resolution: the denominator of every ratio `scale` shows."""
-    return resolve_compound(0.0, base_resolution=base_resolution, name="b0")
+    return resolve_compound(Compound(0.0, base_resolution=base_resolution), name="b0")
 
 
 def official_for_phi(phi: float) -> ResolvedSpec | None:
-    """The hand-tuned Bφ for whole φ from 0 to 7 (the paper's B0-B7), else None."""
-    if phi == int(phi) and 0 <= phi <= 7:
-        return parse_variant(f"b{int(phi)}")
+    """The hand-tuned variant the paper made for this φ (B0-B7 for 0-7), else None."""
+    for variant in V1.variants.values():
+        if variant.phi is not None and variant.phi == phi:
+            return parse_variant(variant.name)
     return None
 
 

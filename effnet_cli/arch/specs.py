@@ -1,122 +1,59 @@
-"""EfficientNet architecture as data: base stages, official coefficients, the variant grammar.
+"""Resolved specs and the variant grammar: text → the exact network to build and report.
 
-Everything the model and every table need is resolved here, once, into a ``ResolvedSpec``.
-This module imports no torch, so parsing and validating a variant costs nothing and
+Everything the model and every table need is resolved here, once, into a ``ResolvedSpec``
+whose stage rows come from the family data (``families.py``) scaled by the rules
+(``rules.py``). No torch here, so parsing and validating a variant costs nothing and
 `effnet --help` and every bad-input error stay fast.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass, replace
 
-from ..errors import UsageError
-
-DIVISOR = 8
-"""Channel counts are rounded to a multiple of this (the paper's released code)."""
-
-STEM_CHANNELS = 32
-HEAD_CHANNELS = 1280
-SE_RATIO = 0.25
-"""Squeeze-excitation width as a fraction of the block's *input* channels (torchvision)."""
-
-STOCHASTIC_DEPTH_PROB = 0.2
-"""Drop probability reached by the last block; earlier blocks scale linearly from 0."""
-
-DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA = 1.2, 1.1, 1.15
-BASE_RESOLUTION = 224
-
-
-@dataclass(frozen=True)
-class BaseStage:
-    """One MBConv stage of B0 (Table 1, stages 2-8) before any scaling."""
-
-    expand_ratio: int
-    kernel: int
-    stride: int
-    in_channels: int
-    out_channels: int
-    layers: int
-
-
-BASE_STAGES: tuple[BaseStage, ...] = (
-    BaseStage(1, 3, 1, 32, 16, 1),
-    BaseStage(6, 3, 2, 16, 24, 2),
-    BaseStage(6, 5, 2, 24, 40, 2),
-    BaseStage(6, 3, 2, 40, 80, 3),
-    BaseStage(6, 5, 1, 80, 112, 3),
-    BaseStage(6, 5, 2, 112, 192, 4),
-    BaseStage(6, 3, 1, 192, 320, 1),
+from .families import FAMILIES, V1, Coefficients, Family, family_of
+from .rules import (
+    BASE_RESOLUTION,
+    DEFAULT_ALPHA,
+    DEFAULT_BETA,
+    DEFAULT_GAMMA,
+    MAX_BLOCKS,
+    MAX_RESOLUTION,
+    MAX_WIDTH,
+    MIN_RESOLUTION,
+    Compound,
+    SpecError,
+    check_dropout,
+    check_positive,
+    check_resolution,
+    parse_number,
+    round_filters,
+    round_repeats,
 )
 
-
-@dataclass(frozen=True)
-class Coefficients:
-    """Width and depth multipliers, input resolution and classifier dropout of one model."""
-
-    width: float
-    depth: float
-    resolution: int
-    dropout: float
-
+__all__ = [
+    "BASE_RESOLUTION", "DEFAULT_ALPHA", "DEFAULT_BETA", "DEFAULT_GAMMA", "GRAMMAR_HINT",
+    "MAX_RESOLUTION", "MIN_RESOLUTION", "OFFICIAL", "Compound", "ResolvedSpec", "SpecError",
+    "StageSpec", "parse_variant", "round_filters", "round_repeats", "same_architecture",
+]  # fmt: skip
 
 OFFICIAL: dict[str, Coefficients] = {
-    "b0": Coefficients(1.0, 1.0, 224, 0.2),
-    "b1": Coefficients(1.0, 1.1, 240, 0.2),
-    "b2": Coefficients(1.1, 1.2, 260, 0.3),
-    "b3": Coefficients(1.2, 1.4, 300, 0.3),
-    "b4": Coefficients(1.4, 1.8, 380, 0.4),
-    "b5": Coefficients(1.6, 2.2, 456, 0.4),
-    "b6": Coefficients(1.8, 2.6, 528, 0.5),
-    "b7": Coefficients(2.0, 3.1, 600, 0.5),
-    "b8": Coefficients(2.2, 3.6, 672, 0.5),
-    "l2": Coefficients(4.3, 5.3, 800, 0.5),
+    name: variant.coefficients
+    for family in FAMILIES.values()
+    for name, variant in family.variants.items()
 }
+"""Released coefficients of every official variant, by name."""
 
-# torchvision builds B5-B7 with the TF batch-norm settings; B8 and L2 exist only as TF ports,
-# which use the same.  Custom scalings follow B0.
-_TF_BATCH_NORM = frozenset({"b5", "b6", "b7", "b8", "l2"})
-
-
-@dataclass(frozen=True)
-class PaperFigures:
-    """What Table 2 of the paper reports for an official variant, with the decimals it
-    printed (0.70B has two), so a measurement can be rounded the same way."""
-
-    params_m: float
-    flops_b: float
-    top1: float
-    params_decimals: int
-    flops_decimals: int
-
-
-def _printed(params: str, flops: str, top1: float) -> PaperFigures:
-    def decimals(text: str) -> int:
-        return len(text.partition(".")[2])
-
-    return PaperFigures(float(params), float(flops), top1, decimals(params), decimals(flops))
-
-
-PAPER: dict[str, PaperFigures] = {
-    "b0": _printed("5.3", "0.39", 77.1),
-    "b1": _printed("7.8", "0.70", 79.1),
-    "b2": _printed("9.2", "1.0", 80.1),
-    "b3": _printed("12", "1.8", 81.6),
-    "b4": _printed("19", "4.2", 82.9),
-    "b5": _printed("30", "9.9", 83.6),
-    "b6": _printed("43", "19", 84.0),
-    "b7": _printed("66", "37", 84.3),
-}
-
-
-class SpecError(UsageError):
-    """A variant spec or scaling value the tool cannot accept; the message is user-facing."""
+STEM, BLOCKS, HEAD = "stem", "blocks", "head"
 
 
 @dataclass(frozen=True)
 class StageSpec:
-    """One row of the (scaled) Table 1: what a stage is, independent of input size."""
+    """One row of the (scaled) Table 1: what a stage is, independent of input size.
+
+    ``role`` says where the row sits (stem, a stage of blocks, head) and ``kind`` what it
+    is built from ("conv" for stem and head, else the family's block kind).
+    """
 
     stage: int
     operator: str
@@ -126,17 +63,9 @@ class StageSpec:
     in_channels: int
     out_channels: int
     layers: int
-
-
-@dataclass(frozen=True)
-class Compound:
-    """The compound-scaling inputs a spec came from (absent for official and raw specs)."""
-
-    phi: float
-    alpha: float
-    beta: float
-    gamma: float
-    base_resolution: int
+    role: str = BLOCKS
+    kind: str = "conv"
+    se_ratio: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -150,70 +79,75 @@ class ResolvedSpec:
     bn_eps: float
     bn_momentum: float
     compound: Compound | None = None
+    family: str = V1.key
 
     @property
     def title(self) -> str:
         """Human name: EfficientNet-B3, or the spec as typed for custom scalings."""
-        return f"EfficientNet-{self.name.upper()}" if self.kind == "official" else self.name
+        if self.kind == "official":
+            return FAMILIES[self.family].variants[self.name].title
+        return self.name
+
+    @property
+    def family_data(self) -> Family:
+        return FAMILIES[self.family]
+
+    @property
+    def block_stages(self) -> tuple[StageSpec, ...]:
+        """The stages made of repeated blocks (Table 1 without stem and head)."""
+        return tuple(row for row in self.stages if row.role == BLOCKS)
+
+    @property
+    def blocks(self) -> int:
+        return sum(row.layers for row in self.block_stages)
 
 
-def round_filters(channels: int, width: float) -> int:
-    """Scale a channel count by ``width``, round to a multiple of 8, never more than 10% down."""
-    scaled = channels * width
-    rounded = max(DIVISOR, int(scaled + DIVISOR / 2) // DIVISOR * DIVISOR)
-    if rounded < 0.9 * scaled:
-        rounded += DIVISOR
-    return rounded
-
-
-def round_repeats(layers: int, depth: float) -> int:
-    """Scale a stage's layer count by ``depth``, rounding up as the paper's code does."""
-    return math.ceil(layers * depth)
-
-
-def _operator(stage: BaseStage) -> str:
-    return f"MBConv{stage.expand_ratio}, k{stage.kernel}x{stage.kernel}"
-
-
-def scaled_stages(width: float, depth: float) -> tuple[StageSpec, ...]:
-    """All nine Table-1 stages (stem, seven MBConv stages, head) for these multipliers."""
-    stem = round_filters(STEM_CHANNELS, width)
-    rows = [StageSpec(1, "Conv3x3", 3, 2, 1, 3, stem, 1)]
-    for index, base in enumerate(BASE_STAGES, start=2):
+def scaled_stages(family: Family, width: float, depth: float) -> tuple[StageSpec, ...]:
+    """Every Table-1 row (stem, the block stages, head) of ``family`` for these multipliers."""
+    divisor = family.divisor
+    stem_ch = round_filters(family.stem.channels, width, divisor)
+    rows = [
+        StageSpec(1, family.stem_operator, family.stem.kernel, family.stem.stride, 1, 3,
+                  stem_ch, 1, role=STEM)
+    ]  # fmt: skip
+    for index, base in enumerate(family.stages, start=2):
         rows.append(
             StageSpec(
                 stage=index,
-                operator=_operator(base),
+                operator=family.stage_operator(base),
                 kernel=base.kernel,
                 stride=base.stride,
                 expand_ratio=base.expand_ratio,
-                in_channels=round_filters(base.in_channels, width),
-                out_channels=round_filters(base.out_channels, width),
+                in_channels=round_filters(base.in_channels, width, divisor),
+                out_channels=round_filters(base.out_channels, width, divisor),
                 layers=round_repeats(base.layers, depth),
+                role=BLOCKS,
+                kind=base.kind,
+                se_ratio=base.se_ratio,
             )
         )
-    last = rows[-1].out_channels
-    head = round_filters(HEAD_CHANNELS, width)
-    rows.append(StageSpec(9, "Conv1x1 & Pooling & FC", 1, 1, 1, last, head, 1))
+    head = family.head
+    rows.append(
+        StageSpec(len(rows) + 1, family.head_operator, head.kernel, head.stride, 1,
+                  rows[-1].out_channels, round_filters(head.channels, width, divisor), 1,
+                  role=HEAD)
+    )  # fmt: skip
     return tuple(rows)
 
 
-def compound_coefficients(
-    phi: float,
-    alpha: float = DEFAULT_ALPHA,
-    beta: float = DEFAULT_BETA,
-    gamma: float = DEFAULT_GAMMA,
-    base_resolution: int = BASE_RESOLUTION,
-) -> Coefficients:
-    """d = α^φ, w = β^φ, r = base·γ^φ rounded to the nearest pixel; dropout stays B0's."""
-    try:
-        width, depth, exact = beta**phi, alpha**phi, base_resolution * gamma**phi
-    except OverflowError:
+def check_limits(spec: ResolvedSpec) -> ResolvedSpec:
+    """Refuse models past the stated limits, naming the limit, before anything is built."""
+    if spec.blocks > MAX_BLOCKS:
         raise SpecError(
-            f"phi={phi:g} overflows α^φ, β^φ or γ^φ: far past the limits "
-            f"({MAX_BLOCKS:,} blocks, width {MAX_WIDTH:g}, {MAX_RESOLUTION} px)"
-        ) from None
-    return Coefficients(width, depth, math.floor(exact + 0.5), OFFICIAL["b0"].dropout)
+            f"'{spec.name}' has {spec.blocks:,.4g} MBConv blocks "
+            f"(depth {spec.coefficients.depth:.4g}); the limit is {MAX_BLOCKS:,}"
+        )
+    if spec.coefficients.width > MAX_WIDTH:
+        raise SpecError(
+            f"'{spec.name}' has width {spec.coefficients.width:.4g}; the limit is {MAX_WIDTH:g}"
+        )
+    check_resolution(spec.coefficients.resolution, f"'{spec.name}' resolution")
+    return spec
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -240,83 +174,8 @@ _PREFIXES = ("efficientnet-", "efficientnet_", "efficientnet")
 GRAMMAR_HINT = "b0-b7, b8, l2, phi=F[,alpha=A,beta=B,gamma=G] or w=W,d=D,r=R[,dropout=P]"
 
 
-def parse_number(text: str, label: str) -> float:
-    """A finite float from user text; the error quotes ``label`` (e.g. "'phi=abc'")."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise SpecError(f"{label} is not a number") from None
-    if not math.isfinite(value):
-        raise SpecError(f"{label} must be a finite number")
-    return value
-
-
 def _finite(key: str, text: str) -> float:
     return parse_number(text, f"'{key}={text}'")
-
-
-def check_positive(key: str, value: float) -> float:
-    """Reject zero, negative, NaN and infinite multipliers with a message naming the value."""
-    if not math.isfinite(value) or value <= 0:
-        raise SpecError(f"{key} must be a finite number > 0, got {value:g}")
-    return value
-
-
-def check_phi(value: float) -> float:
-    """φ may be fractional or 0 (B0 itself) but not negative: the base network is the floor."""
-    if not math.isfinite(value) or value < 0:
-        raise SpecError(f"phi must be a finite number >= 0, got {value:g}")
-    return value
-
-
-MIN_RESOLUTION = 32
-"""The network's total stride: below it the last stages see a 1×1 map (Keras' min_size too)."""
-MAX_RESOLUTION = 16_384
-MAX_BLOCKS = 1_000
-"""MBConv blocks in one model (L2 has 88, φ=12 has 144): beyond it building becomes a hang."""
-MAX_WIDTH = 50.0
-"""Width multiplier (L2 is 4.3, φ=41 at β=1.1 reaches it)."""
-
-
-def check_resolution(value: int, what: str = "resolution") -> int:
-    """Input sizes the tool accepts: from the network's total stride to a stated ceiling."""
-    if not MIN_RESOLUTION <= value <= MAX_RESOLUTION:
-        raise SpecError(
-            f"{what} {value} is outside {MIN_RESOLUTION}..{MAX_RESOLUTION} px "
-            f"(the network downsamples by 32; the ceiling keeps models analysable)"
-        )
-    return value
-
-
-def check_limits(spec: ResolvedSpec) -> ResolvedSpec:
-    """Refuse models past the stated limits, naming the limit, before anything is built."""
-    blocks = sum(row.layers for row in spec.stages[1:8])
-    if blocks > MAX_BLOCKS:
-        raise SpecError(
-            f"'{spec.name}' has {blocks:,.4g} MBConv blocks (depth {spec.coefficients.depth:.4g}); "
-            f"the limit is {MAX_BLOCKS:,}"
-        )
-    if spec.coefficients.width > MAX_WIDTH:
-        raise SpecError(
-            f"'{spec.name}' has width {spec.coefficients.width:.4g}; the limit is {MAX_WIDTH:g}"
-        )
-    check_resolution(spec.coefficients.resolution, f"'{spec.name}' resolution")
-    return spec
-
-
-def check_compound(phi: float, alpha: float, beta: float, gamma: float, base: int) -> None:
-    """φ ≥ 0; α, β, γ finite and > 0; the base resolution within the stated limits."""
-    check_phi(phi)
-    for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-        check_positive(key, value)
-    check_resolution(base, "base resolution")
-
-
-def check_dropout(value: float) -> float:
-    """Dropout is a probability in [0, 1)."""
-    if not 0 <= value < 1:
-        raise SpecError(f"dropout must be in [0, 1), got {value:g}")
-    return value
 
 
 def _split_pairs(text: str) -> dict[str, str]:
@@ -343,6 +202,7 @@ def _official_name(text: str) -> str:
         if name.startswith(prefix):
             name = name[len(prefix) :]
             break
+    name = name.replace("_", "-")
     if name not in OFFICIAL:
         spelled = list(OFFICIAL) + [f"efficientnet-{n}" for n in OFFICIAL]
         close = difflib.get_close_matches(text.strip().lower(), spelled, n=1, cutoff=0.5)
@@ -356,46 +216,48 @@ def _number_label(value: float) -> str:
 
 
 def resolve_official(name: str) -> ResolvedSpec:
-    """B0-B7, B8 or L2 with the released coefficients and torchvision's batch-norm settings."""
-    coeffs = OFFICIAL[name]
-    eps, momentum = (1e-3, 0.01) if name in _TF_BATCH_NORM else (1e-5, 0.1)
-    stages = scaled_stages(coeffs.width, coeffs.depth)
-    return ResolvedSpec(name, "official", coeffs, stages, eps, momentum)
+    """An official variant with its released coefficients and batch-norm settings."""
+    family = family_of(name)
+    variant = family.variants[name]
+    c = variant.coefficients
+    stages = scaled_stages(family, c.width, c.depth)
+    bn = variant.batch_norm
+    return ResolvedSpec(name, "official", c, stages, bn.eps, bn.momentum, family=family.key)
 
 
 def resolve_compound(
-    phi: float,
-    alpha: float = DEFAULT_ALPHA,
-    beta: float = DEFAULT_BETA,
-    gamma: float = DEFAULT_GAMMA,
-    base_resolution: int = BASE_RESOLUTION,
-    dropout: float | None = None,
-    name: str | None = None,
+    compound: Compound, dropout: float | None = None, name: str | None = None
 ) -> ResolvedSpec:
     """Compound scaling of B0 by φ with the given α, β, γ (the paper's equation 3)."""
-    check_compound(phi, alpha, beta, gamma, base_resolution)
-    coeffs = compound_coefficients(phi, alpha, beta, gamma, base_resolution)
+    compound.check()
+    family = V1
+    coeffs = compound.coefficients(family.dropout)
     if dropout is not None:
         coeffs = replace(coeffs, dropout=check_dropout(dropout))
-    label = name or f"phi={_number_label(phi)}"
-    compound = Compound(phi, alpha, beta, gamma, base_resolution)
-    stages = scaled_stages(coeffs.width, coeffs.depth)
-    return check_limits(ResolvedSpec(label, "compound", coeffs, stages, 1e-5, 0.1, compound))
+    label = name or f"phi={_number_label(compound.phi)}"
+    stages = scaled_stages(family, coeffs.width, coeffs.depth)
+    bn = family.batch_norm
+    spec = ResolvedSpec(label, "compound", coeffs, stages, bn.eps, bn.momentum, compound,
+                        family.key)  # fmt: skip
+    return check_limits(spec)
 
 
 def resolve_custom(
     width: float, depth: float, resolution: int, dropout: float | None = None
 ) -> ResolvedSpec:
     """Raw multipliers, for scalings that follow no formula."""
+    family = V1
     check_positive("w", width)
     check_positive("d", depth)
-    drop = OFFICIAL["b0"].dropout if dropout is None else check_dropout(dropout)
+    drop = family.dropout if dropout is None else check_dropout(dropout)
     label = f"w={_number_label(width)},d={_number_label(depth)},r={resolution}"
     if dropout is not None:
         label += f",dropout={_number_label(drop)}"
     coeffs = Coefficients(width, depth, resolution, drop)
-    stages = scaled_stages(width, depth)
-    return check_limits(ResolvedSpec(label, "custom", coeffs, stages, 1e-5, 0.1))
+    stages = scaled_stages(family, width, depth)
+    bn = family.batch_norm
+    spec = ResolvedSpec(label, "custom", coeffs, stages, bn.eps, bn.momentum, family=family.key)
+    return check_limits(spec)
 
 
 def _pixels(key: str, text: str) -> int:
@@ -412,14 +274,14 @@ def _resolve_pairs(text: str, pairs: dict[str, str]) -> ResolvedSpec:
         if keys - _COMPOUND_KEYS:
             extra = ", ".join(sorted(keys - _COMPOUND_KEYS))
             raise SpecError(f"'{text}' mixes phi with {extra}: use phi=... or w=,d=,r=")
-        return resolve_compound(
+        compound = Compound(
             _finite("phi", pairs["phi"]),
             _finite("alpha", pairs.get("alpha", str(DEFAULT_ALPHA))),
             _finite("beta", pairs.get("beta", str(DEFAULT_BETA))),
             _finite("gamma", pairs.get("gamma", str(DEFAULT_GAMMA))),
             _pixels("base", pairs.get("base", str(BASE_RESOLUTION))),
-            dropout,
         )
+        return resolve_compound(compound, dropout)
     missing = {"w", "d", "r"} - keys
     if missing:
         raise SpecError(

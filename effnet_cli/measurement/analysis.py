@@ -1,27 +1,34 @@
 """Collect for `scale`, `compare` and `list`: several measured models and their relations.
 
-Each function measures real modules through ``measure`` and returns dataclasses; ratios
-are always of *measured* MACs and parameters, never of the formula's predictions.
+Each function measures real modules through ``measure`` and returns report dataclasses;
+ratios are always of *measured* MACs and parameters, never of the formula's predictions.
 Nothing here prints.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import lru_cache
-from typing import Any
 
-from ..arch.scaling import Candidate, Derivation, base_spec, derive, official_for_phi, spec_for
-from ..arch.specs import (
-    OFFICIAL,
-    PAPER,
-    PaperFigures,
-    ResolvedSpec,
-    parse_variant,
-    same_architecture,
+from ..arch.families import FAMILIES, Family
+from ..arch.rules import Compound
+from ..arch.scaling import Candidate, base_spec, derive, official_for_phi, spec_for
+from ..arch.specs import ResolvedSpec, parse_variant, same_architecture
+from ..reports import (
+    Comparison,
+    ListRow,
+    OfficialRow,
+    ScaleReport,
+    Search,
+    SearchRow,
+    Summary,
+    Sweep,
+    SweepRow,
+    Totals,
+    VariantList,
 )
-from .summary import Summary, measure
+from .summary import measure
 
 
 @lru_cache(maxsize=64)
@@ -31,45 +38,25 @@ def _measured(spec: ResolvedSpec, batch_size: int, num_classes: int) -> Summary:
 
 
 def nearest_official(spec: ResolvedSpec) -> str:
-    """The official variant closest in (ln w, ln d, ln r): the hand-tuned model to set beside."""
+    """The official variant of the spec's family closest in (ln w, ln d, ln r): the
+    hand-tuned model to set beside."""
     c = spec.coefficients
 
     def distance(name: str) -> float:
-        o = OFFICIAL[name]
+        o = spec.family_data.variants[name].coefficients
         pairs = ((c.width, o.width), (c.depth, o.depth), (c.resolution, o.resolution))
         return math.sqrt(sum(math.log(a / b) ** 2 for a, b in pairs))
 
-    return min(OFFICIAL, key=distance)
+    return min(spec.family_data.variants, key=distance)
 
 
-@dataclass
-class ScaleReport:
-    """`effnet scale --phi F`: the derivation, the measured model, B0, the nearest official."""
-
-    derivation: Derivation
-    model: Summary
-    base: Summary
-    nearest: Summary
-    official: Summary | None
-    measured_macs_ratio: float
-    measured_params_ratio: float
-
-
-def scale_report(
-    phi: float,
-    alpha: float,
-    beta: float,
-    gamma: float,
-    base_resolution: int,
-    batch_size: int = 1,
-    num_classes: int = 1000,
-) -> ScaleReport:
+def scale_report(compound: Compound, batch_size: int = 1, num_classes: int = 1000) -> ScaleReport:
     """Derive, build and measure the φ model, and put B0 and the nearest official beside it."""
-    d = derive(phi, alpha, beta, gamma, base_resolution)
+    d = derive(compound)
     model = _measured(spec_for(d), batch_size, num_classes)
-    base = _measured(base_spec(base_resolution), batch_size, num_classes)
+    base = _measured(base_spec(compound.base_resolution), batch_size, num_classes)
     nearest = _measured(parse_variant(nearest_official(spec_for(d))), batch_size, num_classes)
-    bphi = official_for_phi(phi)
+    bphi = official_for_phi(compound.phi)
     official = _measured(bphi, batch_size, num_classes) if bphi else None
     return ScaleReport(
         derivation=d,
@@ -82,49 +69,26 @@ def scale_report(
     )
 
 
-@dataclass
-class SweepRow:
-    """One φ of `--sweep`: the formula's model, and the official Bφ where one exists."""
-
-    phi: float
-    depth_multiplier: float
-    width_multiplier: float
-    resolution: int
-    params: int
-    macs: int
-    macs_ratio: float
-    predicted_flops_ratio: float
-    official: dict | None = None
+def _official_row(spec: ResolvedSpec, totals: Totals, base_macs: int) -> OfficialRow:
+    c = spec.coefficients
+    return OfficialRow(spec.name, c.width, c.depth, c.resolution, totals.params, totals.macs,
+                       totals.macs / base_macs)  # fmt: skip
 
 
 def sweep(
-    phis: list[float],
-    alpha: float,
-    beta: float,
-    gamma: float,
-    base_resolution: int,
-    batch_size: int = 1,
-    num_classes: int = 1000,
-) -> list[SweepRow]:
-    """Measure the compound-scaled model at every φ, with the official Bφ beside it."""
-    base = _measured(base_spec(base_resolution), batch_size, num_classes).totals.macs
+    phis: list[float], compound: Compound, batch_size: int = 1, num_classes: int = 1000
+) -> Sweep:
+    """Measure the compound-scaled model at every φ (α, β, γ and base from ``compound``),
+    with the official Bφ beside it."""
+    base = _measured(base_spec(compound.base_resolution), batch_size, num_classes).totals.macs
     rows = []
     for phi in phis:
-        d = derive(phi, alpha, beta, gamma, base_resolution)
+        d = derive(compound.at(phi))
         t = _measured(spec_for(d), batch_size, num_classes).totals
         bphi = official_for_phi(phi)
         official = None
         if bphi is not None:
-            o = _measured(bphi, batch_size, num_classes)
-            official = {
-                "variant": bphi.name,
-                "width": bphi.coefficients.width,
-                "depth": bphi.coefficients.depth,
-                "resolution": bphi.coefficients.resolution,
-                "params": o.totals.params,
-                "macs": o.totals.macs,
-                "macs_ratio": o.totals.macs / base,
-            }
+            official = _official_row(bphi, _measured(bphi, batch_size, num_classes).totals, base)
         rows.append(
             SweepRow(
                 phi=phi,
@@ -138,63 +102,33 @@ def sweep(
                 official=official,
             )
         )
-    return rows
-
-
-@dataclass
-class SearchRow:
-    """One grid point of the paper's step 1, measured at φ = 1."""
-
-    alpha: float
-    beta: float
-    gamma: float
-    constraint: float
-    resolution: int
-    params: int
-    macs: int
-    macs_ratio: float
-    distance_from_2x: float
+    return Sweep(compound.at(phis[0]), rows)
 
 
 def search(
-    candidates: list[Candidate], base_resolution: int, batch_size: int = 1, num_classes: int = 1000
-) -> list[SearchRow]:
-    """Measure each candidate at φ=1 and rank by how close its MACs land to 2× B0's."""
+    candidates: list[Candidate],
+    base_resolution: int,
+    grid: tuple[float, float, int],
+    batch_size: int = 1,
+    num_classes: int = 1000,
+) -> Search:
+    """Measure each candidate at φ=1 and rank by how close its MACs land to 2× B0's;
+    ``grid`` is (step, tolerance, rows to show), kept with the result for its views."""
     base = _measured(base_spec(base_resolution), batch_size, num_classes).totals.macs
     rows = []
-    seen: dict[tuple, Any] = {}  # neighbouring grid points often round to the same network
+    seen: dict[tuple, Totals] = {}  # neighbouring grid points often round to the same network
     for c in candidates:
-        d = derive(1.0, c.alpha, c.beta, c.gamma, base_resolution)
+        d = derive(Compound(1.0, c.alpha, c.beta, c.gamma, base_resolution))
         spec = spec_for(d)
         key = (spec.stages, spec.coefficients.resolution)
         if key not in seen:
             seen[key] = measure(spec, batch_size=batch_size, num_classes=num_classes).totals
         t = seen[key]
         ratio = t.macs / base
-        rows.append(
-            SearchRow(
-                c.alpha,
-                c.beta,
-                c.gamma,
-                c.constraint,
-                d.resolution,
-                t.params,
-                t.macs,
-                ratio,
-                abs(ratio - 2.0),
-            )
-        )
-    return sorted(rows, key=lambda r: (r.distance_from_2x, r.alpha, r.beta, r.gamma))
-
-
-@dataclass
-class Comparison:
-    """`effnet compare`: the models in order, ratios to the first, identical pairs."""
-
-    models: list[Summary]
-    params_ratio: list[float]
-    macs_ratio: list[float]
-    identical: list[list[str]] = field(default_factory=list)
+        rows.append(SearchRow(c.alpha, c.beta, c.gamma, c.constraint, d.resolution, t.params,
+                              t.macs, ratio, abs(ratio - 2.0)))  # fmt: skip
+    rows.sort(key=lambda r: (r.distance_from_2x, r.alpha, r.beta, r.gamma))
+    return Search(*grid, rows)
 
 
 def compare(specs: list[ResolvedSpec], **options) -> Comparison:
@@ -216,42 +150,34 @@ def compare(specs: list[ResolvedSpec], **options) -> Comparison:
     )
 
 
-@dataclass
-class ListRow:
-    """One official variant: released coefficients, measured cost, the paper's figures."""
+def _list_row(name: str, family: Family, batch_size: int, num_classes: int) -> ListRow:
+    s = _measured(parse_variant(name), batch_size, num_classes)
+    paper = family.variants[name].paper
+    return ListRow(
+        variant=name,
+        coefficients=asdict(s.coefficients),
+        params=s.totals.params,
+        macs=s.totals.macs,
+        param_bytes=s.totals.param_bytes,
+        activation_bytes=s.totals.activation_bytes,
+        paper=paper,
+        params_m_paper_rounding=(
+            round(s.totals.params / 1e6, paper.params_decimals) if paper else None
+        ),
+        flops_b_paper_rounding=round(s.totals.macs / 1e9, paper.flops_decimals) if paper else None,
+    )
 
-    variant: str
-    coefficients: dict
-    params: int
-    macs: int
-    param_bytes: int
-    activation_bytes: int
-    paper: PaperFigures | None
-    params_m_paper_rounding: float | None
-    flops_b_paper_rounding: float | None
+
+def _names(family: Family) -> str:
+    """'B0-B7, B8, L2': the variants with a φ as a range, then the others."""
+    phi = [v.name.upper() for v in family.variants.values() if v.phi is not None]
+    rest = [v.name.upper() for v in family.variants.values() if v.phi is None]
+    head = [f"{phi[0]}-{phi[-1]}"] if len(phi) > 1 else phi
+    return ", ".join(head + rest)
 
 
-def list_variants(batch_size: int = 1, num_classes: int = 1000) -> list[ListRow]:
-    """Every official variant, measured, with Table 2's params / FLOPS / top-1 beside it."""
-    rows = []
-    for name in OFFICIAL:
-        s = _measured(parse_variant(name), batch_size, num_classes)
-        paper = PAPER.get(name)
-        rows.append(
-            ListRow(
-                variant=name,
-                coefficients=asdict(s.coefficients),
-                params=s.totals.params,
-                macs=s.totals.macs,
-                param_bytes=s.totals.param_bytes,
-                activation_bytes=s.totals.activation_bytes,
-                paper=paper,
-                params_m_paper_rounding=(
-                    round(s.totals.params / 1e6, paper.params_decimals) if paper else None
-                ),
-                flops_b_paper_rounding=(
-                    round(s.totals.macs / 1e9, paper.flops_decimals) if paper else None
-                ),
-            )
-        )
-    return rows
+def list_variants(batch_size: int = 1, num_classes: int = 1000) -> VariantList:
+    """Every official variant, measured, with the paper's params / FLOPS / top-1 beside it."""
+    family = FAMILIES["v1"]
+    rows = [_list_row(name, family, batch_size, num_classes) for name in family.variants]
+    return VariantList(f"{family.title} {_names(family)}", family.paper_table, rows)

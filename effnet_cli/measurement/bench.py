@@ -11,43 +11,18 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
 
 from ..arch.specs import ResolvedSpec
-from ..devices import check_available
+from ..devices import process_peak_rss_bytes, reset_peak_rss
 from ..errors import RuntimeFailure, UsageError
-from ..model.network import build_model, load_weights
+from ..reports import BenchResult
+from .prepare import BuildOptions, Prepared, input_shape, prepare
 from .settings import MAX_ITERS, BenchSettings
-from .summary import check_fits, input_shape
-
-
-@dataclass
-class BenchResult:
-    """Timing of one model: per-batch latency, images per second, peak memory."""
-
-    variant: str
-    title: str
-    device: str
-    batch_size: int
-    resolution: int
-    mode: str
-    amp: str | None
-    channels_last: bool
-    compiled: bool
-    threads: int
-    warmup: int
-    iterations: int
-    latency_ms: dict[str, float]
-    throughput: float
-    peak_memory_bytes: int
-    memory_kind: str
-    samples_ms: list[float] = field(default_factory=list, repr=False)
-
 
 # ----------------------------------------------------------------------------- clocks
 
@@ -83,51 +58,31 @@ class _Clock:
 # ----------------------------------------------------------------------------- memory
 
 
-def _proc_status(key: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 class _PeakMemory:
-    """CUDA: peak allocated bytes. CPU: growth of the process's peak RSS over the run.
+    """CUDA: peak allocated bytes. CPU: growth of the process's peak RSS over the run, from
+    the resident memory just before the model's weights were allocated.
 
     On Linux the kernel's peak-RSS mark (VmHWM) is reset first, so an earlier, larger
     model in the same process does not hide this one's peak.
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, base: int) -> None:
         self.device = device
         self.kind = (
             "cuda max_memory_allocated" if device.type == "cuda" else "process peak RSS increase"
         )
-        self.base = 0
+        self.base = base
 
     def start(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-            return
-        try:
-            with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-                handle.write("5")
-        except OSError:
-            pass
-        self.base = _proc_status("VmRSS") or 0
+        else:
+            reset_peak_rss()
 
     def peak(self) -> int:
         if self.device.type == "cuda":
             return int(torch.cuda.max_memory_allocated(self.device))
-        high = _proc_status("VmHWM")
-        if high is None:
-            import resource
-
-            high = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        return max(0, high - self.base)
+        return max(0, process_peak_rss_bytes() - self.base)
 
 
 # ----------------------------------------------------------------------------- running
@@ -145,10 +100,9 @@ def _stats(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _prepare_model(spec: ResolvedSpec, s: BenchSettings, device: torch.device) -> Any:
-    model = build_model(spec, s.num_classes, device=device)
-    if s.weights is not None:
-        load_weights(model, s.weights)
+def _ready(p: Prepared, s: BenchSettings) -> Any:
+    """The prepared model in the layout and mode the settings ask for, compiled if asked."""
+    model = p.model
     if s.channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.train(s.train)
@@ -182,43 +136,64 @@ def _step_fn(model: Any, x: torch.Tensor, s: BenchSettings, device: torch.device
     return train if s.train else infer
 
 
-def _input(spec: ResolvedSpec, s: BenchSettings, device: torch.device) -> torch.Tensor:
-    shape = input_shape(spec, s.resolution, s.batch_size)
+def _input(shape: tuple, s: BenchSettings, device: torch.device) -> torch.Tensor:
     x = torch.randn(*shape, device=device)
     return x.contiguous(memory_format=torch.channels_last) if s.channels_last else x
 
 
-def benchmark(
-    spec: ResolvedSpec,
-    settings: BenchSettings,
-    progress: Callable[[int, int | None], None] | None = None,
-) -> BenchResult:
-    """Build ``spec`` on the device, warm up, then time steps until the budget is spent."""
-    s = settings.validate()
-    check_available(s.device)
-    device = torch.device(s.device)
-    shape = input_shape(spec, s.resolution, s.batch_size)
+def _check_train_shape(shape: tuple, s: BenchSettings) -> None:
     if s.train and shape[0] == 1 and math.ceil(shape[2] / 32) == 1:
         raise UsageError(
             f"--train at {shape[2]}px with batch 1 leaves batch-norm one value per channel "
             "(1×1 maps in the last stages): use --batch-size 2 or a resolution above 32"
         )
-    check_fits(spec, s.device, shape, training=s.train, num_classes=s.num_classes)
-    threads_before = torch.get_num_threads()
-    if s.threads is not None and device.type == "cpu":
+
+
+Progress = Callable[[int, int | None], None]
+
+
+def benchmark(
+    spec: ResolvedSpec, settings: BenchSettings, progress: Progress | None = None
+) -> BenchResult:
+    """Prepare ``spec`` on the device (built once, checked to fit), warm up, then time steps
+    until the budget is spent."""
+    s = settings.validate()
+    shape = input_shape(spec, s.resolution, s.batch_size)
+    _check_train_shape(shape, s)
+    build = BuildOptions(num_classes=s.num_classes)
+    with _threads(s):
+        p = prepare(spec, s.device, shape, build, s.weights, training=s.train)
+        return _run(p, s, progress)
+
+
+def benchmark_prepared(
+    p: Prepared, settings: BenchSettings, progress: Progress | None = None
+) -> BenchResult:
+    """Time a model already prepared (and measured) by the caller: ``summary`` on a device."""
+    s = settings.validate()
+    _check_train_shape(p.shape, s)
+    with _threads(s):
+        return _run(p, s, progress)
+
+
+@contextmanager
+def _threads(s: BenchSettings) -> Iterator[None]:
+    """CPU threads as the settings ask, restored afterwards."""
+    before = torch.get_num_threads()
+    if s.threads is not None and s.device == "cpu":
         torch.set_num_threads(s.threads)
     try:
-        return _run(spec, s, device, shape, progress)
+        yield
     finally:
-        torch.set_num_threads(threads_before)
+        torch.set_num_threads(before)
 
 
-def _run(spec: ResolvedSpec, s: BenchSettings, device: torch.device, shape: tuple,
-         progress: Callable | None) -> BenchResult:  # fmt: skip
-    memory = _PeakMemory(device)
+def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResult:
+    device, shape, spec = torch.device(p.device), p.shape, p.spec
+    memory = _PeakMemory(device, p.memory_base)
     memory.start()
-    model = _prepare_model(spec, s, device)
-    x = _input(spec, s, device)
+    model = _ready(p, s)
+    x = _input(shape, s, device)
     step = _step_fn(model, x, s, device)
     clock = _Clock(device)
     try:

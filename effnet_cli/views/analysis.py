@@ -1,75 +1,91 @@
-"""Views of `scale`, `compare` and `list`: the same Grid/Facts parts as `summary`.
+"""Views of `scale` (--phi, --sweep, --search), `compare` and `list`, each table a column list.
 
-No torch and no printing: each function turns collected dataclasses into parts (rendered
-by ``render.rich_view`` / ``render.markdown_view``), a JSON document, or CSV text.
+No torch and no printing: each function turns report dataclasses into a ``View``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
-from .render import (
+from ..arch.families import PaperFigures
+from ..reports import (
+    Comparison,
+    ListRow,
+    OfficialRow,
+    ScaleReport,
+    Search,
+    SearchRow,
+    StageFigures,
+    Summary,
+    Sweep,
+    SweepRow,
+    VariantList,
+)
+from .core import (
     MACS_LABEL,
     MACS_NOTE,
+    Column,
     Facts,
     Grid,
     Part,
-    hw,
-    macs_g,
-    markdown_view,
-    nbytes,
-    rich_view,
-    si,
-    spark,
-    summary_dict,
-    to_csv,
+    View,
+    csv_blocks,
+    csv_field,
+    csv_text,
+    grid,
     to_dict,
-    to_json,
 )
+from .numbers import hw, macs_g, nbytes, ratio, si, spark
+from .summary import summary_dict
 
-
-def ratio(value: float) -> str:
-    """'2.57×', '16.4×', '2,422×': three significant digits, never scientific notation."""
-    return f"{value:,.0f}×" if value >= 100 else f"{value:.3g}×"
+__all__ = ["compare_view", "list_view", "ratio", "scale_view", "search_view", "sweep_view"]
 
 
 def _arrow(a: Any, b: Any) -> str:
     return f"{a} → {b}" if a != b else str(b)
 
 
-def render(parts_of, doc_of, csv_of, fmt: str, width: int) -> Any:
-    """Shared --format dispatch for the views in this module."""
-    if fmt == "json":
-        return to_json(doc_of())
-    if fmt == "csv":
-        return csv_of()
-    parts = parts_of()
-    return markdown_view(parts) if fmt == "markdown" else rich_view(parts, width)
+STAGE_CSV: list[Column[StageFigures]] = [
+    csv_field(name)
+    for name in (
+        "stage",
+        "operator",
+        "input_resolution",
+        "out_channels",
+        "layers",
+        "params",
+        "macs",
+    )
+]
+"""The per-stage figures `scale` and `compare` write to CSV, one row per model and stage."""
+
+
+def _stages_csv(models: list[Summary]) -> str:
+    return csv_blocks(*(csv_text(STAGE_CSV, m.stages, model=m.variant) for m in models))
 
 
 # ----------------------------------------------------------------------------- scale
 
 
-def _derivation_lines(r: Any) -> list[tuple[str, str]]:
-    d = r.derivation
+def _derivation_lines(r: ScaleReport) -> list[tuple[str, str]]:
+    d, c = r.derivation, r.derivation.compound
     base_layers = " ".join(str(s.layers) for s in r.base.stages)
     layers = " ".join(str(s.layers) for s in r.model.stages)
     base_ch = " ".join(str(s.out_channels) for s in r.base.stages)
     channels = " ".join(str(s.out_channels) for s in r.model.stages)
     return [
-        ("depth d = α^φ", f"{d.alpha:g}^{d.phi:g} = {d.depth_multiplier:.4f}"),
+        ("depth d = α^φ", f"{c.alpha:g}^{c.phi:g} = {d.depth_multiplier:.4f}"),
         ("  layers ⌈L·d⌉", f"{base_layers}  →  {layers}"),
-        ("width w = β^φ", f"{d.beta:g}^{d.phi:g} = {d.width_multiplier:.4f}"),
+        ("width w = β^φ", f"{c.beta:g}^{c.phi:g} = {d.width_multiplier:.4f}"),
         ("  channels round8(C·w)", f"{base_ch}  →  {channels}"),
         (
             "resolution r = base·γ^φ",
-            f"{d.base_resolution}·{d.gamma:g}^{d.phi:g} = {d.resolution_exact:.2f} → "
+            f"{c.base_resolution}·{c.gamma:g}^{c.phi:g} = {d.resolution_exact:.2f} → "
             f"{d.resolution} px (nearest pixel)",
         ),
-        (
-            "constraint α·β²·γ²",
-            f"{d.constraint:.4f} ({d.constraint_distance:+.4f} from 2)",
-        ),
+        ("constraint α·β²·γ²", f"{d.constraint:.4f} ({d.constraint_distance:+.4f} from 2)"),
         (
             "FLOPs ratio to B0",
             f"predicted (α·β²·γ²)^φ = {d.predicted_flops_ratio:.3f}×  ·  2^φ = "
@@ -80,73 +96,69 @@ def _derivation_lines(r: Any) -> list[tuple[str, str]]:
     ]
 
 
-SCALE_HEADER = (
-    "Stage", "Operator", "Resolution", "Channels", "Layers", "Params", "Params ×B0", "MACs",
-    "MACs ×B0",
-)  # fmt: skip
+Pair = tuple[StageFigures, StageFigures]
+SCALE_STAGES: list[Column[Pair]] = [
+    Column("Stage", lambda p: str(p[1].stage), keep=True),
+    Column("Operator", lambda p: p[1].operator, align="l"),
+    Column(
+        "Resolution",
+        lambda p: _arrow(p[0].input_resolution[0], p[1].input_resolution[0]),
+        keep=True,
+    ),
+    Column("Channels", lambda p: _arrow(p[0].out_channels, p[1].out_channels), keep=True),
+    Column("Layers", lambda p: _arrow(p[0].layers, p[1].layers), keep=True),
+    Column("Params", lambda p: si(p[1].params, 4)),
+    Column("Params ×B0", lambda p: ratio(p[1].params / p[0].params), keep=True),
+    Column("MACs", lambda p: si(p[1].macs, 4)),
+    Column("MACs ×B0", lambda p: ratio(p[1].macs / p[0].macs), keep=True),
+]
+
+Line = tuple[str, Callable[[Summary], str]]
+SIDE_LINES: list[Line] = [
+    ("width", lambda s: f"{s.coefficients.width:.4g}"),
+    ("depth", lambda s: f"{s.coefficients.depth:.4g}"),
+    ("resolution", lambda s: str(s.coefficients.resolution)),
+    ("layers", lambda s: str(s.blocks_total)),
+    ("head channels", lambda s: str(s.stages[-1].out_channels)),
+    ("params", lambda s: si(s.totals.params, 4)),
+    ("MACs", lambda s: macs_g(s.totals.macs)),
+]
 
 
-def _scale_rows(r: Any) -> list[list[str]]:
-    rows = []
-    for b, m in zip(r.base.stages, r.model.stages, strict=True):
-        rows.append(
-            [
-                str(m.stage),
-                m.operator,
-                _arrow(b.input_resolution[0], m.input_resolution[0]),
-                _arrow(b.out_channels, m.out_channels),
-                _arrow(b.layers, m.layers),
-                si(m.params, 4),
-                ratio(m.params / b.params),
-                si(m.macs, 4),
-                ratio(m.macs / b.macs),
-            ]
-        )
-    return rows
-
-
-def _side_by_side(r: Any) -> Grid:
+def _side_by_side(r: ScaleReport) -> Grid:
     """The φ model beside the nearest official variant (and Bφ when that is another one)."""
+    phi = r.derivation.phi
+    labels = {r.nearest.variant: f"{r.nearest.variant.upper()} (nearest)"}
     others = [r.nearest]
     if r.official is not None and r.official.variant != r.nearest.variant:
         others.append(r.official)
-    models = [r.model, *others]
-    lines = [
-        ("width", lambda s: f"{s.coefficients.width:.4g}"),
-        ("depth", lambda s: f"{s.coefficients.depth:.4g}"),
-        ("resolution", lambda s: str(s.coefficients.resolution)),
-        ("layers", lambda s: str(sum(st.layers for st in s.stages[1:8]))),
-        ("head channels", lambda s: str(s.stages[8].out_channels)),
-        ("params", lambda s: si(s.totals.params, 4)),
-        ("MACs", lambda s: macs_g(s.totals.macs)),
+        labels[r.official.variant] = f"{r.official.variant.upper()} (official φ={phi:g})"
+    elif r.official is not None:
+        labels[r.nearest.variant] = f"{r.nearest.variant.upper()} (nearest, official φ={phi:g})"
+
+    def model_column(m: Summary, header: str, first: bool) -> Column[Line]:
+        differs = None if first else (lambda line: line[1](m) != line[1](r.model))
+        return Column(header, lambda line: line[1](m), mark=differs)
+
+    columns = [
+        Column("", lambda line: line[0], align="l"),
+        model_column(r.model, f"phi={phi:g}", True),
+        *(model_column(o, labels[o.variant], False) for o in others),
     ]
-    rows = [[label, *(get(m) for m in models)] for label, get in lines]
-    marked = {(i, j) for i, row in enumerate(rows) for j in range(2, len(row)) if row[j] != row[1]}
-    labels = [f"{o.variant.upper()} (nearest)" for o in others[:1]]
-    labels += [f"{o.variant.upper()} (official φ={r.derivation.phi:g})" for o in others[1:]]
-    if r.official is not None and r.official.variant == r.nearest.variant:
-        labels[0] = f"{r.nearest.variant.upper()} (nearest, official φ={r.derivation.phi:g})"
-    header = ("", f"phi={r.derivation.phi:g}", *labels)
-    return Grid("Beside the nearest official variant", header, "l" + "r" * len(models), rows,
-                marked=marked)  # fmt: skip
+    return grid("Beside the nearest official variant", columns, SIDE_LINES)
 
 
-def scale_parts(r: Any) -> list[Part]:
-    d = r.derivation
+def scale_parts(r: ScaleReport) -> list[Part]:
+    c = r.derivation.compound
     head = (
-        f"Compound scaling φ={d.phi:g}  α={d.alpha:g} β={d.beta:g} γ={d.gamma:g}  "
-        f"base {d.base_resolution}px"
+        f"Compound scaling φ={c.phi:g}  α={c.alpha:g} β={c.beta:g} γ={c.gamma:g}  "
+        f"base {c.base_resolution}px"
     )
+    pairs = list(zip(r.base.stages, r.model.stages, strict=True))
     return [
         head,
         Facts("Derivation", _derivation_lines(r)),
-        Grid(
-            f"Per stage: B0 → φ={d.phi:g}",
-            SCALE_HEADER,
-            "rlrrrrrrr",
-            _scale_rows(r),
-            (0, 2, 3, 4, 6, 8),
-        ),
+        grid(f"Per stage: B0 → φ={c.phi:g}", SCALE_STAGES, pairs),
         _side_by_side(r),
         "Nearest = closest official (w, d, r) on a log scale; * = differs from the φ model. "
         "The official B1-B7 were hand-tuned and do not follow α^φ, β^φ, γ^φ exactly.",
@@ -154,8 +166,9 @@ def scale_parts(r: Any) -> list[Part]:
     ]
 
 
-def scale_doc(r: Any) -> dict[str, Any]:
-    doc = to_dict(r.derivation)
+def scale_doc(r: ScaleReport) -> dict[str, Any]:
+    derivation = to_dict(r.derivation)
+    doc = derivation.pop("compound") | derivation
     doc |= {
         "measured_macs_ratio": r.measured_macs_ratio,
         "measured_params_ratio": r.measured_params_ratio,
@@ -167,113 +180,102 @@ def scale_doc(r: Any) -> dict[str, Any]:
     return doc
 
 
-def _stage_csv_rows(label: str, s: Any) -> list[dict[str, Any]]:
-    return [{"model": label, **to_dict(st)} for st in s.stages]
-
-
-STAGE_CSV = ("stage", "operator", "input_resolution", "out_channels", "layers", "params", "macs")
-
-
-def render_scale(r: Any, fmt: str, width: int) -> Any:
-    def csv_of() -> str:
-        rows = _stage_csv_rows("b0", r.base) + _stage_csv_rows(r.model.variant, r.model)
-        return to_csv(rows, ("model", *STAGE_CSV))
-
-    return render(lambda: scale_parts(r), lambda: scale_doc(r), csv_of, fmt, width)
+def scale_view(r: ScaleReport) -> View:
+    return View(
+        lambda w: scale_parts(r), lambda: scale_doc(r), lambda: _stages_csv([r.base, r.model])
+    )
 
 
 # ----------------------------------------------------------------------------- sweep
 
-SWEEP_HEADER = (
-    "φ", "d", "w", "r", "Params", "MACs", "×B0", "predicted", "2^φ", "Official", "its r",
-    "its params", "its MACs", "its ×B0",
-)  # fmt: skip
+
+def _official(get: Callable[[OfficialRow], str]) -> Callable[[SweepRow], str]:
+    return lambda row: get(row.official) if row.official else ""
 
 
-def _sweep_cells(row: Any) -> list[str]:
-    o = row.official
-    official = (
-        [o["variant"], str(o["resolution"]), si(o["params"], 4), si(o["macs"], 4),
-         ratio(o["macs_ratio"])] if o else ["", "", "", "", ""]
-    )  # fmt: skip
-    return [
-        f"{row.phi:g}", f"{row.depth_multiplier:.3f}", f"{row.width_multiplier:.3f}",
-        str(row.resolution), si(row.params, 4), si(row.macs, 4), ratio(row.macs_ratio),
-        ratio(row.predicted_flops_ratio), ratio(2**row.phi), *official,
-    ]  # fmt: skip
+SWEEP: list[Column[SweepRow]] = [
+    Column("φ", lambda r: f"{r.phi:g}", "phi", keep=True),
+    Column("d", lambda r: f"{r.depth_multiplier:.3f}", "depth_multiplier"),
+    Column("w", lambda r: f"{r.width_multiplier:.3f}", "width_multiplier"),
+    Column("r", lambda r: str(r.resolution), "resolution", keep=True),
+    Column("Params", lambda r: si(r.params, 4), "params", keep=True),
+    Column("MACs", lambda r: si(r.macs, 4), "macs", keep=True),
+    Column("×B0", lambda r: ratio(r.macs_ratio), "macs_ratio", keep=True),
+    Column("predicted", lambda r: ratio(r.predicted_flops_ratio), "predicted_flops_ratio"),
+    Column("2^φ", lambda r: ratio(2**r.phi)),
+    Column(
+        "Official",
+        _official(lambda o: o.variant),
+        "official",
+        _official(lambda o: o.variant),
+        keep=True,
+    ),
+    Column("its r", _official(lambda o: str(o.resolution))),
+    Column(
+        "its params",
+        _official(lambda o: si(o.params, 4)),
+        "official_params",
+        lambda r: r.official.params if r.official else "",
+    ),
+    Column(
+        "its MACs",
+        _official(lambda o: si(o.macs, 4)),
+        "official_macs",
+        lambda r: r.official.macs if r.official else "",
+        keep=True,
+    ),
+    Column("its ×B0", _official(lambda o: ratio(o.macs_ratio))),
+]
 
 
-def sweep_parts(rows: list[Any], alpha: float, beta: float, gamma: float) -> list[Part]:
-    grid = Grid(
-        f"Compound scaling sweep (α={alpha:g} β={beta:g} γ={gamma:g}) — {MACS_LABEL}",
-        SWEEP_HEADER,
-        "r" * len(SWEEP_HEADER),
-        [_sweep_cells(r) for r in rows],
-        (0, 3, 4, 5, 6, 9, 12),
-    )
+def sweep_parts(s: Sweep) -> list[Part]:
+    c, rows = s.compound, s.rows
+    title = f"Compound scaling sweep (α={c.alpha:g} β={c.beta:g} γ={c.gamma:g}) — {MACS_LABEL}"
     return [
         f"φ from {rows[0].phi:g} to {rows[-1].phi:g}: the formula's models beside the official Bφ",
-        grid,
+        grid(title, SWEEP, rows),
         "×B0 is measured MACs over B0's; predicted is (α·β²·γ²)^φ.",
         MACS_NOTE,
     ]
 
 
-SWEEP_CSV = (
-    "phi", "depth_multiplier", "width_multiplier", "resolution", "params", "macs",
-    "macs_ratio", "predicted_flops_ratio", "official", "official_params", "official_macs",
-)  # fmt: skip
-
-
-def render_sweep(rows: list[Any], a: float, b: float, g: float, fmt: str, width: int) -> Any:
+def sweep_view(s: Sweep) -> View:
     def doc() -> dict[str, Any]:
-        return {"alpha": a, "beta": b, "gamma": g, "rows": [to_dict(r) for r in rows]}
+        c = s.compound
+        return {"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma,
+                "rows": [to_dict(r) for r in s.rows]}  # fmt: skip
 
-    def csv_of() -> str:
-        flat = []
-        for r in rows:
-            o = r.official or {}
-            flat.append(
-                to_dict(r)
-                | {
-                    "official": o.get("variant", ""),
-                    "official_params": o.get("params", ""),
-                    "official_macs": o.get("macs", ""),
-                }
-            )
-        return to_csv(flat, SWEEP_CSV)
-
-    return render(lambda: sweep_parts(rows, a, b, g), doc, csv_of, fmt, width)
+    return View(lambda w: sweep_parts(s), doc, lambda: csv_text(SWEEP, s.rows))
 
 
 # ----------------------------------------------------------------------------- search
 
-SEARCH_HEADER = ("#", "α", "β", "γ", "α·β²·γ²", "r", "Params", "MACs", "×B0", "|×−2|")
 SEARCH_NOTE = (
     "Accuracy cannot be measured here (no training, no data): candidates are ranked by how "
     "close their measured MACs at φ=1 land to 2× B0's. The paper picked α=1.2, β=1.1, γ=1.15 "
     "by accuracy."
 )
+Ranked = tuple[int, SearchRow]
+SEARCH: list[Column[Ranked]] = [
+    Column("#", lambda x: str(x[0])),
+    Column("α", lambda x: f"{x[1].alpha:g}", "alpha", lambda x: x[1].alpha),
+    Column("β", lambda x: f"{x[1].beta:g}", "beta", lambda x: x[1].beta),
+    Column("γ", lambda x: f"{x[1].gamma:g}", "gamma", lambda x: x[1].gamma),
+    Column("α·β²·γ²", lambda x: f"{x[1].constraint:.4f}", "constraint", lambda x: x[1].constraint),
+    Column("r", lambda x: str(x[1].resolution), "resolution", lambda x: x[1].resolution),
+    Column("Params", lambda x: si(x[1].params, 4), "params", lambda x: x[1].params),
+    Column("MACs", lambda x: si(x[1].macs, 4), "macs", lambda x: x[1].macs),
+    Column("×B0", lambda x: f"{x[1].macs_ratio:.3f}×", "macs_ratio", lambda x: x[1].macs_ratio),
+    Column(
+        "|×−2|",
+        lambda x: f"{x[1].distance_from_2x:.3f}",
+        "distance_from_2x",
+        lambda x: x[1].distance_from_2x,
+    ),
+]
 
 
-def search_parts(rows: list[Any], step: float, tolerance: float, top: int) -> list[Part]:
-    cells = [
-        [str(i), f"{r.alpha:g}", f"{r.beta:g}", f"{r.gamma:g}", f"{r.constraint:.4f}",
-         str(r.resolution), si(r.params, 4), si(r.macs, 4), f"{r.macs_ratio:.3f}×",
-         f"{r.distance_from_2x:.3f}"]
-        for i, r in enumerate(rows[:top], start=1)
-    ]  # fmt: skip
-    shown = f"best {min(top, len(rows))} of {len(rows)}"
-    return [
-        f"Grid search at φ=1: α, β, γ ≥ 1 in steps of {step:g}, |α·β²·γ² − 2| ≤ {tolerance:g}",
-        Grid(f"Candidates ({shown})", SEARCH_HEADER, "r" * 10, cells),
-        _paper_rank(rows),
-        SEARCH_NOTE,
-        MACS_NOTE,
-    ]
-
-
-def _paper_rank(rows: list[Any]) -> str:
+def _paper_rank(rows: list[SearchRow]) -> str:
     """Where the paper's own choice lands in this ranking, when the grid contains it."""
     for i, r in enumerate(rows, start=1):
         if (r.alpha, r.beta, r.gamma) == (1.2, 1.1, 1.15):
@@ -281,77 +283,80 @@ def _paper_rank(rows: list[Any]) -> str:
     return "The paper's α=1.2, β=1.1, γ=1.15 is not on this grid."
 
 
-def render_search(rows: list[Any], step: float, tol: float, top: int, fmt: str, w: int) -> Any:
-    shown = rows[:top]
+def search_parts(s: Search) -> list[Part]:
+    shown = list(enumerate(s.rows[: s.top], start=1))
+    return [
+        f"Grid search at φ=1: α, β, γ ≥ 1 in steps of {s.grid_step:g}, "
+        f"|α·β²·γ² − 2| ≤ {s.tolerance:g}",
+        grid(f"Candidates (best {len(shown)} of {len(s.rows)})", SEARCH, shown),
+        _paper_rank(s.rows),
+        SEARCH_NOTE,
+        MACS_NOTE,
+    ]
+
+
+def search_view(s: Search) -> View:
+    shown = s.rows[: s.top]
 
     def doc() -> dict[str, Any]:
-        return {
-            "grid_step": step,
-            "tolerance": tol,
-            "candidates": len(rows),
-            "note": SEARCH_NOTE,
-            "rows": [to_dict(r) for r in shown],
-        }
+        return {"grid_step": s.grid_step, "tolerance": s.tolerance, "candidates": len(s.rows),
+                "note": SEARCH_NOTE, "rows": [to_dict(r) for r in shown]}  # fmt: skip
 
-    columns = tuple(to_dict(rows[0])) if rows else ("alpha",)
-    return render(
-        lambda: search_parts(rows, step, tol, top),
-        doc,
-        lambda: to_csv([to_dict(r) for r in shown], columns),
-        fmt,
-        w,
-    )
+    return View(lambda w: search_parts(s), doc, lambda: csv_text(SEARCH, enumerate(shown, 1)))
 
 
 # ----------------------------------------------------------------------------- compare
 
-
-def _compare_totals(c: Any) -> Grid:
-    header = ("Model", "w", "d", "r", "Params", "×first", "MACs", "×first", "Activations")
-    rows = []
-    for m, pr, mr in zip(c.models, c.params_ratio, c.macs_ratio, strict=True):
-        co = m.coefficients
-        rows.append(
-            [m.variant, f"{co.width:.4g}", f"{co.depth:.4g}", str(m.input["resolution"]),
-             si(m.totals.params, 4), ratio(pr), si(m.totals.macs, 4), ratio(mr),
-             nbytes(m.totals.activation_bytes)]
-        )  # fmt: skip
-    return Grid("Totals", header, "lrrrrrrrr", rows, (0, 3, 4, 5, 6, 7))
-
-
-def _per_stage(c: Any, title: str, cell) -> Grid:
-    header = ("Stage", *(m.variant for m in c.models), "Δ")
-    rows, marked = [], set()
-    for i in range(9):
-        cells = [cell(m.stages[i]) for m in c.models]
-        for j, value in enumerate(cells[1:], start=2):
-            if value != cells[0]:
-                marked.add((i, j))
-        differs = any(value != cells[0] for value in cells)
-        rows.append([str(i + 1), *cells, "≠" if differs else ""])
-    return Grid(title, header, "r" * len(header), rows, marked=marked)
+Ratios = tuple[Summary, float, float]
+COMPARE_TOTALS: list[Column[Ratios]] = [
+    Column("Model", lambda x: x[0].variant, align="l", keep=True),
+    Column("w", lambda x: f"{x[0].coefficients.width:.4g}"),
+    Column("d", lambda x: f"{x[0].coefficients.depth:.4g}"),
+    Column("r", lambda x: str(x[0].input["resolution"]), keep=True),
+    Column("Params", lambda x: si(x[0].totals.params, 4), keep=True),
+    Column("×first", lambda x: ratio(x[1]), keep=True),
+    Column("MACs", lambda x: si(x[0].totals.macs, 4), keep=True),
+    Column("×first", lambda x: ratio(x[2]), keep=True),
+    Column("Activations", lambda x: nbytes(x[0].totals.activation_bytes)),
+]
+PROFILES: list[Column[Summary]] = [
+    Column("Model", lambda m: m.variant, align="l"),
+    Column("MACs", lambda m: spark([st.macs for st in m.stages]), align="l"),
+    Column("Params", lambda m: spark([st.params for st in m.stages]), align="l"),
+]
 
 
-def _structure(st: Any) -> str:
+def _per_stage(c: Comparison, title: str, cell: Callable[[StageFigures], str]) -> Grid:
+    """One row per stage, one column per model; cells that differ from the first are marked."""
+    count = max(len(m.stages) for m in c.models)
+
+    def value(m: Summary, i: int) -> str:
+        return cell(m.stages[i]) if i < len(m.stages) else ""
+
+    def model_column(m: Summary, first: bool) -> Column[int]:
+        differs = None if first else (lambda i: value(m, i) != value(c.models[0], i))
+        return Column(m.variant, lambda i: value(m, i), mark=differs)
+
+    columns = [
+        Column("Stage", lambda i: str(i + 1)),
+        *(model_column(m, j == 0) for j, m in enumerate(c.models)),
+        Column("Δ", lambda i: "≠" if len({value(m, i) for m in c.models}) > 1 else ""),
+    ]
+    return grid(title, columns, range(count))
+
+
+def _structure(st: StageFigures) -> str:
     return f"{hw(st.input_resolution)} {st.out_channels}ch ×{st.layers}"
 
 
-def _profiles(c: Any) -> Grid:
-    """One sparkline per model: how its MACs and params spread over stages 1 to 9."""
-    rows = [
-        [m.variant, spark([st.macs for st in m.stages]), spark([st.params for st in m.stages])]
-        for m in c.models
-    ]
-    title = "Cost profile, stages 1→9 (per row, tallest = largest stage)"
-    return Grid(title, ("Model", "MACs", "Params"), "lll", rows)
-
-
-def compare_parts(c: Any) -> list[Part]:
+def compare_parts(c: Comparison) -> list[Part]:
     names = ", ".join(m.variant for m in c.models)
+    count = max(len(m.stages) for m in c.models)
+    title = f"Cost profile, stages 1→{count} (per row, tallest = largest stage)"
     parts: list[Part] = [
         f"Comparing {names} — ratios to {c.models[0].variant}; * and Δ mark what differs",
-        _compare_totals(c),
-        _profiles(c),
+        grid("Totals", COMPARE_TOTALS, zip(c.models, c.params_ratio, c.macs_ratio, strict=True)),
+        grid(title, PROFILES, c.models),
         _per_stage(c, "Per stage: input resolution, channels, layers", _structure),
         _per_stage(c, "Per stage: params", lambda st: si(st.params, 4)),
         _per_stage(c, f"Per stage: {MACS_LABEL}", lambda st: si(st.macs, 4)),
@@ -362,163 +367,96 @@ def compare_parts(c: Any) -> list[Part]:
     return parts
 
 
-def compare_doc(c: Any) -> dict[str, Any]:
+def compare_doc(c: Comparison) -> dict[str, Any]:
     models = []
     for m, pr, mr in zip(c.models, c.params_ratio, c.macs_ratio, strict=True):
         models.append(summary_dict(m) | {"params_ratio": pr, "macs_ratio": mr})
     return {"models": models, "identical": c.identical}
 
 
-def render_compare(c: Any, fmt: str, width: int) -> Any:
-    def csv_of() -> str:
-        rows = [row for m in c.models for row in _stage_csv_rows(m.variant, m)]
-        return to_csv(rows, ("model", *STAGE_CSV))
-
-    return render(lambda: compare_parts(c), lambda: compare_doc(c), csv_of, fmt, width)
+def compare_view(c: Comparison) -> View:
+    return View(lambda w: compare_parts(c), lambda: compare_doc(c), lambda: _stages_csv(c.models))
 
 
 # ----------------------------------------------------------------------------- list
 
-LIST_HEADER = (
-    "Variant", "w", "d", "r", "dropout", "Params", "paper", "Δ", "MACs", "paper", "Δ", "top-1",
-)  # fmt: skip
+
+def _paper(get: Callable[[PaperFigures], str], default: str = "—") -> Callable[[ListRow], str]:
+    return lambda row: get(row.paper) if row.paper is not None else default
 
 
-def _list_cells(row: Any) -> list[str]:
-    c, p = row.coefficients, row.paper
-    params_m, macs_b = row.params / 1e6, row.macs / 1e9
-    paper = ["—", "", "—", ""]
-    if p is not None:
-        paper = [
-            f"{p.params_m:.{p.params_decimals}f} M", f"{params_m - p.params_m:+.2f}",
-            f"{p.flops_b:.{p.flops_decimals}f} B", f"{macs_b - p.flops_b:+.3f}",
-        ]  # fmt: skip
+def _paper_value(name: str) -> Callable[[ListRow], Any]:
+    return lambda row: getattr(row.paper, name) if row.paper is not None else ""
+
+
+LIST: list[Column[ListRow]] = [
+    Column("Variant", lambda r: r.variant, "variant", align="l", keep=True),
+    Column(
+        "w", lambda r: f"{r.coefficients['width']:g}", "width", lambda r: r.coefficients["width"]
+    ),
+    Column(
+        "d", lambda r: f"{r.coefficients['depth']:g}", "depth", lambda r: r.coefficients["depth"]
+    ),
+    Column(
+        "r",
+        lambda r: str(r.coefficients["resolution"]),
+        "resolution",
+        lambda r: r.coefficients["resolution"],
+    ),
+    Column(
+        "dropout",
+        lambda r: f"{r.coefficients['dropout']:g}",
+        "dropout",
+        lambda r: r.coefficients["dropout"],
+    ),
+    Column("Params", lambda r: f"{r.params / 1e6:.3f} M", "params", keep=True),
+    Column(
+        "paper",
+        _paper(lambda p: f"{p.params_m:.{p.params_decimals}f} M"),
+        "paper_params_m",
+        _paper_value("params_m"),
+        keep=True,
+        mark=lambda r: r.paper is not None and r.params_m_paper_rounding != r.paper.params_m,
+    ),
+    Column("Δ", lambda r: f"{r.params / 1e6 - r.paper.params_m:+.2f}" if r.paper else ""),
+    Column("MACs", lambda r: f"{r.macs / 1e9:.3f} G", "macs", keep=True),
+    Column(
+        "paper",
+        _paper(lambda p: f"{p.flops_b:.{p.flops_decimals}f} B"),
+        "paper_flops_b",
+        _paper_value("flops_b"),
+        keep=True,
+        mark=lambda r: r.paper is not None and r.flops_b_paper_rounding != r.paper.flops_b,
+    ),
+    Column("Δ", lambda r: f"{r.macs / 1e9 - r.paper.flops_b:+.3f}" if r.paper else ""),
+    Column(
+        "top-1", _paper(lambda p: f"{p.top1:.1f}%"), "paper_top1", _paper_value("top1"), keep=True
+    ),
+]
+
+
+def list_parts(v: VariantList) -> list[Part]:
+    missing = [r.variant.upper() for r in v.rows if r.paper is None]
+    table = v.paper_table
     return [
-        row.variant, f"{c['width']:g}", f"{c['depth']:g}", str(c["resolution"]),
-        f"{c['dropout']:g}", f"{params_m:.3f} M", paper[0], paper[1], f"{macs_b:.3f} G",
-        paper[2], paper[3], f"{p.top1:.1f}%" if p else "—",
-    ]  # fmt: skip
-
-
-def list_parts(rows: list[Any]) -> list[Part]:
-    cells = [_list_cells(r) for r in rows]
-    marked = set()
-    for i, r in enumerate(rows):
-        if r.paper is not None and r.params_m_paper_rounding != r.paper.params_m:
-            marked.add((i, 6))
-        if r.paper is not None and r.flops_b_paper_rounding != r.paper.flops_b:
-            marked.add((i, 9))
-    grid = Grid(
-        f"Official variants: measured vs the paper's Table 2 — {MACS_LABEL}",
-        LIST_HEADER,
-        "lrrrrrrrrrrr",
-        cells,
-        (0, 5, 6, 8, 9, 11),
-        marked,
-    )
-    return [
-        "EfficientNet B0-B7, B8, L2: released coefficients, measured parameters and MACs",
-        grid,
-        "paper = Table 2's params and FLOPS; * marks one our measurement does not round to"
+        f"{v.title}: released coefficients, measured parameters and MACs",
+        grid(f"Official variants: measured vs the paper's {table} — {MACS_LABEL}", LIST, v.rows),
+        f"paper = {table}'s params and FLOPS; * marks one our measurement does not round to"
         " (Δ = measured − paper, in wide terminals and every other format).",
-        "B8 and L2 have no Table 2 entry. Top-1 is the paper's; it cannot be measured here.",
+        f"{' and '.join(missing)} have no {table} entry. Top-1 is the paper's; it cannot be "
+        "measured here.",
         MACS_NOTE,
     ]
 
 
-LIST_CSV = (
-    "variant", "width", "depth", "resolution", "dropout", "params", "macs", "paper_params_m",
-    "paper_flops_b", "paper_top1",
-)  # fmt: skip
-
-
-def list_doc(rows: list[Any]) -> dict[str, Any]:
+def list_doc(v: VariantList) -> dict[str, Any]:
     variants = []
-    for r in rows:
-        d = to_dict(r)
+    for r in v.rows:
+        d = asdict(r)
         d["totals"] = {k: d.pop(k) for k in ("params", "macs", "param_bytes", "activation_bytes")}
         variants.append(d)
     return {"variants": variants, "macs_convention": MACS_NOTE}
 
 
-def render_list(rows: list[Any], fmt: str, width: int) -> Any:
-    def csv_of() -> str:
-        flat = []
-        for r in rows:
-            p = r.paper
-            flat.append(
-                {"variant": r.variant, **r.coefficients, "params": r.params, "macs": r.macs,
-                 "paper_params_m": p.params_m if p else "", "paper_flops_b": p.flops_b if p else "",
-                 "paper_top1": p.top1 if p else ""}
-            )  # fmt: skip
-        return to_csv(flat, LIST_CSV)
-
-    return render(lambda: list_parts(rows), lambda: list_doc(rows), csv_of, fmt, width)
-
-
-# ----------------------------------------------------------------------------- bench
-
-BENCH_HEADER = (
-    "Model", "Device", "Batch", "Res", "Mode", "Median ms", "p90 ms", "img/s", "Peak memory",
-)  # fmt: skip
-BENCH_NOTE = (
-    "Latency is per batch: median and 90th percentile of the timed steps (CUDA events on "
-    "CUDA, a monotonic clock elsewhere). Random weights unless --weights is given."
-)
-
-
-def _bench_cells(r: Any) -> list[str]:
-    return [
-        r.title, r.device, str(r.batch_size), str(r.resolution), r.mode,
-        f"{r.latency_ms['median']:.2f}", f"{r.latency_ms['p90']:.2f}", f"{r.throughput:.1f}",
-        nbytes(r.peak_memory_bytes),
-    ]  # fmt: skip
-
-
-def bench_parts(results: list[Any]) -> list[Part]:
-    first = results[0]
-    options = [
-        f"{first.iterations} timed steps after {first.warmup} warm-up",
-        f"amp {first.amp or 'off'}",
-        "channels-last" if first.channels_last else "contiguous NCHW",
-        "torch.compile" if first.compiled else "eager",
-    ]
-    if first.device == "cpu":
-        options.append(f"{first.threads} threads")
-    return [
-        "Measured on this machine: " + " · ".join(options),
-        Grid(
-            "Latency, throughput and peak memory",
-            BENCH_HEADER,
-            "llrrlrrrr",
-            [_bench_cells(r) for r in results],
-            (0, 5, 6, 7, 8),
-        ),
-        f"Peak memory: {first.memory_kind}.",
-        BENCH_NOTE,
-    ]
-
-
-BENCH_CSV = (
-    "variant", "device", "batch_size", "resolution", "mode", "amp", "channels_last", "compiled",
-    "threads", "iterations", "latency_median_ms", "latency_p90_ms", "throughput",
-    "peak_memory_bytes",
-)  # fmt: skip
-
-
-def render_bench(results: list[Any], fmt: str, width: int) -> Any:
-    def csv_of() -> str:
-        rows = [
-            to_dict(r) | {"latency_median_ms": r.latency_ms["median"],
-                          "latency_p90_ms": r.latency_ms["p90"]}
-            for r in results
-        ]  # fmt: skip
-        return to_csv(rows, BENCH_CSV)
-
-    return render(
-        lambda: bench_parts(results),
-        lambda: {"results": [to_dict(r) for r in results], "note": BENCH_NOTE},
-        csv_of,
-        fmt,
-        width,
-    )
+def list_view(v: VariantList) -> View:
+    return View(lambda w: list_parts(v), lambda: list_doc(v), lambda: csv_text(LIST, v.rows))

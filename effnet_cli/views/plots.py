@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
 from ..files import write_atomic
+from ..reports import Comparison, Sweep, VariantList
 
 FORMATS = {".png": "png", ".svg": "svg"}
 MACS_AXIS = "MACs, conv + linear (paper's 'FLOPS')"
@@ -55,22 +56,23 @@ def _save(fig: Any, path: Path) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def plot_sweep(rows: list[Any], alpha: float, beta: float, gamma: float, path: Path) -> None:
+def plot_sweep(sweep: Sweep, path: Path) -> None:
     """Params and measured MACs against φ (log scale): formula vs official, with 2^φ lines."""
     plt = pyplot()
     fig, (ax_macs, ax_params) = plt.subplots(1, 2, figsize=(11, 4.5))
+    rows, c = sweep.rows, sweep.compound
     phis = [r.phi for r in rows]
     base = rows[0].macs / rows[0].macs_ratio / 1e9
     official = [r for r in rows if r.official]
-    constraint = alpha * beta**2 * gamma**2
-    formula = f"φ formula (α={alpha:g}, β={beta:g}, γ={gamma:g})"
+    constraint = c.constraint
+    formula = f"φ formula (α={c.alpha:g}, β={c.beta:g}, γ={c.gamma:g})"
     ax_macs.plot(phis, [r.macs / 1e9 for r in rows], "o-", label=formula)
     ax_params.plot(phis, [r.params / 1e6 for r in rows], "o-", label="φ formula")
     if official:
         off_phis = [r.phi for r in official]
-        ax_macs.plot(off_phis, [r.official["macs"] / 1e9 for r in official], "s--",
+        ax_macs.plot(off_phis, [r.official.macs / 1e9 for r in official], "s--",
                      label="official B0-B7 (hand-tuned)")  # fmt: skip
-        ax_params.plot(off_phis, [r.official["params"] / 1e6 for r in official], "s--",
+        ax_params.plot(off_phis, [r.official.params / 1e6 for r in official], "s--",
                        label="official B0-B7")  # fmt: skip
     ax_macs.plot(phis, [base * 2**p for p in phis], ":", color="grey", label="B0 × 2^φ")
     ax_macs.plot(phis, [base * constraint**p for p in phis], "-.", color="black",
@@ -87,10 +89,10 @@ def plot_sweep(rows: list[Any], alpha: float, beta: float, gamma: float, path: P
     _save(fig, path)
 
 
-def plot_list(rows: list[Any], path: Path) -> None:
-    """The paper's top-1 against measured MACs and against parameters (B0-B7)."""
+def plot_list(variants: VariantList, path: Path) -> None:
+    """The paper's top-1 against measured MACs and against parameters (variants it reports)."""
     plt = pyplot()
-    known = [r for r in rows if r.paper is not None]
+    known = [r for r in variants.rows if r.paper is not None]
     fig, (ax_macs, ax_params) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     top1 = [r.paper.top1 for r in known]
     for ax, xs, label in (
@@ -104,20 +106,22 @@ def plot_list(rows: list[Any], path: Path) -> None:
         ax.set(xscale="log", xlabel=label)
         _plain_log(ax.xaxis)
         ax.grid(True, which="both", alpha=0.3)
-    ax_macs.set_ylabel("ImageNet top-1 % (paper, Table 2)")
-    fig.suptitle("EfficientNet B0-B7: the paper's accuracy against measured cost")
+    ax_macs.set_ylabel(f"ImageNet top-1 % (paper, {variants.paper_table})")
+    names = f"{known[0].variant.upper()}-{known[-1].variant.upper()}"
+    fig.suptitle(f"EfficientNet {names}: the paper's accuracy against measured cost")
     _save(fig, path)
 
 
-def plot_compare(comparison: Any, path: Path) -> None:
+def plot_compare(comparison: Comparison, path: Path) -> None:
     """Per-stage MACs and parameters of each model, side by side."""
     plt = pyplot()
     models = comparison.models
     fig, (ax_macs, ax_params) = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.8 / len(models)
-    stages = list(range(1, 10))
+    stages = list(range(1, max(len(m.stages) for m in models) + 1))
     for i, m in enumerate(models):
         xs = [s + (i - (len(models) - 1) / 2) * width for s in stages]
+        xs = xs[: len(m.stages)]
         ax_macs.bar(xs, [st.macs / 1e6 for st in m.stages], width, label=m.variant)
         ax_params.bar(xs, [st.params / 1e6 for st in m.stages], width, label=m.variant)
     ax_macs.set(xlabel="stage (Table 1)", ylabel=f"{MACS_AXIS}, millions", title="MACs per stage")

@@ -1,0 +1,196 @@
+"""Architecture as data: each EfficientNet family's base network, variants and published figures.
+
+A family is everything the tool knows about one generation of EfficientNet, as rows: the
+base stages (block kind, expansion, kernel, stride, channels, layers, squeeze-excitation
+ratio), stem and head, the official variants with their released coefficients and batch-norm
+settings, and the paper's own figures. The model builder, the measurement, every table and
+every chart walk these rows; no other module knows how many stages a network has.
+
+No torch here: parsing a spec and rendering a report must stay cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MBCONV = "mbconv"
+FUSED = "fused"
+BLOCK_KINDS = (MBCONV, FUSED)
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One stage of blocks in a family's base network, before any scaling.
+
+    ``se_ratio`` is the squeeze-excitation width as a fraction of the block's *input*
+    channels (torchvision's convention); 0 means the block has no squeeze-excitation.
+    """
+
+    kind: str
+    expand_ratio: int
+    kernel: int
+    stride: int
+    in_channels: int
+    out_channels: int
+    layers: int
+    se_ratio: float
+
+
+@dataclass(frozen=True)
+class ConvRow:
+    """The stem or head: one conv-bn-act, scaled in width only, never repeated."""
+
+    channels: int
+    kernel: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Batch-norm epsilon and momentum (torch's convention: weight of the new statistic)."""
+
+    eps: float
+    momentum: float
+
+
+TORCH_BN = BatchNorm(1e-5, 0.1)
+TF_BN = BatchNorm(1e-3, 0.01)
+"""The TF ports' setting (momentum 0.99 in Keras' convention)."""
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Width and depth multipliers, input resolution and classifier dropout of one model."""
+
+    width: float
+    depth: float
+    resolution: int
+    dropout: float
+
+
+@dataclass(frozen=True)
+class PaperFigures:
+    """What a paper's table reports for an official variant, with the decimals it printed
+    (0.70B has two), so a measurement can be rounded the same way."""
+
+    params_m: float
+    flops_b: float
+    top1: float
+    params_decimals: int
+    flops_decimals: int
+
+
+def printed(params: str, flops: str, top1: float) -> PaperFigures:
+    """Paper figures from the text as printed, keeping how many decimals each one shows."""
+
+    def decimals(text: str) -> int:
+        return len(text.partition(".")[2])
+
+    return PaperFigures(float(params), float(flops), top1, decimals(params), decimals(flops))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One official model of a family: its released coefficients and what the paper says."""
+
+    name: str
+    title: str
+    coefficients: Coefficients
+    batch_norm: BatchNorm
+    paper: PaperFigures | None = None
+    phi: int | None = None
+    """The compound coefficient this variant stands for (B1 is φ=1), when it has one."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """A generation of EfficientNet: base network, scaling rules, official variants."""
+
+    key: str
+    title: str
+    stages: tuple[StageRow, ...]
+    stem: ConvRow
+    head: ConvRow
+    variants: dict[str, Variant] = field(hash=False, compare=False)
+    divisor: int = 8
+    """Channel counts round to a multiple of this (the paper's released code)."""
+    stochastic_depth: float = 0.2
+    """Drop probability reached by the last block; earlier blocks scale linearly from 0."""
+    batch_norm: BatchNorm = TORCH_BN
+    """Batch-norm of custom scalings."""
+    dropout: float = 0.2
+    """Classifier dropout of custom scalings."""
+    base_resolution: int = 224
+    paper_table: str = ""
+    """Where the variants' paper figures come from, e.g. "Table 2"."""
+
+    def stage_operator(self, row: StageRow) -> str:
+        """Table 1's operator name: 'MBConv6, k5x5'."""
+        return f"MBConv{row.expand_ratio}, k{row.kernel}x{row.kernel}"
+
+    @property
+    def stem_operator(self) -> str:
+        return f"Conv{self.stem.kernel}x{self.stem.kernel}"
+
+    @property
+    def head_operator(self) -> str:
+        return f"Conv{self.head.kernel}x{self.head.kernel} & Pooling & FC"
+
+
+def _v1_variants() -> dict[str, Variant]:
+    """B0-B7 from the paper's released code and Table 2; B8 and L2 from the later TF ports."""
+    coefficients = {
+        "b0": (1.0, 1.0, 224, 0.2), "b1": (1.0, 1.1, 240, 0.2), "b2": (1.1, 1.2, 260, 0.3),
+        "b3": (1.2, 1.4, 300, 0.3), "b4": (1.4, 1.8, 380, 0.4), "b5": (1.6, 2.2, 456, 0.4),
+        "b6": (1.8, 2.6, 528, 0.5), "b7": (2.0, 3.1, 600, 0.5), "b8": (2.2, 3.6, 672, 0.5),
+        "l2": (4.3, 5.3, 800, 0.5),
+    }  # fmt: skip
+    paper = {
+        "b0": printed("5.3", "0.39", 77.1), "b1": printed("7.8", "0.70", 79.1),
+        "b2": printed("9.2", "1.0", 80.1), "b3": printed("12", "1.8", 81.6),
+        "b4": printed("19", "4.2", 82.9), "b5": printed("30", "9.9", 83.6),
+        "b6": printed("43", "19", 84.0), "b7": printed("66", "37", 84.3),
+    }  # fmt: skip
+    # torchvision builds B5-B7 with the TF batch-norm settings; B8 and L2 exist only as TF
+    # ports, which use the same.
+    tf_bn = {"b5", "b6", "b7", "b8", "l2"}
+    out = {}
+    for name, (w, d, r, drop) in coefficients.items():
+        out[name] = Variant(
+            name=name,
+            title=f"EfficientNet-{name.upper()}",
+            coefficients=Coefficients(w, d, r, drop),
+            batch_norm=TF_BN if name in tf_bn else TORCH_BN,
+            paper=paper.get(name),
+            phi=int(name[1]) if name in paper else None,
+        )
+    return out
+
+
+V1 = Family(
+    key="v1",
+    title="EfficientNet",
+    stages=(
+        StageRow(MBCONV, 1, 3, 1, 32, 16, 1, 0.25),
+        StageRow(MBCONV, 6, 3, 2, 16, 24, 2, 0.25),
+        StageRow(MBCONV, 6, 5, 2, 24, 40, 2, 0.25),
+        StageRow(MBCONV, 6, 3, 2, 40, 80, 3, 0.25),
+        StageRow(MBCONV, 6, 5, 1, 80, 112, 3, 0.25),
+        StageRow(MBCONV, 6, 5, 2, 112, 192, 4, 0.25),
+        StageRow(MBCONV, 6, 3, 1, 192, 320, 1, 0.25),
+    ),
+    stem=ConvRow(32, 3, 2),
+    head=ConvRow(1280, 1, 1),
+    variants=_v1_variants(),
+    paper_table="Table 2",
+)
+
+FAMILIES: dict[str, Family] = {V1.key: V1}
+
+
+def family_of(variant: str) -> Family:
+    """The family an official variant name belongs to."""
+    for family in FAMILIES.values():
+        if variant in family.variants:
+            return family
+    raise KeyError(variant)

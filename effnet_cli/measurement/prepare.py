@@ -1,0 +1,131 @@
+"""One path from a resolved spec to a model ready to measure, time or load weights into.
+
+The model is built once, on meta (no weights allocated), and probed there: that gives the
+shapes every measurement needs and the estimate for the fit check. Only then, on a real
+device, is that same module given storage (``materialize``) and the user's weights. Counting,
+timing and the fit check all use this one model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..arch.rules import check_resolution
+from ..arch.specs import ResolvedSpec
+from ..devices import available_bytes, check_available, process_rss_bytes
+from ..errors import RuntimeFailure, UsageError
+from ..model import EfficientNet, build_model, load_weights, materialize
+from .probe import Trace, probe_forward
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How the network's top is built: classes, whether there is a classifier, pooling."""
+
+    num_classes: int = 1000
+    include_top: bool = True
+    pooling: str = "avg"
+
+
+@dataclass
+class Prepared:
+    """A model on its device, the probe trace of its input shape, and the process's memory
+    just before its weights were allocated (the baseline a CPU peak is measured from)."""
+
+    spec: ResolvedSpec
+    model: EfficientNet
+    shape: tuple[int, int, int, int]
+    device: str
+    trace: Trace
+    weights: str | None = None
+    memory_base: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def input_shape(spec: ResolvedSpec, resolution: int | None, batch_size: int) -> tuple:
+    """(N, 3, H, W) for a measurement: the variant's own resolution unless one is given."""
+    res = (
+        check_resolution(resolution, "--resolution") if resolution else spec.coefficients.resolution
+    )
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    return (batch_size, 3, res, res)
+
+
+def inference_bytes(model: EfficientNet, trace: Trace) -> int:
+    """Rough peak memory of one no-grad forward: weights and buffers plus the three largest
+    layer outputs alive at once (input, output and a residual). The sum of all outputs
+    (``activation_bytes``) would be what training keeps, far above what inference needs."""
+    elem = next(model.parameters()).element_size()
+    weights = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    largest = sorted(trace.leaf_output_elements.values(), reverse=True)[:3]
+    return weights + sum(largest) * elem
+
+
+def training_bytes(model: EfficientNet, trace: Trace) -> int:
+    """Rough peak of one training step: weights, their gradients, and every layer output
+    kept for the backward pass."""
+    elem = next(model.parameters()).element_size()
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    return 2 * params + sum(trace.leaf_output_elements.values()) * elem
+
+
+def check_fits(
+    model: EfficientNet, trace: Trace, device: str, shape: tuple, training: bool = False
+) -> None:
+    """Refuse (exit 1) before allocating a model that cannot fit on ``device``; the estimate
+    comes from the model still on meta and its probe trace, so nothing is allocated."""
+    free = available_bytes(device)
+    if free is None:
+        return
+    need = training_bytes(model, trace) if training else inference_bytes(model, trace)
+    if need > free:
+        gib = 1 << 30
+        raise RuntimeFailure(
+            f"{model.spec.title} at {shape[2]}px, batch {shape[0]} needs about {need / gib:.1f} "
+            f"GiB on {device}, which has {free / gib:.1f} GiB free; use --device meta, a smaller "
+            "--resolution or --batch-size"
+        )
+
+
+def prepare(
+    spec: ResolvedSpec,
+    device: str = "meta",
+    shape: tuple | None = None,
+    build: BuildOptions | None = None,
+    weights: str | Path | None = None,
+    training: bool = False,
+) -> Prepared:
+    """Build ``spec`` once on meta, probe it, check it fits ``device``, then give it storage
+    there and load ``weights``. Every command that needs a model comes through here."""
+    if weights is not None and device == "meta":
+        raise UsageError("--weights needs a real device to load into: use --device cpu")
+    check_available(device)
+    shape = shape or input_shape(spec, None, 1)
+    build = build or BuildOptions()
+    start = time.perf_counter()
+    model = build_model(spec, build.num_classes, build.include_top, build.pooling, "meta")
+    built = time.perf_counter()
+    trace = probe_forward(model, shape)
+    probed = time.perf_counter()
+    base = 0
+    if device != "meta":
+        check_fits(model, trace, device, shape, training)
+        base = process_rss_bytes()
+        materialize(model, device)
+        if weights is not None:
+            load_weights(model, weights)
+    label = str(weights) if weights is not None else None
+    seconds = {"build": built - start + time.perf_counter() - probed, "probe": probed - built}
+    return Prepared(spec, model, shape, device, trace, label, base, seconds)
+
+
+def adopt(model: EfficientNet, shape: tuple) -> Prepared:
+    """A model the caller built (the Python API's ``measure(model)``), as a Prepared one."""
+    device = str(next(model.parameters()).device)
+    start = time.perf_counter()
+    trace = probe_forward(model.eval(), shape)
+    seconds = {"build": 0.0, "probe": time.perf_counter() - start}
+    return Prepared(model.spec, model, shape, device, trace, seconds=seconds)

@@ -1,0 +1,256 @@
+"""Every result the tool reports, as plain dataclasses: no torch, so views need none.
+
+The measurement fills these (collect → total); the views render them; the JSON is their
+``asdict``. Field names are the JSON keys of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .arch.families import Coefficients, PaperFigures
+from .arch.rules import Compound
+from .arch.scaling import Derivation
+
+# ----------------------------------------------------------------------------- summary
+
+
+@dataclass
+class StageFigures:
+    """One row of the scaled Table 1, measured."""
+
+    stage: int
+    operator: str
+    kernel: int
+    stride: int
+    expand_ratio: int
+    input_resolution: list[int]
+    output_resolution: list[int]
+    in_channels: int
+    out_channels: int
+    layers: int
+    params: int
+    macs: int
+    params_share: float = 0.0
+    macs_share: float = 0.0
+    activation_bytes: int = 0
+    elementwise_ops: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BlockFigures:
+    """One block: its widths, where it sits, and what it costs."""
+
+    stage: int
+    block: int
+    name: str
+    kernel: int
+    stride: int
+    in_channels: int
+    expanded_channels: int
+    se_channels: int
+    out_channels: int
+    input_resolution: list[int]
+    output_resolution: list[int]
+    residual: bool
+    stochastic_depth: float
+    params: int
+    macs: int
+
+
+@dataclass
+class Totals:
+    """Whole-model figures; ``macs`` is conv + linear only (the paper's FLOPS)."""
+
+    params: int
+    trainable_params: int
+    param_bytes: int
+    buffer_bytes: int
+    macs: int
+    activation_bytes: int
+    elementwise_ops: dict[str, int]
+    engine_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class LayerRow:
+    """One module of torchinfo's per-layer summary, with its dotted name."""
+
+    name: str
+    type: str
+    depth: int
+    output_shape: list[int]
+    params: int
+    mult_adds: int
+
+
+@dataclass
+class BenchResult:
+    """Timing of one model: per-batch latency, images per second, peak memory."""
+
+    variant: str
+    title: str
+    device: str
+    batch_size: int
+    resolution: int
+    mode: str
+    amp: str | None
+    channels_last: bool
+    compiled: bool
+    threads: int
+    warmup: int
+    iterations: int
+    latency_ms: dict[str, float]
+    throughput: float
+    peak_memory_bytes: int
+    memory_kind: str
+    samples_ms: list[float] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class Summary:
+    """Everything ``effnet summary`` shows, for one model at one input size."""
+
+    variant: str
+    title: str
+    kind: str
+    coefficients: Coefficients
+    compound: Compound | None
+    input: dict[str, int]
+    num_classes: int
+    include_top: bool
+    pooling: str
+    weights: str | None
+    device: str
+    engine: str
+    dtype: str
+    bn_eps: float
+    bn_momentum: float
+    stages: list[StageFigures]
+    blocks: list[BlockFigures]
+    totals: Totals
+    output_shape: list[int]
+    seconds: dict[str, float] = field(default_factory=dict)
+    benchmark: BenchResult | None = None
+    """Timing when the summary was taken on a real device."""
+    layers: list[LayerRow] | None = None
+    """torchinfo's per-layer view, when asked for (``--layers``)."""
+
+    @property
+    def blocks_total(self) -> int:
+        """Blocks in the stages between stem and head."""
+        return sum(s.layers for s in self.stages[1:-1])
+
+
+# ----------------------------------------------------------------------------- scale
+
+
+@dataclass
+class ScaleReport:
+    """`effnet scale --phi F`: the derivation, the measured model, B0, the nearest official."""
+
+    derivation: Derivation
+    model: Summary
+    base: Summary
+    nearest: Summary
+    official: Summary | None
+    measured_macs_ratio: float
+    measured_params_ratio: float
+
+
+@dataclass
+class OfficialRow:
+    """The official variant made for one φ, measured, beside the formula's model."""
+
+    variant: str
+    width: float
+    depth: float
+    resolution: int
+    params: int
+    macs: int
+    macs_ratio: float
+
+
+@dataclass
+class SweepRow:
+    """One φ of `--sweep`: the formula's model, and the official Bφ where one exists."""
+
+    phi: float
+    depth_multiplier: float
+    width_multiplier: float
+    resolution: int
+    params: int
+    macs: int
+    macs_ratio: float
+    predicted_flops_ratio: float
+    official: OfficialRow | None = None
+
+
+@dataclass
+class Sweep:
+    """`effnet scale --sweep`: one row per φ at fixed α, β, γ and base."""
+
+    compound: Compound
+    rows: list[SweepRow]
+
+
+@dataclass
+class SearchRow:
+    """One grid point of the paper's step 1, measured at φ = 1."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    constraint: float
+    resolution: int
+    params: int
+    macs: int
+    macs_ratio: float
+    distance_from_2x: float
+
+
+@dataclass
+class Search:
+    """`effnet scale --search`: every candidate, best first, and the grid it came from."""
+
+    grid_step: float
+    tolerance: float
+    top: int
+    rows: list[SearchRow]
+
+
+# ----------------------------------------------------------------------------- compare, list
+
+
+@dataclass
+class Comparison:
+    """`effnet compare`: the models in order, ratios to the first, identical pairs."""
+
+    models: list[Summary]
+    params_ratio: list[float]
+    macs_ratio: list[float]
+    identical: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class ListRow:
+    """One official variant: released coefficients, measured cost, the paper's figures."""
+
+    variant: str
+    coefficients: dict
+    params: int
+    macs: int
+    param_bytes: int
+    activation_bytes: int
+    paper: PaperFigures | None
+    params_m_paper_rounding: float | None
+    flops_b_paper_rounding: float | None
+
+
+@dataclass
+class VariantList:
+    """`effnet list`: the official variants of each family, in the family data's order."""
+
+    title: str
+    paper_table: str
+    rows: list[ListRow]

@@ -1,0 +1,67 @@
+"""The view of `effnet bench`: one row per timed model. No torch, no printing."""
+
+from __future__ import annotations
+
+from ..reports import BenchResult
+from .core import Column, Part, View, csv_field, csv_text, grid, to_dict
+from .numbers import nbytes
+
+BENCH_NOTE = (
+    "Latency is per batch: median and 90th percentile of the timed steps (CUDA events on "
+    "CUDA, a monotonic clock elsewhere). Random weights unless --weights is given."
+)
+
+BENCH: list[Column[BenchResult]] = [
+    Column("Model", lambda r: r.title, "variant", lambda r: r.variant, align="l", keep=True),
+    Column("Device", lambda r: r.device, "device", align="l"),
+    Column("Batch", lambda r: str(r.batch_size), "batch_size"),
+    Column("Res", lambda r: str(r.resolution), "resolution"),
+    Column("Mode", lambda r: r.mode, "mode", align="l"),
+    csv_field("amp"),
+    csv_field("channels_last"),
+    csv_field("compiled"),
+    csv_field("threads"),
+    csv_field("iterations"),
+    Column(
+        "Median ms",
+        lambda r: f"{r.latency_ms['median']:.2f}",
+        "latency_median_ms",
+        lambda r: r.latency_ms["median"],
+        keep=True,
+    ),
+    Column(
+        "p90 ms",
+        lambda r: f"{r.latency_ms['p90']:.2f}",
+        "latency_p90_ms",
+        lambda r: r.latency_ms["p90"],
+        keep=True,
+    ),
+    Column("img/s", lambda r: f"{r.throughput:.1f}", "throughput", keep=True),
+    Column("Peak memory", lambda r: nbytes(r.peak_memory_bytes), "peak_memory_bytes", keep=True),
+]
+
+
+def bench_parts(results: list[BenchResult]) -> list[Part]:
+    first = results[0]
+    options = [
+        f"{first.iterations} timed steps after {first.warmup} warm-up",
+        f"amp {first.amp or 'off'}",
+        "channels-last" if first.channels_last else "contiguous NCHW",
+        "torch.compile" if first.compiled else "eager",
+    ]
+    if first.device == "cpu":
+        options.append(f"{first.threads} threads")
+    return [
+        "Measured on this machine: " + " · ".join(options),
+        grid("Latency, throughput and peak memory", BENCH, results),
+        f"Peak memory: {first.memory_kind}.",
+        BENCH_NOTE,
+    ]
+
+
+def bench_view(results: list[BenchResult]) -> View:
+    return View(
+        lambda w: bench_parts(results),
+        lambda: {"results": [to_dict(r) for r in results], "note": BENCH_NOTE},
+        lambda: csv_text(BENCH, results),
+    )

@@ -1,0 +1,206 @@
+"""The view of `effnet summary`: header, the variant's Table 1, cost per stage, bars, blocks,
+torchinfo's layers and totals. Every FLOP figure carries its convention: MACs are
+multiply-accumulates of conv + linear layers (the paper's "FLOPS"). No torch, no printing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..reports import BlockFigures, LayerRow, StageFigures, Summary
+from .core import (
+    MACS_LABEL,
+    MACS_NOTE,
+    Column,
+    Facts,
+    Grid,
+    Part,
+    View,
+    csv_field,
+    csv_text,
+    grid,
+    to_dict,
+)
+from .numbers import bar, bar_cells, hw, macs_g, nbytes, pct, si
+
+
+def short_operator(s: StageFigures) -> str:
+    """'MBConv6 k5' for the narrow cost table, 'Stem' and 'Head' for the first and last
+    stage; the full name stays in Table 1."""
+    if s.operator.startswith("MBConv"):
+        return f"MBConv{s.expand_ratio} k{s.kernel}"
+    if "Pooling" in s.operator:
+        return "Head"
+    return "Stem" if s.stage == 1 else s.operator
+
+
+TABLE1: list[Column[StageFigures]] = [
+    Column("Stage", lambda s: str(s.stage)),
+    Column("Operator", lambda s: s.operator, align="l"),
+    Column("Resolution", lambda s: hw(s.input_resolution)),
+    Column("Channels", lambda s: str(s.out_channels)),
+    Column("Layers", lambda s: str(s.layers)),
+]
+
+STAGES: list[Column[StageFigures]] = [
+    Column("Stage", lambda s: str(s.stage), "stage", keep=True),
+    Column("Operator", short_operator, "operator", align="l"),
+    csv_field("kernel"),
+    csv_field("stride"),
+    csv_field("expand_ratio"),
+    csv_field("input_resolution"),
+    Column("Output", lambda s: hw(s.output_resolution), "output_resolution"),
+    csv_field("in_channels"),
+    csv_field("out_channels"),
+    Column("Channels", lambda s: f"{s.in_channels}→{s.out_channels}"),
+    csv_field("layers"),
+    Column("Params", lambda s: si(s.params, 4), "params", keep=True),
+    Column("%", lambda s: pct(s.params_share), "params_share", keep=True),
+    Column("MACs", lambda s: si(s.macs, 4), "macs", keep=True),
+    Column("%", lambda s: pct(s.macs_share), "macs_share", keep=True),
+    Column("Activations", lambda s: nbytes(s.activation_bytes), "activation_bytes", keep=True),
+]
+
+BLOCKS: list[Column[BlockFigures]] = [
+    csv_field("stage"),
+    csv_field("block"),
+    csv_field("name"),
+    Column("Block", lambda b: f"{b.stage}.{b.block}", keep=True),
+    csv_field("kernel"),
+    csv_field("stride"),
+    Column("k/s", lambda b: f"k{b.kernel} s{b.stride}", align="l"),
+    Column("Input", lambda b: hw(b.input_resolution), "input_resolution"),
+    csv_field("in_channels"),
+    csv_field("expanded_channels"),
+    Column(
+        "in→exp→out", lambda b: f"{b.in_channels}→{b.expanded_channels}→{b.out_channels}", keep=True
+    ),
+    Column("SE", lambda b: str(b.se_channels), "se_channels"),
+    csv_field("out_channels"),
+    csv_field("output_resolution"),
+    Column("Skip", lambda b: "yes" if b.residual else "", "residual", align="l"),
+    Column("Drop", lambda b: f"{b.stochastic_depth:.3f}", "stochastic_depth"),
+    Column("Params", lambda b: si(b.params, 4), "params", keep=True),
+    Column("MACs", lambda b: si(b.macs, 4), "macs", keep=True),
+]
+
+LAYERS: list[Column[LayerRow]] = [
+    Column("Layer", lambda r: "  " * (r.depth - 1) + r.name, align="l", keep=True),
+    Column("Type", lambda r: r.type, align="l"),
+    Column("Output", lambda r: "×".join(map(str, r.output_shape)), align="l"),
+    Column("Params", lambda r: si(r.params, 4) if r.params else "–", keep=True),
+    Column("Mult-Adds", lambda r: si(r.mult_adds, 4) if r.mult_adds else "–", keep=True),
+]
+LAYERS_NOTE = (
+    "Per layer (torchinfo): its Mult-Adds are params × output positions per layer, so they "
+    "include biases and batch-norm; its total is a little above the MACs here."
+)
+
+
+def describe(summary: Summary) -> str:
+    """Two lines: the model and its head; the input, device, engine and weights."""
+    c = summary.coefficients
+    res = summary.input["resolution"]
+    head = f"{summary.num_classes} classes" if summary.include_top else "no top"
+    weights = summary.weights
+    return (
+        f"{summary.title} · w {c.width:.4g} · d {c.depth:.4g} · {c.resolution}px"
+        f" · dropout {c.dropout:g} · {summary.pooling} pool · {head}\n"
+        f"input {summary.input['batch_size']}×3×{res}×{res} · device {summary.device}"
+        f" · engine {summary.engine} · "
+        + (f"weights {weights} (loaded, strict)" if weights else "random weights")
+    )
+
+
+def _totals_lines(summary: Summary) -> list[tuple[str, str]]:
+    t = summary.totals
+    ew = t.elementwise_ops
+    lines = [
+        ("Parameters", f"{t.params:,} ({si(t.params)})"),
+        ("Parameter memory", f"{nbytes(t.param_bytes)} ({summary.dtype})"),
+        (MACS_LABEL, f"{t.macs:,} ({macs_g(t.macs)})"),
+        ("FLOPs at 2 per MAC", si(2 * t.macs)),
+        ("Element-wise ops (not in MACs)", f"{sum(ew.values()):,} ({si(sum(ew.values()))})"),
+        ("  of which", ", ".join(f"{k} {si(v)}" for k, v in ew.items())),
+        ("Activations (all layer outputs)", nbytes(t.activation_bytes)),
+    ]
+    bench = summary.benchmark
+    if bench is not None:
+        lat = bench.latency_ms
+        lines.append(
+            (
+                f"Latency on {bench.device} ({bench.iterations} runs)",
+                f"median {lat['median']:.2f} ms · p90 {lat['p90']:.2f} ms · "
+                f"{bench.throughput:.1f} img/s",
+            )
+        )
+        lines.append(("Peak memory", f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_kind})"))
+    if t.engine_counts:
+        fv = ", ".join(f"{k} {si(v)}" for k, v in sorted(t.engine_counts.items()))
+        lines.append(("fvcore's own counts", fv))
+        lines.append(("fvcore's cost", f"{summary.seconds['count']:.2f} s on {summary.device}"))
+    return lines
+
+
+def _where_cost_goes(summary: Summary, cells: int) -> Grid:
+    """Share of MACs and params per stage as text bars; the largest stage fills its bar."""
+    top_macs = max(s.macs_share for s in summary.stages) or 1.0
+    top_params = max(s.params_share for s in summary.stages) or 1.0
+    columns: list[Column[StageFigures]] = [
+        Column("Stage", lambda s: str(s.stage)),
+        Column(
+            "MACs",
+            lambda s: f"{bar(s.macs_share / top_macs, cells)} {pct(s.macs_share):>6}",
+            align="l",
+        ),
+        Column(
+            "Params",
+            lambda s: f"{bar(s.params_share / top_params, cells)} {pct(s.params_share):>6}",
+            align="l",
+        ),
+    ]
+    return grid("Where the cost goes, per stage", columns, summary.stages)
+
+
+def _block_title(summary: Summary) -> str:
+    kinds = {s.operator.split(",")[0].rstrip("0123456789") for s in summary.stages[1:-1]}
+    return f"Per {kinds.pop()} block" if len(kinds) == 1 else "Per block"
+
+
+def summary_parts(summary: Summary, blocks: bool = False, width: int = 120) -> list[Part]:
+    """Header line, the variant's Table 1, cost per stage, (blocks,) totals, the convention."""
+    res = summary.input["resolution"]
+    parts: list[Part] = [
+        describe(summary),
+        grid(f"Table 1 for {summary.title} at {res}px", TABLE1, summary.stages),
+        grid(f"Cost per stage — {MACS_LABEL}", STAGES, summary.stages),
+        _where_cost_goes(summary, bar_cells(width)),
+    ]
+    if blocks:
+        parts.append(grid(_block_title(summary), BLOCKS, summary.blocks))
+    if summary.layers:
+        parts.append(grid(LAYERS_NOTE, LAYERS, summary.layers))
+    parts += [Facts("Totals", _totals_lines(summary)), MACS_NOTE]
+    return parts
+
+
+def summary_dict(summary: Summary) -> dict[str, Any]:
+    """The summary JSON document: DESIGN.md's keys plus the per-block breakdown."""
+    doc = to_dict(summary)
+    doc["macs_convention"] = MACS_NOTE
+    return doc
+
+
+def summary_csv(summary: Summary, blocks: bool = False) -> str:
+    """Per-stage (or per-block) rows, each prefixed with the variant it belongs to."""
+    if blocks:
+        return csv_text(BLOCKS, summary.blocks, variant=summary.variant)
+    return csv_text(STAGES, summary.stages, variant=summary.variant)
+
+
+def summary_view(summary: Summary, blocks: bool = False) -> View:
+    return View(
+        parts=lambda width: summary_parts(summary, blocks, width),
+        doc=lambda: summary_dict(summary),
+        csv=lambda: summary_csv(summary, blocks),
+    )
