@@ -1,0 +1,133 @@
+"""The package layout's promises: light modules stay torch-free, the architecture is data,
+one model serves every measurement, and no module outgrows a reader."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import effnet_cli
+from effnet_cli.arch.families import (
+    FAMILIES,
+    MBCONV,
+    TORCH_BN,
+    Coefficients,
+    ConvRow,
+    Family,
+    StageRow,
+    Variant,
+)
+from effnet_cli.arch.specs import resolve_official
+from effnet_cli.measurement.summary import measure
+from effnet_cli.model import build_model, materialize
+from effnet_cli.views.core import render
+from effnet_cli.views.summary import summary_view
+
+PACKAGE = Path(effnet_cli.__file__).parent
+LIGHT_PACKAGES = ("arch", "views")
+LIGHT_MODULES = ("cli", "reports", "errors", "files", "devices", "measurement.settings")
+
+
+def _light_modules() -> list[str]:
+    names = [f"effnet_cli.{m}" for m in LIGHT_MODULES]
+    for package in LIGHT_PACKAGES:
+        path = [str(PACKAGE / package)]
+        names += [f"effnet_cli.{package}.{m.name}" for m in pkgutil.iter_modules(path)]
+    return names
+
+
+def test_grammar_reports_and_views_import_no_torch() -> None:
+    modules = _light_modules()
+    assert "effnet_cli.views.summary" in modules and "effnet_cli.arch.specs" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "heavy = sorted(m for m in ('torch', 'torchinfo', 'fvcore') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"imported: {out.stdout.strip()}"
+
+
+def test_no_module_over_600_lines() -> None:
+    sizes = {p.relative_to(PACKAGE): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert max(sizes.values()) <= 600, max(sizes.items(), key=lambda item: item[1])
+
+
+TOY = Family(
+    key="toy",
+    title="Toy",
+    stages=(
+        StageRow(MBCONV, 1, 3, 1, 16, 16, 1, 0.25),
+        StageRow(MBCONV, 4, 5, 2, 16, 24, 2, 0.0),
+    ),
+    stem=ConvRow(16, 3, 2),
+    head=ConvRow(64, 1, 1),
+    variants={"t0": Variant("t0", "Toy-T0", Coefficients(1.0, 1.0, 64, 0.1), TORCH_BN)},
+)
+
+
+def test_a_family_of_another_shape_flows_through_model_measurement_and_views(
+    monkeypatch,
+) -> None:
+    """Four stages instead of nine, a stage without squeeze-excitation: nothing outside the
+    family data may assume V1's shape."""
+    monkeypatch.setitem(FAMILIES, "toy", TOY)
+    spec = resolve_official("t0")
+    summary = measure(spec)
+    assert [s.stage for s in summary.stages] == [1, 2, 3, 4]
+    assert [s.layers for s in summary.stages] == [1, 1, 2, 1]
+    assert [b.se_channels for b in summary.blocks] == [4, 0, 0]
+    assert [b.kernel for b in summary.blocks] == [3, 5, 5]
+    model = build_model(spec, device="meta")
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    assert summary.stages[-1].output_resolution == [1, 1]
+    with torch.no_grad():
+        out = build_model(spec)(torch.randn(1, 3, 64, 64))
+    assert out.shape == (1, 1000)
+    view = summary_view(summary, blocks=True)
+    for fmt in ("json", "csv", "markdown"):
+        assert "Toy-T0" in render(view, fmt) or fmt == "csv"
+    assert "Per MBConv block" in render(view, "markdown")
+
+
+def test_materialized_model_equals_a_direct_build() -> None:
+    """Building on meta and materialising gives the weights a direct build gives."""
+    torch.manual_seed(0)
+    direct = build_model("b0", num_classes=10).state_dict()
+    torch.manual_seed(0)
+    late = materialize(build_model("b0", num_classes=10, device="meta"), "cpu").state_dict()
+    assert direct.keys() == late.keys()
+    for key, value in direct.items():
+        assert torch.equal(value, late[key]), key
+
+
+def test_summary_on_a_device_builds_one_model(monkeypatch) -> None:
+    """Counting, timing and the fit check share one model: one EfficientNet is constructed."""
+    from conftest import run
+
+    from effnet_cli.model.network import EfficientNet
+
+    built = []
+    original = EfficientNet.__init__
+
+    def counting(self, *args, **kwargs) -> None:
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EfficientNet, "__init__", counting)
+    result = run("summary", "b0", "--device", "cpu", "-r", "64", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert len(built) == 1
+
+
+@pytest.mark.parametrize("variant", ["b0", "b7", "l2"])
+def test_check_limits_counts_blocks_from_rows(variant: str) -> None:
+    spec = resolve_official(variant)
+    assert spec.blocks == sum(r.layers for r in spec.stages if r.role == "blocks")
