@@ -11,7 +11,7 @@ import sys
 from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,8 +32,9 @@ from .arch.specs import (
 from .devices import DEVICE_HINT, parse_device
 from .errors import EffnetError, UsageError
 from .files import check_checkpoint_path, check_writable, write_atomic
-from .views.core import View, render
-from .views.export import EXPORTS, as_text, export_document
+
+if TYPE_CHECKING:
+    from .views.core import View
 
 SUMMARY_TIMED_STEPS = 5
 """Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
@@ -187,7 +188,7 @@ def _console() -> Console:
 
 def _check_paths(output: Path | None, export: Path | None = None, plot: Path | None = None) -> None:
     """Refuse unwritable or mistyped file options before any work, so nothing is half-done."""
-    if export is not None and export.suffix.lower() not in EXPORTS:
+    if export is not None and export.suffix.lower() not in (".html", ".svg"):
         raise UsageError(f"--export '{export}' must end in .html or .svg")
     if plot is not None:
         from .views.plots import plot_format, pyplot
@@ -203,6 +204,9 @@ def _check_paths(output: Path | None, export: Path | None = None, plot: Path | N
 
 def _deliver(view: View, fmt: Format, output: Path | None, export: Path | None = None) -> None:
     """Emit the view in ``fmt`` to stdout or --output, and its table view to --export."""
+    from .views.core import render
+    from .views.export import export_document
+
     width = _console().width
     _emit(render(view, fmt.value, width), output)
     if export is not None:
@@ -225,6 +229,8 @@ def _plot(chart: str, path: Path | None, *data: Any) -> None:
 def _emit(result: Any, output: Path | None = None) -> None:
     """stdout, or an atomically written file (with one confirming line on stderr)."""
     if output is not None:
+        from .views.export import as_text
+
         write_atomic(output, as_text(result, _console().width))
         sys.stderr.write(f"effnet: wrote {output}\n")
         return
@@ -510,6 +516,7 @@ def bench(
     )  # fmt: skip
     from .measurement.bench import benchmark
     from .views.bench import bench_view
+    from .views.core import render
 
     results = []
     bar = _progress("bench")
