@@ -167,6 +167,23 @@ PlotOpt = Annotated[
     Path | None,
     typer.Option("--plot", help="Also save a chart, .png or .svg (needs the 'plot' extra)."),
 ]
+
+
+class Dtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+DtypeOpt = Annotated[
+    Dtype,
+    typer.Option("--dtype", help="Storage type for the weight-memory figure (MiB = 2^20 bytes)."),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option("--wide", help="Show every column even where the terminal is too narrow."),
+]
 OutputOpt = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
@@ -179,11 +196,32 @@ EngineOpt = Annotated[
 ]
 
 
-def _console() -> Console:
+def _console(width: int | None = None) -> Console:
     """stdout console. Rich writes no escape codes when stdout is not a terminal; with
     NO_COLOR it would still write bold and dim, so then all styling is switched off."""
     plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
-    return Console(highlight=False, soft_wrap=False, **plain)
+    return Console(highlight=False, soft_wrap=False, width=width, **plain)
+
+
+def _table_width(wide: bool = False, output: Path | None = None) -> int | None:
+    """Columns the tables may use: the terminal's width on a terminal; on a pipe or file
+    COLUMNS when it is set, else no limit (None), so nothing is hidden; None with --wide."""
+    if wide:
+        return None
+    console = _console()
+    if output is None and console.is_terminal:
+        return console.width
+    columns = os.environ.get("COLUMNS", "").strip()
+    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+
+
+def _print_width(result: Any, width: int | None) -> int:
+    """The width to print a renderable at: the table width, or all it needs when unlimited."""
+    if width is not None:
+        return width
+    from .views.core import natural_width
+
+    return max(80, natural_width(result))
 
 
 def _check_paths(output: Path | None, export: Path | None = None, plot: Path | None = None) -> None:
@@ -202,16 +240,19 @@ def _check_paths(output: Path | None, export: Path | None = None, plot: Path | N
         check_writable(path)
 
 
-def _deliver(view: View, fmt: Format, output: Path | None, export: Path | None = None) -> None:
+def _deliver(
+    view: View, fmt: Format, output: Path | None, export: Path | None = None, wide: bool = False
+) -> None:
     """Emit the view in ``fmt`` to stdout or --output, and its table view to --export."""
     from .views.core import render
     from .views.export import export_document
 
-    width = _console().width
-    _emit(render(view, fmt.value, width), output)
+    width = _table_width(wide, output)
+    _emit(render(view, fmt.value, width), output, width)
     if export is not None:
+        table = render(view, "table", width)
         title = f"effnet {' '.join(sys.argv[1:])}".strip()
-        data = export_document(render(view, "table", width), export.suffix.lower(), width, title)
+        data = export_document(table, export.suffix.lower(), _print_width(table, width), title)
         write_atomic(export, data)
         sys.stderr.write(f"effnet: wrote {export}\n")
 
@@ -226,12 +267,12 @@ def _plot(chart: str, path: Path | None, *data: Any) -> None:
     sys.stderr.write(f"effnet: wrote {path}\n")
 
 
-def _emit(result: Any, output: Path | None = None) -> None:
+def _emit(result: Any, output: Path | None = None, width: int | None = None) -> None:
     """stdout, or an atomically written file (with one confirming line on stderr)."""
     if output is not None:
         from .views.export import as_text
 
-        write_atomic(output, as_text(result, _console().width))
+        write_atomic(output, as_text(result, _print_width(result, width)))
         sys.stderr.write(f"effnet: wrote {output}\n")
         return
     try:
@@ -239,7 +280,7 @@ def _emit(result: Any, output: Path | None = None) -> None:
             sys.stdout.write(result)
             sys.stdout.flush()
         else:
-            _console().print(result)
+            _console(_print_width(result, width)).print(result)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -260,7 +301,7 @@ def root(
     """Inspect EfficientNet: stages, parameters, measured MACs and compound scaling."""
 
 
-@app.command()
+@app.command(short_help="One model: its Table 1, cost per stage and block, totals.")
 def summary(
     variant: VariantArg,
     resolution: ResolutionOpt = None,
@@ -270,6 +311,8 @@ def summary(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     export: ExportOpt = None,
+    wide: WideOpt = False,
+    dtype: DtypeOpt = Dtype.float32,
     blocks: Annotated[
         bool, typer.Option("--blocks", help="Add the per-MBConv-block table.")
     ] = False,
@@ -310,10 +353,10 @@ def summary(
     shape = input_shape(spec, resolution, batch_size)
     build = BuildOptions(num_classes, not no_top, pooling.value)
     prepared = prepare(spec, dev, shape, build, weights)
-    result = measure_prepared(prepared, engine.value, layers)
+    result = measure_prepared(prepared, engine.value, layers, dtype.value)
     if timing is not None:  # the same model, timed after it was counted
         result.benchmark = benchmark_prepared(prepared, timing)
-    _deliver(summary_view(result, blocks), fmt, output, export)
+    _deliver(summary_view(result, blocks), fmt, output, export, wide)
 
 
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="Depth base α (d = α^φ).")]
@@ -330,7 +373,7 @@ BaseResOpt = Annotated[
 ]
 
 
-@app.command()
+@app.command(short_help="Compound scaling: φ, α, β, γ → d, w, r → the measured model.")
 def scale(
     phi: Annotated[
         float | None,
@@ -357,6 +400,7 @@ def scale(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     export: ExportOpt = None,
+    wide: WideOpt = False,
     plot: PlotOpt = None,
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
@@ -375,7 +419,7 @@ def scale(
         from .views.analysis import search_view
 
         found = run_search(candidates, base_resolution, (grid_step, tolerance, top), **common)
-        _deliver(search_view(found), fmt, output, export)
+        _deliver(search_view(found), fmt, output, export, wide)
         return
     if sweep is not None:
         phis = scaling.parse_sweep(sweep)
@@ -385,17 +429,17 @@ def scale(
         from .views.analysis import sweep_view
 
         swept = run_sweep(phis, compound, **common)
-        _deliver(sweep_view(swept), fmt, output, export)
+        _deliver(sweep_view(swept), fmt, output, export, wide)
         _plot("plot_sweep", plot, swept)
         return
     scaling.derive(compound)  # validate before torch
     from .measurement.analysis import scale_report
     from .views.analysis import scale_view
 
-    _deliver(scale_view(scale_report(compound, **common)), fmt, output, export)
+    _deliver(scale_view(scale_report(compound, **common)), fmt, output, export, wide)
 
 
-@app.command()
+@app.command(short_help="Two or more models side by side, with ratios to the first.")
 def compare(
     variants: Annotated[
         list[str], typer.Argument(help=f"Two or more specs: {GRAMMAR_HINT}.", show_default=False)
@@ -407,6 +451,8 @@ def compare(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     export: ExportOpt = None,
+    wide: WideOpt = False,
+    dtype: DtypeOpt = Dtype.float32,
     plot: PlotOpt = None,
     engine: EngineOpt = Engine.auto,
 ) -> None:
@@ -426,18 +472,21 @@ def compare(
         num_classes=num_classes,
         device=dev,
         engine=engine.value,
+        dtype=dtype.value,
     )
-    _deliver(compare_view(result), fmt, output, export)
+    _deliver(compare_view(result), fmt, output, export, wide)
     _plot("plot_compare", plot, result)
 
 
-@app.command("list")
+@app.command("list", short_help="Every official variant, measured, beside the paper.")
 def list_(
     batch_size: BatchOpt = 1,
     num_classes: ClassesOpt = 1000,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     export: ExportOpt = None,
+    wide: WideOpt = False,
+    dtype: DtypeOpt = Dtype.float32,
     plot: PlotOpt = None,
 ) -> None:
     """Every official variant: coefficients, measured params/MACs, the paper's figures."""
@@ -445,8 +494,8 @@ def list_(
     from .measurement.analysis import list_variants
     from .views.analysis import list_view
 
-    variants = list_variants(batch_size=batch_size, num_classes=num_classes)
-    _deliver(list_view(variants), fmt, output, export)
+    variants = list_variants(batch_size=batch_size, num_classes=num_classes, dtype=dtype.value)
+    _deliver(list_view(variants), fmt, output, export, wide)
     _plot("plot_list", plot, variants)
 
 
@@ -468,7 +517,7 @@ def _progress(label: str):
     )  # fmt: skip
 
 
-@app.command()
+@app.command(short_help="Measured latency, throughput and peak memory on a device.")
 def bench(
     variants: Annotated[
         list[str], typer.Argument(help=f"One or more specs: {GRAMMAR_HINT}.", show_default=False)
@@ -502,6 +551,7 @@ def bench(
     weights: WeightsOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Measured latency, throughput and peak memory on a real device."""
     _check_paths(output)
@@ -509,7 +559,7 @@ def bench(
     if weights is not None:
         check_checkpoint_path(weights)
     settings = _bench_settings(
-        device=parse_device(device), batch_size=batch_size, resolution=resolution,
+        device=parse_device(device, meta_ok=False), batch_size=batch_size, resolution=resolution,
         num_classes=num_classes, iters=iters, seconds=seconds, warmup=warmup,
         amp=amp.value if amp else None, channels_last=channels_last, compile=compile_,
         threads=threads, train=train, weights=weights,
@@ -525,7 +575,8 @@ def bench(
             task = bar.add_task(spec.title, total=iters) if bar else None
             tick = (lambda n, total, t=task: bar.update(t, completed=n)) if bar else None
             results.append(benchmark(spec, settings, tick))
-    _emit(render(bench_view(results), fmt.value, _console().width), output)
+    width = _table_width(wide, output)
+    _emit(render(bench_view(results), fmt.value, width), output, width)
 
 
 def _bench_settings(**values: Any):

@@ -10,17 +10,35 @@ DEVICE_HINT = "cpu, cuda, cuda:N, mps or meta"
 _DEVICE = re.compile(r"^(cpu|meta|mps|cuda)(?::(\d+))?$")
 
 
-def parse_device(text: str) -> str:
-    """Normalise a --device value; reject anything but cpu, cuda, cuda:N, mps, meta (exit 2)."""
+REAL_DEVICE_HINT = "cpu, cuda, cuda:N or mps"
+
+
+def parse_device(text: str, meta_ok: bool = True) -> str:
+    """Normalise a --device value; reject anything but cpu, cuda, cuda:N, mps and (where the
+    command accepts it) meta, naming only what this command accepts (exit 2)."""
     name = text.strip().lower()
     match = _DEVICE.match(name)
     if not match or (match.group(2) is not None and match.group(1) != "cuda"):
-        raise UsageError(f"unknown device '{text}' (accepted: {DEVICE_HINT})")
+        raise UsageError(f"unknown device '{text}' (accepted: {_accepted(meta_ok)})")
+    if name == "meta" and not meta_ok:
+        raise UsageError(
+            f"this command needs a real device, not meta (accepted: {REAL_DEVICE_HINT})"
+        )
     return name
 
 
-def check_available(device: str) -> str:
-    """Fail with one line (exit 1) when the named accelerator is not on this machine."""
+def _accepted(meta_ok: bool) -> str:
+    return DEVICE_HINT if meta_ok else REAL_DEVICE_HINT
+
+
+def fallback(meta_ok: bool = True) -> str:
+    """What to suggest instead of a missing accelerator: only devices the command accepts."""
+    return "--device cpu or meta" if meta_ok else "--device cpu"
+
+
+def check_available(device: str, meta_ok: bool = True) -> str:
+    """Fail with one line (exit 1) when the named accelerator is not on this machine; the
+    hint names only devices the command accepts (``meta_ok``: whether meta is one)."""
     if device in ("cpu", "meta"):
         return device
     import torch
@@ -28,12 +46,15 @@ def check_available(device: str) -> str:
     if device == "mps":
         backend = getattr(torch.backends, "mps", None)
         if backend is None or not backend.is_available():
-            raise RuntimeFailure("device 'mps' requested but no MPS (Apple GPU) is available")
+            raise RuntimeFailure(
+                "device 'mps' requested but no MPS (Apple GPU) is available; "
+                f"use {fallback(meta_ok)}"
+            )
         return device
     if not torch.cuda.is_available():
         raise RuntimeFailure(
             f"device '{device}' requested but CUDA is not available on this machine "
-            f"(torch {torch.__version__}); use --device cpu or meta"
+            f"(torch {torch.__version__}); use {fallback(meta_ok)}"
         )
     index = int(device.partition(":")[2] or 0)
     count = torch.cuda.device_count()

@@ -12,6 +12,9 @@ from .arch.families import Coefficients, PaperFigures
 from .arch.rules import Compound
 from .arch.scaling import Derivation
 
+ELEMENTWISE_KINDS = ("batch_norm", "activation", "multiply", "add", "pooling")
+"""Element-wise work counted apart from MACs, one op per output element (pooling: input)."""
+
 # ----------------------------------------------------------------------------- summary
 
 
@@ -70,6 +73,9 @@ class Totals:
     activation_bytes: int
     elementwise_ops: dict[str, int]
     engine_counts: dict[str, int] = field(default_factory=dict)
+    weight_dtype: str = "float32"
+    weight_bytes: int = 0
+    """Parameters stored as ``weight_dtype`` (``--dtype``): what a deployment would ship."""
 
 
 @dataclass
@@ -242,6 +248,8 @@ class ListRow:
     macs: int
     param_bytes: int
     activation_bytes: int
+    weight_dtype: str
+    weight_bytes: int
     paper: PaperFigures | None
     params_m_paper_rounding: float | None
     flops_b_paper_rounding: float | None

@@ -78,7 +78,8 @@ def test_cli_table_and_csv() -> None:
     out = run("bench", "b0", *SMALL).stdout
     assert "EfficientNet-B0" in out and "img/s" in out and "4 timed steps" in out
     csv_out = run("bench", "b0", *SMALL, "-f", "csv").stdout.splitlines()
-    assert csv_out[0].startswith("variant,device") and csv_out[1].startswith("b0,cpu")
+    assert csv_out[0].startswith("variant,title,device")
+    assert csv_out[1].startswith("b0,EfficientNet-B0,cpu")
 
 
 def test_cuda_absent(monkeypatch) -> None:

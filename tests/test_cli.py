@@ -46,14 +46,15 @@ def test_summary_json_b5_has_design_keys() -> None:
 
 def test_summary_csv_parses_and_sums() -> None:
     result = run("summary", "b1", "-f", "csv")
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    rows = [r for r in csv.DictReader(io.StringIO(result.stdout)) if r["stage"] != "total"]
     assert len(rows) == 9 and rows[0]["variant"] == "b1"
     assert sum(int(r["params"]) for r in rows) == PARAMS["b1"]
     assert rows[0]["input_resolution"] == "240x240"
 
 
 def test_summary_csv_blocks() -> None:
-    rows = list(csv.DictReader(io.StringIO(run("summary", "b0", "-f", "csv", "--blocks").stdout)))
+    out = run("summary", "b0", "-f", "csv", "--blocks").stdout
+    rows = [r for r in csv.DictReader(io.StringIO(out)) if r["stage"] != "total"]
     assert len(rows) == 16 and rows[0]["name"] == "features.1.0"
 
 

@@ -196,6 +196,21 @@ def _split_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
+_LOOKALIKES = (str.maketrans("oO", "00"), str.maketrans("1", "l"), str.maketrans("0", "o"))
+"""Typed look-alikes: 'bo' for b0, '12' for l2."""
+
+
+def _suggestion(typed: str, name: str) -> str | None:
+    """The official name a typo most likely meant: a look-alike character first (o for 0,
+    1 for l), then the closest spelling."""
+    for table in _LOOKALIKES:
+        if name.translate(table) in OFFICIAL:
+            return name.translate(table)
+    spelled = list(OFFICIAL) + [f"efficientnet-{n}" for n in OFFICIAL]
+    close = difflib.get_close_matches(typed, spelled, n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
 def _official_name(text: str) -> str:
     name = text.strip().lower()
     for prefix in _PREFIXES:
@@ -204,9 +219,8 @@ def _official_name(text: str) -> str:
             break
     name = name.replace("_", "-")
     if name not in OFFICIAL:
-        spelled = list(OFFICIAL) + [f"efficientnet-{n}" for n in OFFICIAL]
-        close = difflib.get_close_matches(text.strip().lower(), spelled, n=1, cutoff=0.5)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        close = _suggestion(text.strip().lower(), name)
+        hint = f"; did you mean '{close}'?" if close else ""
         raise SpecError(f"unknown variant '{text}' (accepted: {GRAMMAR_HINT}){hint}")
     return name
 
@@ -225,6 +239,18 @@ def resolve_official(name: str) -> ResolvedSpec:
     return ResolvedSpec(name, "official", c, stages, bn.eps, bn.momentum, family=family.key)
 
 
+def compound_label(compound: Compound) -> str:
+    """'phi=3', plus every α, β, γ or base that is not the paper's: 'phi=3,alpha=1.3'."""
+    label = f"phi={_number_label(compound.phi)}"
+    defaults = Compound(compound.phi)
+    for key, field_name in (("alpha", "alpha"), ("beta", "beta"), ("gamma", "gamma"),
+                            ("base", "base_resolution")):  # fmt: skip
+        value = getattr(compound, field_name)
+        if value != getattr(defaults, field_name):
+            label += f",{key}={_number_label(value)}"
+    return label
+
+
 def resolve_compound(
     compound: Compound, dropout: float | None = None, name: str | None = None
 ) -> ResolvedSpec:
@@ -234,7 +260,7 @@ def resolve_compound(
     coeffs = compound.coefficients(family.dropout)
     if dropout is not None:
         coeffs = replace(coeffs, dropout=check_dropout(dropout))
-    label = name or f"phi={_number_label(compound.phi)}"
+    label = name or compound_label(compound)
     stages = scaled_stages(family, coeffs.width, coeffs.depth)
     bn = family.batch_norm
     spec = ResolvedSpec(label, "compound", coeffs, stages, bn.eps, bn.momentum, compound,

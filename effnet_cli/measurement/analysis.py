@@ -32,9 +32,11 @@ from .summary import measure
 
 
 @lru_cache(maxsize=64)
-def _measured(spec: ResolvedSpec, batch_size: int, num_classes: int) -> Summary:
+def _measured(
+    spec: ResolvedSpec, batch_size: int, num_classes: int, dtype: str = "float32"
+) -> Summary:
     """Fast-engine measurement, cached: sweeps and searches revisit B0 and the officials."""
-    return measure(spec, batch_size=batch_size, num_classes=num_classes)
+    return measure(spec, batch_size=batch_size, num_classes=num_classes, dtype=dtype)
 
 
 def nearest_official(spec: ResolvedSpec) -> str:
@@ -150,8 +152,8 @@ def compare(specs: list[ResolvedSpec], **options) -> Comparison:
     )
 
 
-def _list_row(name: str, family: Family, batch_size: int, num_classes: int) -> ListRow:
-    s = _measured(parse_variant(name), batch_size, num_classes)
+def _list_row(name: str, family: Family, batch_size: int, num_classes: int, dtype: str) -> ListRow:
+    s = _measured(parse_variant(name), batch_size, num_classes, dtype)
     paper = family.variants[name].paper
     return ListRow(
         variant=name,
@@ -160,6 +162,8 @@ def _list_row(name: str, family: Family, batch_size: int, num_classes: int) -> L
         macs=s.totals.macs,
         param_bytes=s.totals.param_bytes,
         activation_bytes=s.totals.activation_bytes,
+        weight_dtype=s.totals.weight_dtype,
+        weight_bytes=s.totals.weight_bytes,
         paper=paper,
         params_m_paper_rounding=(
             round(s.totals.params / 1e6, paper.params_decimals) if paper else None
@@ -176,8 +180,11 @@ def _names(family: Family) -> str:
     return ", ".join(head + rest)
 
 
-def list_variants(batch_size: int = 1, num_classes: int = 1000) -> VariantList:
-    """Every official variant, measured, with the paper's params / FLOPS / top-1 beside it."""
+def list_variants(
+    batch_size: int = 1, num_classes: int = 1000, dtype: str = "float32"
+) -> VariantList:
+    """Every official variant, measured, with the paper's params / FLOPS / top-1 beside it;
+    weight bytes for storage as ``dtype``."""
     family = FAMILIES["v1"]
-    rows = [_list_row(name, family, batch_size, num_classes) for name in family.variants]
+    rows = [_list_row(name, family, batch_size, num_classes, dtype) for name in family.variants]
     return VariantList(f"{family.title} {_names(family)}", family.paper_table, rows)

@@ -162,7 +162,7 @@ def benchmark(
     _check_train_shape(shape, s)
     build = BuildOptions(num_classes=s.num_classes)
     with _threads(s):
-        p = prepare(spec, s.device, shape, build, s.weights, training=s.train)
+        p = prepare(spec, s.device, shape, build, s.weights, training=s.train, meta_ok=False)
         return _run(p, s, progress)
 
 

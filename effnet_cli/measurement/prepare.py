@@ -73,7 +73,12 @@ def training_bytes(model: EfficientNet, trace: Trace) -> int:
 
 
 def check_fits(
-    model: EfficientNet, trace: Trace, device: str, shape: tuple, training: bool = False
+    model: EfficientNet,
+    trace: Trace,
+    device: str,
+    shape: tuple,
+    training: bool = False,
+    meta_ok: bool = True,
 ) -> None:
     """Refuse (exit 1) before allocating a model that cannot fit on ``device``; the estimate
     comes from the model still on meta and its probe trace, so nothing is allocated."""
@@ -85,8 +90,8 @@ def check_fits(
         gib = 1 << 30
         raise RuntimeFailure(
             f"{model.spec.title} at {shape[2]}px, batch {shape[0]} needs about {need / gib:.1f} "
-            f"GiB on {device}, which has {free / gib:.1f} GiB free; use --device meta, a smaller "
-            "--resolution or --batch-size"
+            f"GiB on {device}, which has {free / gib:.1f} GiB free; use a smaller --resolution or "
+            "--batch-size" + (" or --device meta" if meta_ok else "")
         )
 
 
@@ -97,12 +102,14 @@ def prepare(
     build: BuildOptions | None = None,
     weights: str | Path | None = None,
     training: bool = False,
+    meta_ok: bool = True,
 ) -> Prepared:
     """Build ``spec`` once on meta, probe it, check it fits ``device``, then give it storage
-    there and load ``weights``. Every command that needs a model comes through here."""
+    there and load ``weights``. Every command that needs a model comes through here;
+    ``meta_ok`` says whether the command accepts meta, so no hint suggests it wrongly."""
     if weights is not None and device == "meta":
         raise UsageError("--weights needs a real device to load into: use --device cpu")
-    check_available(device)
+    check_available(device, meta_ok)
     shape = shape or input_shape(spec, None, 1)
     build = build or BuildOptions()
     start = time.perf_counter()
@@ -112,7 +119,7 @@ def prepare(
     probed = time.perf_counter()
     base = 0
     if device != "meta":
-        check_fits(model, trace, device, shape, training)
+        check_fits(model, trace, device, shape, training, meta_ok)
         base = process_rss_bytes()
         materialize(model, device)
         if weights is not None:

@@ -30,14 +30,14 @@ from torch import nn
 from ..arch.specs import BLOCKS, HEAD, ResolvedSpec, parse_variant
 from ..errors import UsageError
 from ..model import EfficientNet
-from ..reports import BlockFigures, StageFigures, Summary, Totals
+from ..reports import ELEMENTWISE_KINDS, BlockFigures, StageFigures, Summary, Totals
+from ..units import DTYPE_BYTES, check_dtype
 from .engines import fvcore_counts, torchinfo_layers
 from .prepare import BuildOptions, Prepared, adopt, input_shape, prepare
 from .probe import Trace
 
 ENGINES = ("auto", "fast", "fvcore")
 MAC_KINDS = ("conv", "linear")
-ELEMENTWISE_KINDS = ("batch_norm", "activation", "multiply", "add", "pooling")
 
 
 class StageMap:
@@ -215,9 +215,11 @@ def _choose_engine(engine: str, device: str) -> str:
     return engine
 
 
-def measure_prepared(p: Prepared, engine: str = "auto", layers_depth: int | None = None) -> Summary:
+def measure_prepared(
+    p: Prepared, engine: str = "auto", layers_depth: int | None = None, dtype: str = "float32"
+) -> Summary:
     """Count a prepared model stage by stage and block by block; with ``layers_depth``, add
-    torchinfo's per-layer view to that depth."""
+    torchinfo's per-layer view to that depth; weight bytes are for storage as ``dtype``."""
     model, spec, shape = p.model, p.spec, p.shape
     model.eval()
     engine = _choose_engine(engine, p.device)
@@ -228,6 +230,8 @@ def measure_prepared(p: Prepared, engine: str = "auto", layers_depth: int | None
     named = list(model.named_parameters())
     stages = _stage_rows(p, where, named, stage_macs)
     totals = _totals(model, named, stages, engine_counts)
+    totals.weight_dtype = check_dtype(dtype)
+    totals.weight_bytes = totals.params * DTYPE_BYTES[dtype]
     layers = torchinfo_layers(model, shape, layers_depth) if layers_depth else None
     return Summary(
         variant=spec.name,
@@ -266,6 +270,7 @@ def measure(
     engine: str = "auto",
     weights: str | Path | None = None,
     layers_depth: int | None = None,
+    dtype: str = "float32",
 ) -> Summary:
     """Build (or take) a model and measure it stage by stage and block by block; with
     ``layers_depth``, add torchinfo's per-layer view to that depth."""
@@ -276,4 +281,4 @@ def measure(
         shape = input_shape(spec, resolution, batch_size)
         build = BuildOptions(num_classes, include_top, pooling)
         p = prepare(spec, device, shape, build, weights)
-    return measure_prepared(p, engine, layers_depth)
+    return measure_prepared(p, engine, layers_depth, dtype)

@@ -29,6 +29,7 @@ from .core import (
     Column,
     Facts,
     Grid,
+    Note,
     Part,
     View,
     csv_blocks,
@@ -36,9 +37,10 @@ from .core import (
     csv_text,
     grid,
     to_dict,
+    total_field,
 )
 from .numbers import hw, macs_g, nbytes, ratio, si, spark
-from .summary import summary_dict
+from .summary import STAGES, model_fields, summary_dict, total_row
 
 __all__ = ["compare_view", "list_view", "ratio", "scale_view", "search_view", "sweep_view"]
 
@@ -47,23 +49,23 @@ def _arrow(a: Any, b: Any) -> str:
     return f"{a} → {b}" if a != b else str(b)
 
 
-STAGE_CSV: list[Column[StageFigures]] = [
-    csv_field(name)
-    for name in (
-        "stage",
-        "operator",
-        "input_resolution",
-        "out_channels",
-        "layers",
-        "params",
-        "macs",
-    )
-]
-"""The per-stage figures `scale` and `compare` write to CSV, one row per model and stage."""
+RATIO_CSV: list[Column[StageFigures]] = [*STAGES, total_field("params_ratio"),
+                                         total_field("macs_ratio")]  # fmt: skip
+"""`scale` and `compare` write each model's per-stage rows as `summary` does, and ratios to
+the first model on each model's total row."""
 
 
-def _stages_csv(models: list[Summary]) -> str:
-    return csv_blocks(*(csv_text(STAGE_CSV, m.stages, model=m.variant) for m in models))
+def _stages_csv(models: list[Summary], params_ratio: list[float], macs_ratio: list[float]) -> str:
+    blocks = [
+        csv_text(
+            RATIO_CSV,
+            m.stages,
+            model_fields(m, "model"),
+            [total_row(m, params_ratio=pr, macs_ratio=mr)],
+        )
+        for m, pr, mr in zip(models, params_ratio, macs_ratio, strict=True)
+    ]
+    return csv_blocks(*blocks)
 
 
 # ----------------------------------------------------------------------------- scale
@@ -71,13 +73,18 @@ def _stages_csv(models: list[Summary]) -> str:
 
 def _derivation_lines(r: ScaleReport) -> list[tuple[str, str]]:
     d, c = r.derivation, r.derivation.compound
-    base_layers = " ".join(str(s.layers) for s in r.base.stages)
-    layers = " ".join(str(s.layers) for s in r.model.stages)
+    base_layers = " ".join(str(s.layers) for s in r.base.stages[1:-1])
+    layers = " ".join(str(s.layers) for s in r.model.stages[1:-1])
+    last = len(r.model.stages)
     base_ch = " ".join(str(s.out_channels) for s in r.base.stages)
     channels = " ".join(str(s.out_channels) for s in r.model.stages)
     return [
         ("depth d = α^φ", f"{c.alpha:g}^{c.phi:g} = {d.depth_multiplier:.4f}"),
-        ("  layers ⌈L·d⌉", f"{base_layers}  →  {layers}"),
+        (
+            f"  layers ⌈L·d⌉, stages 2-{last - 1}",
+            f"{base_layers}  →  {layers} = {r.model.blocks_total} {_blocks(r.model)}; "
+            "stem and head: 1 layer each, never scaled",
+        ),
         ("width w = β^φ", f"{c.beta:g}^{c.phi:g} = {d.width_multiplier:.4f}"),
         ("  channels round8(C·w)", f"{base_ch}  →  {channels}"),
         (
@@ -101,7 +108,7 @@ SCALE_STAGES: list[Column[Pair]] = [
     Column("Stage", lambda p: str(p[1].stage), keep=True),
     Column("Operator", lambda p: p[1].operator, align="l"),
     Column(
-        "Resolution",
+        "Input px",
         lambda p: _arrow(p[0].input_resolution[0], p[1].input_resolution[0]),
         keep=True,
     ),
@@ -113,12 +120,19 @@ SCALE_STAGES: list[Column[Pair]] = [
     Column("MACs ×B0", lambda p: ratio(p[1].macs / p[0].macs), keep=True),
 ]
 
+
+def _blocks(s: Summary) -> str:
+    """'MBConv blocks' when every stage is MBConv, else 'blocks'."""
+    kinds = {st.operator.split(",")[0].rstrip("0123456789") for st in s.stages[1:-1]}
+    return f"{kinds.pop()} blocks" if len(kinds) == 1 else "blocks"
+
+
 Line = tuple[str, Callable[[Summary], str]]
 SIDE_LINES: list[Line] = [
     ("width", lambda s: f"{s.coefficients.width:.4g}"),
     ("depth", lambda s: f"{s.coefficients.depth:.4g}"),
     ("resolution", lambda s: str(s.coefficients.resolution)),
-    ("layers", lambda s: str(s.blocks_total)),
+    ("blocks", lambda s: str(s.blocks_total)),
     ("head channels", lambda s: str(s.stages[-1].out_channels)),
     ("params", lambda s: si(s.totals.params, 4)),
     ("MACs", lambda s: macs_g(s.totals.macs)),
@@ -140,8 +154,9 @@ def _side_by_side(r: ScaleReport) -> Grid:
         differs = None if first else (lambda line: line[1](m) != line[1](r.model))
         return Column(header, lambda line: line[1](m), mark=differs)
 
+    blocks = _blocks(r.model)
     columns = [
-        Column("", lambda line: line[0], align="l"),
+        Column("", lambda line: blocks if line[0] == "blocks" else line[0], align="l"),
         model_column(r.model, f"phi={phi:g}", True),
         *(model_column(o, labels[o.variant], False) for o in others),
     ]
@@ -182,7 +197,11 @@ def scale_doc(r: ScaleReport) -> dict[str, Any]:
 
 def scale_view(r: ScaleReport) -> View:
     return View(
-        lambda w: scale_parts(r), lambda: scale_doc(r), lambda: _stages_csv([r.base, r.model])
+        lambda w: scale_parts(r),
+        lambda: scale_doc(r),
+        lambda: _stages_csv(
+            [r.base, r.model], [1.0, r.measured_params_ratio], [1.0, r.measured_macs_ratio]
+        ),
     )
 
 
@@ -210,7 +229,14 @@ SWEEP: list[Column[SweepRow]] = [
         _official(lambda o: o.variant),
         keep=True,
     ),
-    Column("its r", _official(lambda o: str(o.resolution))),
+    csv_field("official_width", lambda r: r.official.width if r.official else None),
+    csv_field("official_depth", lambda r: r.official.depth if r.official else None),
+    Column(
+        "its r",
+        _official(lambda o: str(o.resolution)),
+        "official_resolution",
+        lambda r: r.official.resolution if r.official else None,
+    ),
     Column(
         "its params",
         _official(lambda o: si(o.params, 4)),
@@ -224,7 +250,12 @@ SWEEP: list[Column[SweepRow]] = [
         lambda r: r.official.macs if r.official else "",
         keep=True,
     ),
-    Column("its ×B0", _official(lambda o: ratio(o.macs_ratio))),
+    Column(
+        "its ×B0",
+        _official(lambda o: ratio(o.macs_ratio)),
+        "official_macs_ratio",
+        lambda r: r.official.macs_ratio if r.official else None,
+    ),
 ]
 
 
@@ -234,7 +265,8 @@ def sweep_parts(s: Sweep) -> list[Part]:
     return [
         f"φ from {rows[0].phi:g} to {rows[-1].phi:g}: the formula's models beside the official Bφ",
         grid(title, SWEEP, rows),
-        "×B0 is measured MACs over B0's; predicted is (α·β²·γ²)^φ.",
+        Note("×B0 is measured MACs over B0's.", ("×B0",)),
+        Note("predicted is (α·β²·γ²)^φ; 2^φ is the paper's intended growth.", ("predicted",)),
         MACS_NOTE,
     ]
 
@@ -245,7 +277,9 @@ def sweep_view(s: Sweep) -> View:
         return {"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma,
                 "rows": [to_dict(r) for r in s.rows]}  # fmt: skip
 
-    return View(lambda w: sweep_parts(s), doc, lambda: csv_text(SWEEP, s.rows))
+    c = s.compound
+    leading = {"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma}
+    return View(lambda w: sweep_parts(s), doc, lambda: csv_text(SWEEP, s.rows, leading))
 
 
 # ----------------------------------------------------------------------------- search
@@ -257,7 +291,7 @@ SEARCH_NOTE = (
 )
 Ranked = tuple[int, SearchRow]
 SEARCH: list[Column[Ranked]] = [
-    Column("#", lambda x: str(x[0])),
+    Column("#", lambda x: str(x[0]), "rank", lambda x: x[0]),
     Column("α", lambda x: f"{x[1].alpha:g}", "alpha", lambda x: x[1].alpha),
     Column("β", lambda x: f"{x[1].beta:g}", "beta", lambda x: x[1].beta),
     Column("γ", lambda x: f"{x[1].gamma:g}", "gamma", lambda x: x[1].gamma),
@@ -302,7 +336,9 @@ def search_view(s: Search) -> View:
         return {"grid_step": s.grid_step, "tolerance": s.tolerance, "candidates": len(s.rows),
                 "note": SEARCH_NOTE, "rows": [to_dict(r) for r in shown]}  # fmt: skip
 
-    return View(lambda w: search_parts(s), doc, lambda: csv_text(SEARCH, enumerate(shown, 1)))
+    leading = {"grid_step": s.grid_step, "tolerance": s.tolerance, "candidates": len(s.rows)}
+    return View(lambda w: search_parts(s), doc,
+                lambda: csv_text(SEARCH, enumerate(shown, 1), leading))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- compare
@@ -317,7 +353,8 @@ COMPARE_TOTALS: list[Column[Ratios]] = [
     Column("×first", lambda x: ratio(x[1]), keep=True),
     Column("MACs", lambda x: si(x[0].totals.macs, 4), keep=True),
     Column("×first", lambda x: ratio(x[2]), keep=True),
-    Column("Activations", lambda x: nbytes(x[0].totals.activation_bytes)),
+    Column("Weights", lambda x: nbytes(x[0].totals.weight_bytes)),
+    Column("Layer outputs", lambda x: nbytes(x[0].totals.activation_bytes)),
 ]
 PROFILES: list[Column[Summary]] = [
     Column("Model", lambda m: m.variant, align="l"),
@@ -327,7 +364,8 @@ PROFILES: list[Column[Summary]] = [
 
 
 def _per_stage(c: Comparison, title: str, cell: Callable[[StageFigures], str]) -> Grid:
-    """One row per stage, one column per model; cells that differ from the first are marked."""
+    """One row per stage, one column per model; cells that differ from the first model's
+    are marked, with one mark (*)."""
     count = max(len(m.stages) for m in c.models)
 
     def value(m: Summary, i: int) -> str:
@@ -340,7 +378,6 @@ def _per_stage(c: Comparison, title: str, cell: Callable[[StageFigures], str]) -
     columns = [
         Column("Stage", lambda i: str(i + 1)),
         *(model_column(m, j == 0) for j, m in enumerate(c.models)),
-        Column("Δ", lambda i: "≠" if len({value(m, i) for m in c.models}) > 1 else ""),
     ]
     return grid(title, columns, range(count))
 
@@ -354,7 +391,7 @@ def compare_parts(c: Comparison) -> list[Part]:
     count = max(len(m.stages) for m in c.models)
     title = f"Cost profile, stages 1→{count} (per row, tallest = largest stage)"
     parts: list[Part] = [
-        f"Comparing {names} — ratios to {c.models[0].variant}; * and Δ mark what differs",
+        f"Comparing {names} — ratios to {c.models[0].variant}; * marks what differs from it",
         grid("Totals", COMPARE_TOTALS, zip(c.models, c.params_ratio, c.macs_ratio, strict=True)),
         grid(title, PROFILES, c.models),
         _per_stage(c, "Per stage: input resolution, channels, layers", _structure),
@@ -375,7 +412,8 @@ def compare_doc(c: Comparison) -> dict[str, Any]:
 
 
 def compare_view(c: Comparison) -> View:
-    return View(lambda w: compare_parts(c), lambda: compare_doc(c), lambda: _stages_csv(c.models))
+    return View(lambda w: compare_parts(c), lambda: compare_doc(c),
+                lambda: _stages_csv(c.models, c.params_ratio, c.macs_ratio))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- list
@@ -389,49 +427,47 @@ def _paper_value(name: str) -> Callable[[ListRow], Any]:
     return lambda row: getattr(row.paper, name) if row.paper is not None else ""
 
 
+def _coefficient(header: str, key: str) -> Column[ListRow]:
+    return Column(header, lambda r: f"{r.coefficients[key]:g}", key, lambda r: r.coefficients[key])
+
+
 LIST: list[Column[ListRow]] = [
     Column("Variant", lambda r: r.variant, "variant", align="l", keep=True),
+    _coefficient("w", "width"),
+    _coefficient("d", "depth"),
+    _coefficient("r", "resolution"),
+    _coefficient("dropout", "dropout"),
+    Column("Params M", lambda r: f"{r.params / 1e6:.3f}", "params", keep=True),
     Column(
-        "w", lambda r: f"{r.coefficients['width']:g}", "width", lambda r: r.coefficients["width"]
-    ),
-    Column(
-        "d", lambda r: f"{r.coefficients['depth']:g}", "depth", lambda r: r.coefficients["depth"]
-    ),
-    Column(
-        "r",
-        lambda r: str(r.coefficients["resolution"]),
-        "resolution",
-        lambda r: r.coefficients["resolution"],
-    ),
-    Column(
-        "dropout",
-        lambda r: f"{r.coefficients['dropout']:g}",
-        "dropout",
-        lambda r: r.coefficients["dropout"],
-    ),
-    Column("Params", lambda r: f"{r.params / 1e6:.3f} M", "params", keep=True),
-    Column(
-        "paper",
-        _paper(lambda p: f"{p.params_m:.{p.params_decimals}f} M"),
+        "paper M",
+        _paper(lambda p: f"{p.params_m:.{p.params_decimals}f}"),
         "paper_params_m",
         _paper_value("params_m"),
         keep=True,
         mark=lambda r: r.paper is not None and r.params_m_paper_rounding != r.paper.params_m,
     ),
-    Column("Δ", lambda r: f"{r.params / 1e6 - r.paper.params_m:+.2f}" if r.paper else ""),
-    Column("MACs", lambda r: f"{r.macs / 1e9:.3f} G", "macs", keep=True),
+    Column("Δ M", lambda r: f"{r.params / 1e6 - r.paper.params_m:+.2f}" if r.paper else ""),
+    Column("MACs G", lambda r: f"{r.macs / 1e9:.3f}", "macs", keep=True),
     Column(
-        "paper",
-        _paper(lambda p: f"{p.flops_b:.{p.flops_decimals}f} B"),
+        "paper G",
+        _paper(lambda p: f"{p.flops_b:.{p.flops_decimals}f}"),
         "paper_flops_b",
         _paper_value("flops_b"),
         keep=True,
         mark=lambda r: r.paper is not None and r.flops_b_paper_rounding != r.paper.flops_b,
     ),
-    Column("Δ", lambda r: f"{r.macs / 1e9 - r.paper.flops_b:+.3f}" if r.paper else ""),
+    Column("Δ G", lambda r: f"{r.macs / 1e9 - r.paper.flops_b:+.3f}" if r.paper else ""),
+    Column("Weights MiB", lambda r: f"{r.weight_bytes / 2**20:.1f}", "weight_bytes"),
     Column(
-        "top-1", _paper(lambda p: f"{p.top1:.1f}%"), "paper_top1", _paper_value("top1"), keep=True
+        "top-1 %", _paper(lambda p: f"{p.top1:.1f}"), "paper_top1", _paper_value("top1"), keep=True
     ),
+    csv_field("weight_dtype"),
+    csv_field("param_bytes"),
+    csv_field("activation_bytes"),
+    csv_field("params_m_paper_rounding"),
+    csv_field("flops_b_paper_rounding"),
+    csv_field("paper_params_decimals", _paper_value("params_decimals")),
+    csv_field("paper_flops_decimals", _paper_value("flops_decimals")),
 ]
 
 
@@ -439,10 +475,12 @@ def list_parts(v: VariantList) -> list[Part]:
     missing = [r.variant.upper() for r in v.rows if r.paper is None]
     table = v.paper_table
     return [
-        f"{v.title}: released coefficients, measured parameters and MACs",
+        f"{v.title}: released coefficients, measured parameters and MACs, weights as "
+        f"{v.rows[0].weight_dtype}",
         grid(f"Official variants: measured vs the paper's {table} — {MACS_LABEL}", LIST, v.rows),
-        f"paper = {table}'s params and FLOPS; * marks one our measurement does not round to"
-        " (Δ = measured − paper, in wide terminals and every other format).",
+        f"paper = {table}'s params and FLOPS (its 'B' is G, 10^9); * marks one our measurement "
+        "does not round to. M = 10^6, G = 10^9, MiB = 2^20 bytes.",
+        Note("Δ = measured − paper.", ("Δ M", "Δ G")),
         f"{' and '.join(missing)} have no {table} entry. Top-1 is the paper's; it cannot be "
         "measured here.",
         MACS_NOTE,
@@ -453,7 +491,8 @@ def list_doc(v: VariantList) -> dict[str, Any]:
     variants = []
     for r in v.rows:
         d = asdict(r)
-        d["totals"] = {k: d.pop(k) for k in ("params", "macs", "param_bytes", "activation_bytes")}
+        keys = ("params", "macs", "param_bytes", "activation_bytes", "weight_dtype", "weight_bytes")
+        d["totals"] = {k: d.pop(k) for k in keys}
         variants.append(d)
     return {"variants": variants, "macs_convention": MACS_NOTE}
 

@@ -12,7 +12,8 @@ BENCH_NOTE = (
 )
 
 BENCH: list[Column[BenchResult]] = [
-    Column("Model", lambda r: r.title, "variant", lambda r: r.variant, align="l", keep=True),
+    csv_field("variant"),
+    Column("Model", lambda r: r.title, "title", align="l", keep=True),
     Column("Device", lambda r: r.device, "device", align="l"),
     Column("Batch", lambda r: str(r.batch_size), "batch_size"),
     Column("Res", lambda r: str(r.resolution), "resolution"),
@@ -21,6 +22,7 @@ BENCH: list[Column[BenchResult]] = [
     csv_field("channels_last"),
     csv_field("compiled"),
     csv_field("threads"),
+    csv_field("warmup"),
     csv_field("iterations"),
     Column(
         "Median ms",
@@ -36,9 +38,15 @@ BENCH: list[Column[BenchResult]] = [
         lambda r: r.latency_ms["p90"],
         keep=True,
     ),
+    *(
+        csv_field(f"latency_{stat}_ms", lambda r, stat=stat: r.latency_ms[stat])
+        for stat in ("mean", "min", "max")
+    ),
     Column("img/s", lambda r: f"{r.throughput:.1f}", "throughput", keep=True),
     Column("Peak memory", lambda r: nbytes(r.peak_memory_bytes), "peak_memory_bytes", keep=True),
+    csv_field("memory_kind"),
 ]
+"""CSV carries every figure of the JSON but the list of per-step samples (JSON only)."""
 
 
 def bench_parts(results: list[BenchResult]) -> list[Part]:

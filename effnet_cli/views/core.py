@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -98,21 +99,31 @@ class Facts:
     lines: list[tuple[str, str]]
 
 
-Part = Grid | Facts | str
+@dataclass
+class Note:
+    """A footnote explaining columns of the grid before it (``needs``, by header): dropped
+    when a narrow terminal hides one of them, so no note explains what is not shown."""
+
+    text: str
+    needs: tuple[str, ...] = ()
+
+
+Part = Grid | Facts | Note | str
 
 
 @dataclass
 class View:
     """What one command shows, in every format: table parts, JSON document, CSV text."""
 
-    parts: Callable[[int], list[Part]]
-    """The table view's parts for a terminal this many columns wide."""
+    parts: Callable[[int | None], list[Part]]
+    """The table view's parts for a terminal this many columns wide (None: no limit)."""
     doc: Callable[[], dict[str, Any]]
     csv: Callable[[], str]
 
 
-def render(view: View, fmt: str, width: int = 120) -> RenderableType | str:
-    """Dispatch on --format: a Rich renderable for 'table', text for the rest."""
+def render(view: View, fmt: str, width: int | None = 120) -> RenderableType | str:
+    """Dispatch on --format: a Rich renderable for 'table', text for the rest. A table
+    ``width`` of None keeps every column (a pipe, a file, ``--wide``)."""
     if fmt == "json":
         return to_json(view.doc())
     if fmt == "csv":
@@ -144,17 +155,31 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def csv_text(columns: Sequence[Column[R]], rows: Iterable[R], **leading: Any) -> str:
-    """One header line and one line per row, for the columns that carry a field; each
-    ``leading`` name=value pair becomes a first column with that value on every row."""
+def total_field(name: str) -> Column[Any]:
+    """A CSV field only the total row fills (blank on the per-item rows)."""
+    return Column("", None, name, lambda _row: None)
+
+
+def csv_text(
+    columns: Sequence[Column[R]],
+    rows: Iterable[R],
+    leading: dict[str, Any] | None = None,
+    totals: Sequence[dict[str, Any]] = (),
+) -> str:
+    """One header line and one line per row, for the columns that carry a field. Each
+    ``leading`` name=value pair becomes a first column with that value on every line;
+    each ``totals`` dict becomes a last line, by field name, blank where it has no value
+    (the spreadsheet convention of a ``total`` row under the items)."""
+    leading = leading or {}
     fields = [c for c in columns if c.field is not None]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*leading, *(c.field for c in fields)])
+    head = [_csv_cell(v) for v in leading.values()]
     for row in rows:
-        writer.writerow(
-            [*map(_csv_cell, leading.values()), *(_csv_cell(c.raw(row)) for c in fields)]
-        )
+        writer.writerow([*head, *(_csv_cell(c.raw(row)) for c in fields)])
+    for total in totals:
+        writer.writerow([*head, *(_csv_cell(total.get(c.field or "")) for c in fields)])
     return buffer.getvalue()
 
 
@@ -186,40 +211,91 @@ def _table(grid: Grid, keep: Sequence[int]) -> Table:
     return table
 
 
-def _natural_width(table: Table) -> int:
-    """Columns the table needs to show every cell unwrapped, as Rich measures it."""
-    console = Console(width=100_000)
-    return Measurement.get(console, console.options, table).maximum
-
-
-def _rich_grid(grid: Grid, width: int) -> Table:
-    """Every column when they fit; only the grid's number columns when they do not."""
+def _rich_grid(grid: Grid, width: int | None) -> tuple[Table, list[str]]:
+    """Every column when they fit (or no width is set); only the grid's number columns when
+    they do not. Returns the table and the headers it had to hide."""
     table = _table(grid, range(len(grid.header)))
-    if grid.narrow is None or _natural_width(table) <= width:
-        return table
-    return _table(grid, grid.narrow)
+    if grid.narrow is None or width is None or natural_width(table) <= width:
+        return table, []
+    hidden = [h for i, h in enumerate(grid.header) if i not in grid.narrow]
+    return _table(grid, grid.narrow), list(dict.fromkeys(hidden))
 
 
-def _rich_facts(facts: Facts) -> Panel:
+_UNIT = re.compile(r"^\(?(k|M|G|T|B|KiB|MiB|GiB|ms|img/s|px|%|bytes)\b")
+
+
+def _atoms(text: str) -> list[str]:
+    """Words of ``text``, a number and the unit after it kept as one."""
+    atoms: list[str] = []
+    for word in text.split(" "):
+        if atoms and atoms[-1][-1:].isdigit() and _UNIT.match(word):
+            atoms[-1] += " " + word
+        else:
+            atoms.append(word)
+    return atoms
+
+
+def wrap_value(text: str, width: int) -> str:
+    """Break a long value into lines of at most ``width`` columns: between its items
+    ('batch_norm 6.74 M, add 210 k') where it has them, else between words, and never
+    between a number and its unit; an atom longer than ``width`` stays whole."""
+    items = text.split(", ")
+    atoms: list[str] = []
+    for i, item in enumerate(items):
+        tail = "," if i < len(items) - 1 else ""
+        atoms += [item + tail] if len(item) < width else _atoms(item + tail)
+    lines: list[str] = []
+    for atom in atoms:
+        if lines and len(lines[-1]) + 1 + len(atom) <= width:
+            lines[-1] += " " + atom
+        else:
+            lines.append(atom)
+    return "\n".join(lines)
+
+
+def _rich_facts(facts: Facts, width: int | None) -> Panel:
+    """Label/value lines in a rounded panel; long values break only between their items."""
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
+    table.add_column(style="bold", no_wrap=True)
     table.add_column()
+    label_width = max(len(label) for label, _ in facts.lines)
+    # the panel's borders and padding take 4 columns, the gap between label and value 4
+    room = None if width is None else max(16, width - label_width - 8)
     for label, value in facts.lines:
-        table.add_row(label, value)
+        table.add_row(label, value if room is None else wrap_value(value, room))
     return Panel(table, title=facts.title, title_align="left", box=box.ROUNDED, expand=False)
 
 
-def rich_view(parts: Sequence[Part], width: int) -> RenderableType:
-    """The terminal rendering of a view; text parts are dim notes, the first is bold."""
+HIDDEN_HINT = "widen the terminal, use --wide or -f markdown"
+
+
+def rich_view(parts: Sequence[Part], width: int | None) -> RenderableType:
+    """The terminal rendering of a view; text parts are dim notes, the first is bold. A
+    table that must hide columns says which, in one dim line below it."""
     out: list[RenderableType] = []
+    hidden: set[str] = set()
     for i, part in enumerate(parts):
         if isinstance(part, Grid):
-            out.append(_rich_grid(part, width))
+            table, gone = _rich_grid(part, width)
+            out.append(table)
+            if gone:
+                out.append(Text(f"hidden: {', '.join(gone)} — {HIDDEN_HINT}", style="dim"))
+                hidden.update(gone)
         elif isinstance(part, Facts):
-            out.append(_rich_facts(part))
+            out.append(_rich_facts(part, width))
+        elif isinstance(part, Note):
+            if not hidden.intersection(part.needs):
+                out.append(Text(part.text, style="dim"))
         else:
             out.append(Text(part, style="bold" if i == 0 else "dim"))
     return Group(*out)
+
+
+def natural_width(renderable: RenderableType) -> int:
+    """Columns a renderable needs to show everything unwrapped: the width a pipe or file
+    gets when no COLUMNS is set."""
+    console = Console(width=100_000)
+    return Measurement.get(console, console.options, renderable).maximum
 
 
 # ----------------------------------------------------------------------------- markdown
@@ -252,6 +328,8 @@ def markdown_view(parts: Sequence[Part]) -> str:
             out.append(_md_grid(part))
         elif isinstance(part, Facts):
             out.append(f"\n**{part.title}**\n\n" + md_table(("Figure", "Value"), part.lines, "ll"))
+        elif isinstance(part, Note):
+            out.append(f"\n_{part.text}_\n")
         elif i == 0:
             out.append(f"### {part}\n")
         else:

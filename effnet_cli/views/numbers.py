@@ -63,6 +63,7 @@ def spark(values: Sequence[float]) -> str:
     return "".join(_LEVELS[min(7, int(v / top * 7.999))] for v in values)
 
 
-def bar_cells(width: int) -> int:
-    """Bar length for a terminal ``width`` columns wide (two bars share a row)."""
-    return max(6, min(30, (width - 30) // 2))
+def bar_cells(width: int | None) -> int:
+    """Bar length for a terminal ``width`` columns wide (two bars share a row); the longest
+    when there is no limit."""
+    return 30 if width is None else max(6, min(30, (width - 30) // 2))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..reports import BlockFigures, LayerRow, StageFigures, Summary
+from ..reports import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary
+from ..units import DTYPE_BYTES
 from .core import (
     MACS_LABEL,
     MACS_NOTE,
@@ -20,6 +21,7 @@ from .core import (
     csv_text,
     grid,
     to_dict,
+    total_field,
 )
 from .numbers import bar, bar_cells, hw, macs_g, nbytes, pct, si
 
@@ -34,10 +36,13 @@ def short_operator(s: StageFigures) -> str:
     return "Stem" if s.stage == 1 else s.operator
 
 
+TOTALS_ONLY = ("trainable_params", "param_bytes", "buffer_bytes", "weight_dtype", "weight_bytes")
+"""Totals the JSON carries that have no per-stage column: the CSV's total row fills them."""
+
 TABLE1: list[Column[StageFigures]] = [
     Column("Stage", lambda s: str(s.stage)),
     Column("Operator", lambda s: s.operator, align="l"),
-    Column("Resolution", lambda s: hw(s.input_resolution)),
+    Column("Input H×W", lambda s: hw(s.input_resolution)),
     Column("Channels", lambda s: str(s.out_channels)),
     Column("Layers", lambda s: str(s.layers)),
 ]
@@ -49,7 +54,7 @@ STAGES: list[Column[StageFigures]] = [
     csv_field("stride"),
     csv_field("expand_ratio"),
     csv_field("input_resolution"),
-    Column("Output", lambda s: hw(s.output_resolution), "output_resolution"),
+    Column("Output H×W", lambda s: hw(s.output_resolution), "output_resolution"),
     csv_field("in_channels"),
     csv_field("out_channels"),
     Column("Channels", lambda s: f"{s.in_channels}→{s.out_channels}"),
@@ -58,7 +63,12 @@ STAGES: list[Column[StageFigures]] = [
     Column("%", lambda s: pct(s.params_share), "params_share", keep=True),
     Column("MACs", lambda s: si(s.macs, 4), "macs", keep=True),
     Column("%", lambda s: pct(s.macs_share), "macs_share", keep=True),
-    Column("Activations", lambda s: nbytes(s.activation_bytes), "activation_bytes", keep=True),
+    Column("Layer outputs", lambda s: nbytes(s.activation_bytes), "activation_bytes", keep=True),
+    *(
+        csv_field(f"elementwise_{kind}", lambda s, kind=kind: s.elementwise_ops.get(kind, 0))
+        for kind in ELEMENTWISE_KINDS
+    ),
+    *(total_field(name) for name in TOTALS_ONLY),
 ]
 
 BLOCKS: list[Column[BlockFigures]] = [
@@ -97,6 +107,12 @@ LAYERS_NOTE = (
 )
 
 
+OUTPUTS_NOTE = (
+    "not a peak: training keeps about this much for the backward pass; inference "
+    "holds only a few layer outputs at once"
+)
+
+
 def describe(summary: Summary) -> str:
     """Two lines: the model and its head; the input, device, engine and weights."""
     c = summary.coefficients
@@ -117,12 +133,15 @@ def _totals_lines(summary: Summary) -> list[tuple[str, str]]:
     ew = t.elementwise_ops
     lines = [
         ("Parameters", f"{t.params:,} ({si(t.params)})"),
-        ("Parameter memory", f"{nbytes(t.param_bytes)} ({summary.dtype})"),
+        (
+            f"Weights as {t.weight_dtype}",
+            f"{nbytes(t.weight_bytes)} ({DTYPE_BYTES[t.weight_dtype]} bytes per parameter)",
+        ),
         (MACS_LABEL, f"{t.macs:,} ({macs_g(t.macs)})"),
         ("FLOPs at 2 per MAC", si(2 * t.macs)),
         ("Element-wise ops (not in MACs)", f"{sum(ew.values()):,} ({si(sum(ew.values()))})"),
         ("  of which", ", ".join(f"{k} {si(v)}" for k, v in ew.items())),
-        ("Activations (all layer outputs)", nbytes(t.activation_bytes)),
+        ("Layer outputs, summed", f"{nbytes(t.activation_bytes)} ({OUTPUTS_NOTE})"),
     ]
     bench = summary.benchmark
     if bench is not None:
@@ -167,7 +186,7 @@ def _block_title(summary: Summary) -> str:
     return f"Per {kinds.pop()} block" if len(kinds) == 1 else "Per block"
 
 
-def summary_parts(summary: Summary, blocks: bool = False, width: int = 120) -> list[Part]:
+def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 120) -> list[Part]:
     """Header line, the variant's Table 1, cost per stage, (blocks,) totals, the convention."""
     res = summary.input["resolution"]
     parts: list[Part] = [
@@ -191,11 +210,30 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
     return doc
 
 
+def model_fields(summary: Summary, key: str = "variant") -> dict[str, Any]:
+    """The columns that say which model and input every CSV row belongs to."""
+    c, size = summary.coefficients, summary.input
+    return {key: summary.variant, "width": c.width, "depth": c.depth, "dropout": c.dropout,
+            "batch_size": size["batch_size"], "resolution": size["resolution"]}  # fmt: skip
+
+
+def total_row(summary: Summary, **extra: Any) -> dict[str, Any]:
+    """The CSV's ``total`` row: the whole model's figures, by field name."""
+    t = summary.totals
+    row = {"stage": "total", "layers": sum(s.layers for s in summary.stages),
+           "params": t.params, "params_share": 1.0, "macs": t.macs, "macs_share": 1.0,
+           "activation_bytes": t.activation_bytes}  # fmt: skip
+    row |= {f"elementwise_{k}": v for k, v in t.elementwise_ops.items()}
+    row |= {name: getattr(t, name) for name in TOTALS_ONLY}
+    return row | extra
+
+
 def summary_csv(summary: Summary, blocks: bool = False) -> str:
-    """Per-stage (or per-block) rows, each prefixed with the variant it belongs to."""
-    if blocks:
-        return csv_text(BLOCKS, summary.blocks, variant=summary.variant)
-    return csv_text(STAGES, summary.stages, variant=summary.variant)
+    """Per-stage (or per-block) rows, then a ``total`` row for the whole model (stem and
+    head included); every row starts with the model and input it belongs to."""
+    items = summary.blocks if blocks else summary.stages
+    columns = BLOCKS if blocks else STAGES
+    return csv_text(columns, items, model_fields(summary), [total_row(summary)])
 
 
 def summary_view(summary: Summary, blocks: bool = False) -> View:
