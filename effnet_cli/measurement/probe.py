@@ -14,7 +14,8 @@ silent zero would be a wrong measurement.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,13 +49,20 @@ class Trace:
 
 
 class ShapeProbe:
-    """A tensor stand-in that carries only a shape and reports every op applied to it."""
+    """A tensor stand-in that carries only a shape and reports every op applied to it.
 
-    __slots__ = ("shape", "tracer")
+    ``storage`` and ``requires_grad`` are filled only by the memory engine, which follows
+    the probes' real Python lifetimes to know when a tensor would be freed.
+    """
+
+    __slots__ = ("__weakref__", "requires_grad", "shape", "storage", "tracer", "vid")
 
     def __init__(self, shape: Sequence[int], tracer: _Tracer) -> None:
         self.shape = tuple(int(s) for s in shape)
         self.tracer = tracer
+        self.storage: Any = None
+        self.requires_grad = False
+        self.vid = 0
 
     def dim(self) -> int:
         return len(self.shape)
@@ -69,9 +77,10 @@ class ShapeProbe:
     def numel(self) -> int:
         return math.prod(self.shape)
 
-    def _binary(self, other: Any, kind: str) -> ShapeProbe:
+    def _binary(self, other: Any, kind: str, inplace: bool = False) -> ShapeProbe:
         shape = _broadcast(self.shape, tuple(getattr(other, "shape", ())))
-        return self.tracer.emit(kind, 0, shape)
+        inputs = (self, other) if isinstance(other, ShapeProbe) else (self,)
+        return self.tracer.emit(kind, 0, shape, inputs=inputs, inplace=self if inplace else None)
 
     def __mul__(self, other: Any) -> ShapeProbe:
         return self._binary(other, "multiply")
@@ -82,7 +91,19 @@ class ShapeProbe:
         return self._binary(other, "add")
 
     __radd__ = __add__
-    __iadd__ = __add__
+
+    def __iadd__(self, other: Any) -> ShapeProbe:
+        return self._binary(other, "add", inplace=True)
+
+    def new_empty(self, shape: Sequence[int], **kw: Any) -> ShapeProbe:
+        """A fresh tensor of another shape (stochastic depth's per-sample noise)."""
+        return self.tracer.emit("new", 0, shape, elements=0, inputs=())
+
+    def bernoulli_(self, *args: Any, **kw: Any) -> ShapeProbe:
+        return self
+
+    def div_(self, *args: Any, **kw: Any) -> ShapeProbe:
+        return self
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -130,7 +151,7 @@ def _conv2d(
     if ho < 1 or wo < 1:
         raise UnsupportedOp(f"input {h}x{w} is too small for this network")
     macs = n * out_ch * ho * wo * per_group * kh * kw
-    return t.emit("conv", macs, (n, out_ch, ho, wo))
+    return t.emit("conv", macs, (n, out_ch, ho, wo), inputs=(x,), params=(weight, bias))
 
 
 def _linear(t: _Tracer, x: ShapeProbe, weight: torch.Tensor, bias: Any = None) -> ShapeProbe:
@@ -138,50 +159,81 @@ def _linear(t: _Tracer, x: ShapeProbe, weight: torch.Tensor, bias: Any = None) -
     if x.shape[-1] != in_features:
         raise UnsupportedOp(f"linear expects {in_features} features, got {x.shape[-1]}")
     rows = math.prod(x.shape[:-1])
-    return t.emit("linear", rows * in_features * out_features, (*x.shape[:-1], out_features))
+    shape = (*x.shape[:-1], out_features)
+    return t.emit("linear", rows * in_features * out_features, shape, inputs=(x,),
+                  params=(weight, bias))  # fmt: skip
 
 
-def _batch_norm(t: _Tracer, x: ShapeProbe, running_mean: Any, *args: Any, **kw: Any) -> ShapeProbe:
+def _batch_norm(
+    t: _Tracer,
+    x: ShapeProbe,
+    running_mean: Any,
+    running_var: Any = None,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    *args: Any,
+    **kw: Any,
+) -> ShapeProbe:
     if running_mean is not None and running_mean.shape[0] != x.shape[1]:
         raise UnsupportedOp(
             f"batch_norm expects {running_mean.shape[0]} channels, got {x.shape[1]}"
         )
-    return t.emit("batch_norm", 0, x.shape)
+    return t.emit("batch_norm", 0, x.shape, inputs=(x,), params=(weight, bias), training=training)
 
 
-def _activation(t: _Tracer, x: ShapeProbe, *args: Any, **kw: Any) -> ShapeProbe:
-    return t.emit("activation", 0, x.shape)
+def _activation_rule(name: str) -> Callable[..., ShapeProbe]:
+    def rule(t: _Tracer, x: ShapeProbe, *args: Any, inplace: bool = False, **kw: Any) -> ShapeProbe:
+        inplace = inplace or bool(args and args[0] is True)
+        return t.emit("activation", 0, x.shape, inputs=(x,), inplace=x if inplace else None,
+                      function=name)  # fmt: skip
+
+    return rule
 
 
-def _pool(t: _Tracer, x: ShapeProbe, output_size: Any, *args: Any, **kw: Any) -> Any:
-    oh, ow = _pair(output_size)
-    out = t.emit("pooling", 0, (*x.shape[:2], oh, ow), elements=x.numel())
-    return (out, out) if kw.get("return_indices") else out
+def _pool_rule(name: str) -> Callable[..., Any]:
+    def rule(t: _Tracer, x: ShapeProbe, output_size: Any, *args: Any, **kw: Any) -> Any:
+        oh, ow = _pair(output_size)
+        shape = (*x.shape[:2], oh, ow)
+        out = t.emit("pooling", 0, shape, elements=x.numel(), inputs=(x,), function=name)
+        return (out, out) if kw.get("return_indices") else out
+
+    return rule
 
 
-def _dropout(t: _Tracer, x: ShapeProbe, p: float = 0.5, training: bool = True, *a: Any, **k: Any):
-    if training and p > 0:
+def _dropout(
+    t: _Tracer, x: ShapeProbe, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> ShapeProbe:
+    if not (training and p > 0):
+        return x
+    if not t.training:
         raise UnsupportedOp("the fast engine measures inference: put the model in eval()")
-    return x
+    return t.emit("dropout", 0, x.shape, elements=0, inputs=(x,), inplace=x if inplace else None)
 
 
 def _flatten(t: _Tracer, x: ShapeProbe, start_dim: int = 0, end_dim: int = -1) -> ShapeProbe:
     end = end_dim % len(x.shape)
     shape = (*x.shape[:start_dim], math.prod(x.shape[start_dim : end + 1]), *x.shape[end + 1 :])
-    return ShapeProbe(shape, t)
+    return t.view(x, shape)
+
+
+def _cross_entropy(t: _Tracer, logits: ShapeProbe, target: Any, *args: Any, **kw: Any):
+    """The loss of a training step: log-softmax over classes, then the mean NLL (a scalar)."""
+    return t.emit("loss", 0, (), elements=logits.numel(), inputs=(logits,))
 
 
 _RULES: dict[Callable[..., Any], Callable[..., Any]] = {
     F.conv2d: _conv2d,
     F.linear: _linear,
     F.batch_norm: _batch_norm,
-    F.silu: _activation,
-    F.relu: _activation,
-    torch.sigmoid: _activation,
-    F.adaptive_avg_pool2d: _pool,
-    F.adaptive_max_pool2d: _pool,
+    F.silu: _activation_rule("silu"),
+    F.relu: _activation_rule("relu"),
+    torch.sigmoid: _activation_rule("sigmoid"),
+    F.adaptive_avg_pool2d: _pool_rule("avg"),
+    F.adaptive_max_pool2d: _pool_rule("max"),
     F.dropout: _dropout,
     torch.flatten: _flatten,
+    F.cross_entropy: _cross_entropy,
 }
 
 
@@ -194,12 +246,31 @@ class _Tracer:
         self.stack: list[str] = []
         self.trace = Trace()
 
-    def emit(self, kind: str, macs: int, shape: Sequence[int], elements: int | None = None):
+    training = False
+    """Whether ops run as in a training step (the memory engine's); MACs are always counted."""
+
+    def emit(
+        self,
+        kind: str,
+        macs: int,
+        shape: Sequence[int],
+        elements: int | None = None,
+        inputs: tuple[ShapeProbe, ...] = (),
+        inplace: ShapeProbe | None = None,
+        **info: Any,
+    ) -> ShapeProbe:
+        """Record one op and return its output; ``inputs``, ``inplace`` (the probe whose
+        storage an in-place op reuses) and ``info`` matter only to the memory engine."""
         out = ShapeProbe(shape, self)
         count = out.numel() if elements is None else elements
         module = self.stack[-1] if self.stack else ""
-        self.trace.ops.append(OpRecord(module, kind, macs, count))
+        if kind != "new":
+            self.trace.ops.append(OpRecord(module, kind, macs, count))
         return out
+
+    def view(self, x: ShapeProbe, shape: Sequence[int]) -> ShapeProbe:
+        """A view of ``x`` with another shape: no op, no new memory."""
+        return ShapeProbe(shape, self)
 
     def pre(self, module: nn.Module, args: tuple) -> None:
         self.stack.append(self.names.get(id(module), "?"))
@@ -212,20 +283,26 @@ class _Tracer:
                 self.trace.leaf_output_elements[name] = output.numel()
 
 
-def probe_forward(model: nn.Module, input_shape: Sequence[int]) -> Trace:
-    """Run ``model.forward`` on a ShapeProbe of ``input_shape`` and return what it saw."""
-    if model.training:
-        raise UnsupportedOp("the fast engine measures inference: put the model in eval()")
-    tracer = _Tracer(model)
+@contextmanager
+def hooked(tracer: _Tracer) -> Iterator[_Tracer]:
+    """Module hooks that keep ``tracer``'s stack of running modules, for one forward."""
     register = nn.modules.module
     handles = [
         register.register_module_forward_pre_hook(tracer.pre),
         register.register_module_forward_hook(tracer.post),
     ]
     try:
-        out = model(ShapeProbe(input_shape, tracer))
+        yield tracer
     finally:
         for handle in handles:
             handle.remove()
+
+
+def probe_forward(model: nn.Module, input_shape: Sequence[int]) -> Trace:
+    """Run ``model.forward`` on a ShapeProbe of ``input_shape`` and return what it saw."""
+    if model.training:
+        raise UnsupportedOp("the fast engine measures inference: put the model in eval()")
+    with hooked(_Tracer(model)) as tracer:
+        out = model(ShapeProbe(input_shape, tracer))
     tracer.trace.output_shape = out.shape
     return tracer.trace

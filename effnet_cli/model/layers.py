@@ -112,7 +112,8 @@ class StochasticDepth(nn.Module):
             return x
         survival = 1.0 - self.p
         shape = (x.shape[0],) + (1,) * (x.dim() - 1)
-        noise = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        # new_empty rather than torch.empty: the memory engine's shape probe answers it
+        noise = x.new_empty(shape).bernoulli_(survival)
         return x * noise.div_(survival)
 
     def extra_repr(self) -> str:

@@ -1,0 +1,375 @@
+"""The memory engine: the peak bytes of live tensor storages of inference or of a training
+step, predicted from the model built on meta, with nothing allocated.
+
+How it works
+- The model's own forward runs on shape probes (``probe.py``). Each op's output gets a
+  simulated storage whose lifetime is the probe's real Python lifetime: CPython drops a
+  probe the moment its last reference goes, exactly when it would free the tensor, so the
+  liveness of every intermediate is the real one, not a guess. In-place ops and views share
+  their input's storage.
+- In a training step each op also keeps what autograd keeps for its backward (``_SAVES``:
+  a convolution its input, batch-norm its input and per-channel statistics, an in-place
+  SiLU a copy of its input, sigmoid its output, a multiply the other operand, dropout its
+  mask, the loss its log-probabilities), checked against torch's own saved tensors by the
+  tests. The backward pass is then replayed node by node in reverse order of creation, as
+  torch's engine runs this network: each node allocates its input gradients, temporaries
+  and parameter gradients, then frees its output gradient and what it saved; gradients
+  reaching one tensor from two consumers are summed into a new tensor.
+- The optimizer step follows torch's default implementation for the device: on the CPU
+  the for-loop one (Adam's per-parameter square root and division are its temporaries),
+  on CUDA the foreach one (one square root per parameter, all at once).
+Nothing here prints; the result is a ``MemoryPrediction``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch.nn.functional as F
+from torch import nn
+
+from .probe import ShapeProbe, _Tracer, hooked
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "none")
+STATE_PER_PARAM = {"sgd": 1, "adam": 2, "adamw": 2, "none": 0}
+"""Optimizer state tensors per parameter (momentum; Adam's two moments)."""
+ELEMENT = 4  # float32 bytes; autocast is not modelled here yet
+
+
+class Ledger:
+    """Bytes live now, by category, and a snapshot of the moment they peaked."""
+
+    def __init__(self, base: dict[str, int]) -> None:
+        self.by: Counter = Counter(base)
+        self.current = sum(base.values())
+        self.peak = self.current
+        self.peak_by = dict(self.by)
+        self.where = ("start", "", "")
+        self.peak_at = self.where
+
+    def alloc(self, nbytes: int, category: str) -> None:
+        self.by[category] += nbytes
+        self.current += nbytes
+        if self.current > self.peak:
+            self.peak, self.peak_by, self.peak_at = self.current, dict(self.by), self.where
+
+    def free(self, nbytes: int, category: str) -> None:
+        self.by[category] -= nbytes
+        self.current -= nbytes
+
+
+class Storage:
+    """A simulated tensor storage: counted while anything references it."""
+
+    __slots__ = ("category", "ledger", "nbytes")
+
+    def __init__(self, ledger: Ledger, nbytes: int, category: str) -> None:
+        self.ledger, self.nbytes, self.category = ledger, nbytes, category
+        ledger.alloc(nbytes, category)
+
+    def __del__(self) -> None:
+        self.ledger.free(self.nbytes, self.category)
+
+
+@dataclass
+class Node:
+    """One op of the forward pass as autograd records it, for the backward replay."""
+
+    kind: str
+    module: str
+    out: int
+    out_bytes: int
+    inputs: list[tuple[int, int, bool]]
+    """(value id, bytes, whether it needs a gradient) per input."""
+    params: list[int]
+    """Bytes of each parameter that gets a gradient here."""
+    saved: list[Storage]
+    function: str = ""
+    on_view: bool = False
+    """An in-place op on a view: autograd's CopySlices wraps its backward (three copies)."""
+
+
+def _bytes(shape: Sequence[int], element: int = ELEMENT) -> int:
+    size = element
+    for s in shape:
+        size *= int(s)
+    return size
+
+
+def _param_bytes(params: Sequence[Any]) -> list[int]:
+    return [p.numel() * p.element_size() for p in params if p is not None and p.requires_grad]
+
+
+class MemoryTracer(_Tracer):
+    """The shape probe's tracer, also allocating simulated storages and, in training,
+    recording autograd's nodes with what each keeps for backward."""
+
+    def __init__(self, model: nn.Module, ledger: Ledger, training: bool) -> None:
+        super().__init__(model)
+        self.ledger = ledger
+        self.training = training
+        self.nodes: list[Node] = []
+        self.next_vid = 1
+        self.phase = "forward"
+        self.saved_by_stage: Counter = Counter()
+        self.live_after: dict[str, int] = {}
+        self._saved_ids: set[int] = set()
+        self._views: set[int] = set()
+
+    def value(self, probe: ShapeProbe, storage: Storage | None, requires_grad: bool) -> Any:
+        probe.storage, probe.requires_grad = storage, requires_grad
+        probe.vid, self.next_vid = self.next_vid, self.next_vid + 1
+        return probe
+
+    def new_storage(self, nbytes: int) -> Storage:
+        return Storage(self.ledger, nbytes, "activations")
+
+    def emit(self, kind, macs, shape, elements=None, inputs=(), inplace=None, **info):  # type: ignore[override]
+        out = super().emit(kind, macs, shape, elements, inputs, inplace, **info)
+        module = self.stack[-1] if self.stack else ""
+        self.ledger.where = (self.phase, module, info.get("function") or kind)
+        params = _param_bytes(info.get("params", ())) if self.training else []
+        grad = self.training and (bool(params) or any(x.requires_grad for x in inputs))
+        if kind == "new":
+            return self.value(out, self.new_storage(_bytes(shape)), False)
+        if kind == "loss":
+            return self._loss(out, inputs[0])
+        storage = inplace.storage if inplace is not None else self.new_storage(_bytes(shape))
+        self.value(out, storage, grad)
+        if grad:
+            saved = self._saves(kind, info, inputs, out)
+            saved += self._extra(kind, info, inputs, inplace is not None)
+            saved = [s for s in saved if s is not None]  # the batch itself is not a new tensor
+            self._node(kind, out, inputs, params, saved, info.get("function", ""))
+            self.nodes[-1].on_view = inplace is not None and inplace.vid in self._views
+        return out
+
+    def view(self, x: ShapeProbe, shape: Sequence[int]) -> ShapeProbe:
+        out = self.value(ShapeProbe(shape, self), x.storage, x.requires_grad)
+        self._views.add(out.vid)
+        if x.requires_grad:
+            self._node("view", out, (x,), [], [], "")
+        return out
+
+    def _saves(self, kind: str, info: dict, inputs: tuple, out: ShapeProbe) -> list[Storage]:
+        """What autograd keeps of the op's own inputs and output for its backward."""
+        x = inputs[0]
+        if kind in ("conv", "linear", "batch_norm"):
+            return [x.storage]
+        if kind == "activation":
+            return [out.storage] if info.get("function") in ("sigmoid", "relu") else []
+        if kind == "multiply" and len(inputs) == 2:
+            a, b = inputs
+            return [s for s, other in ((b.storage, a), (a.storage, b)) if other.requires_grad]
+        return []
+
+    def _extra(self, kind: str, info: dict, inputs: tuple, inplace: bool) -> list[Storage]:
+        """Tensors an op creates only to keep for backward."""
+        x = inputs[0]
+        if kind == "batch_norm":
+            channels = _bytes((x.shape[1],))
+            return [self.new_storage(channels), self.new_storage(channels)]  # mean, invstd
+        if kind == "activation" and info.get("function") == "silu":
+            # in-place SiLU keeps a copy of its input (autograd's original self); out of
+            # place, the input itself
+            return [self.new_storage(_bytes(x.shape))] if inplace else [x.storage]
+        if kind == "dropout":
+            return [self.new_storage(_bytes(x.shape))]  # the scaled keep-mask
+        if kind == "pooling" and info.get("function") == "max":
+            return [self.new_storage(_bytes((*x.shape[:2], 1, 1), 8))]  # int64 indices
+        return []
+
+    def _node(self, kind, out, inputs, params, saved, function) -> None:
+        module = self.stack[-1] if self.stack else ""
+        for storage in saved:
+            if id(storage) not in self._saved_ids:
+                self._saved_ids.add(id(storage))
+                self.saved_by_stage[module] += storage.nbytes
+        ins = [(x.vid, _bytes(x.shape), x.requires_grad) for x in inputs]
+        self.nodes.append(
+            Node(kind, module, out.vid, _bytes(out.shape), ins, params, saved, function)
+        )
+
+    def _loss(self, out: ShapeProbe, logits: ShapeProbe) -> ShapeProbe:
+        """cross_entropy: log-softmax (kept for backward), then the NLL and its weight total."""
+        log_probs = self.new_storage(_bytes(logits.shape))
+        total_weight = self.new_storage(ELEMENT)
+        self.value(out, self.new_storage(ELEMENT), True)
+        self._node("loss", out, (logits,), [], [log_probs, total_weight], "")
+        return out
+
+    def post(self, module: nn.Module, args: tuple, output: Any) -> None:
+        name = self.stack[-1] if self.stack else ""
+        super().post(module, args, output)
+        if name.count(".") == 1 and name.startswith("features."):
+            self.live_after[name] = self.ledger.current
+
+
+@dataclass
+class MemoryPrediction:
+    """The simulated peak: bytes, what they are, where the peak happens, per stage."""
+
+    peak_bytes: int
+    breakdown: dict[str, int]
+    peak_at: tuple[str, str, str]
+    saved_by_module: dict[str, int] = field(default_factory=dict)
+    live_after: dict[str, int] = field(default_factory=dict)
+
+
+def base_bytes(model: nn.Module, input_shape: Sequence[int], train: bool, optimizer: str) -> dict:
+    """What is live before the step starts: weights, buffers, optimizer state, the batch."""
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    tensors = sum(1 for _ in model.parameters())
+    state = 0
+    if train:
+        state = STATE_PER_PARAM[optimizer] * params
+        if optimizer in ("adam", "adamw"):
+            state += tensors * ELEMENT  # one float32 step count per parameter
+    labels = input_shape[0] * 8 if train else 0  # int64 class indices
+    return {
+        "weights": params,
+        "buffers": sum(b.numel() * b.element_size() for b in model.buffers()),
+        "optimizer_state": state,
+        "input": _bytes(input_shape) + labels,
+    }
+
+
+# ----------------------------------------------------------------------------- backward
+
+
+def _gradients(node: Node, ledger: Ledger, grad: Storage) -> tuple[list[Any], list[Storage]]:
+    """What a node's backward allocates: one gradient per input that needs one (aligned
+    with ``node.inputs``) and temporaries freed before it returns."""
+
+    def new(nbytes: int) -> Storage:
+        return Storage(ledger, nbytes, "transient")
+
+    needs = [(nbytes, req) for _, nbytes, req in node.inputs]
+    if node.kind in ("add", "view"):  # the same gradient flows to every input
+        return [grad if req else None for _nbytes, req in needs], []
+    if node.kind == "multiply":
+        products = [new(node.out_bytes) if req else None for _, req in needs]
+        grads, temps = [], []
+        for product, (nbytes, _req) in zip(products, needs, strict=True):
+            if product is not None and nbytes != node.out_bytes:  # broadcast: sum back down
+                grads.append(new(nbytes))
+                temps.append(product)
+            else:
+                grads.append(product)
+        return grads, temps
+    if node.kind == "loss":
+        nll = new(node.inputs[0][1])
+        return [new(node.inputs[0][1])], [nll]
+    # CopySlices: a zeroed gradient of the base, a strided buffer and a copy of the slice
+    temps = [new(node.out_bytes) for _ in range(3)] if node.on_view else []
+    return [new(nbytes) if req else None for nbytes, req in needs], temps
+
+
+def _deliver(grads: dict[int, Storage], node: Node, new: list[Any], ledger: Ledger) -> None:
+    """Hand each input its gradient; a second gradient for the same tensor is summed into
+    a new one and both parts die. (A function of its own: no local outlives the call.)"""
+    for (vid, nbytes, _), gradient in zip(node.inputs, new, strict=True):
+        if gradient is None:
+            continue
+        if vid in grads:
+            ledger.where = ("backward", node.module, "sum of two gradients")
+            grads[vid] = Storage(ledger, nbytes, "transient")
+        else:
+            grads[vid] = gradient
+    new.clear()
+
+
+def replay_backward(tracer: MemoryTracer, ledger: Ledger) -> list[Storage]:
+    """Run autograd's backward over the recorded nodes, newest first; returns the
+    parameter gradients it leaves (``.grad``)."""
+    tracer.phase = "backward"
+    nodes = tracer.nodes
+    grads: dict[int, Storage] = {}
+    ledger.where = ("backward", nodes[-1].module, "loss")
+    root = Storage(ledger, ELEMENT, "transient")  # loss.backward()'s implicit ones
+    grads[nodes[-1].out] = root
+    param_grads: list[Storage] = []
+    while nodes:
+        node = nodes.pop()
+        grad = grads.pop(node.out, None)
+        if grad is None:  # not on the loss's path
+            continue
+        ledger.where = ("backward", node.module, node.function or node.kind)
+        new, temps = _gradients(node, ledger, grad)
+        param_grads += [Storage(ledger, nbytes, "gradients") for nbytes in node.params]
+        del temps, grad
+        node.saved.clear()
+        _deliver(grads, node, new, ledger)
+    grads.clear()
+    del root
+    return param_grads
+
+
+def replay_optimizer(model: nn.Module, ledger: Ledger, optimizer: str, device_type: str) -> None:
+    """The temporaries of one optimizer step, as torch's default implementation makes them:
+    SGD with momentum updates in place; Adam(W) divides by a fresh square root per
+    parameter (for-loop, CPU), or for all parameters at once (foreach, CUDA)."""
+    ledger.where = ("optimizer", "", optimizer)
+    if optimizer not in ("adam", "adamw"):
+        return
+    sizes = [p.numel() * p.element_size() for p in model.parameters()]
+    if device_type == "cuda":
+        held = [Storage(ledger, s, "transient") for s in sizes]
+        del held
+        return
+    denom = None
+    for size in sizes:  # the previous denominator dies only when the next one is bound
+        root = Storage(ledger, size, "transient")
+        fresh = Storage(ledger, size, "transient")
+        del root
+        denom = fresh
+    del denom
+
+
+def predict(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    train: bool = False,
+    optimizer: str = "sgd",
+    device_type: str = "cpu",
+) -> MemoryPrediction:
+    """Simulate one step of ``model`` (built anywhere, meta included: only shapes are read)
+    and return its peak: inference is one no-grad forward in eval mode; training is the
+    steady-state step (forward, cross-entropy, backward, optimizer step) with the
+    optimizer's state already there."""
+    ledger = Ledger(base_bytes(model, input_shape, train, optimizer))
+    tracer = MemoryTracer(model, ledger, train)
+    was_training = model.training
+    model.train(train)
+    try:
+        with hooked(tracer):
+            x = tracer.value(ShapeProbe(input_shape, tracer), None, False)
+            if train:
+                loss = F.cross_entropy(model(x), None)
+            else:
+                model(x)
+        if train:  # the loss stays referenced through backward and step, as in the loop
+            param_grads = replay_backward(tracer, ledger)
+            replay_optimizer(model, ledger, optimizer, device_type)
+            param_grads.clear()  # zero_grad(set_to_none=True)
+            del loss
+    finally:
+        model.train(was_training)
+    return MemoryPrediction(
+        peak_bytes=ledger.peak,
+        breakdown=_breakdown(ledger.peak_by),
+        peak_at=ledger.peak_at,
+        saved_by_module=dict(tracer.saved_by_stage),
+        live_after=dict(tracer.live_after),
+    )
+
+
+BREAKDOWN = ("weights", "buffers", "gradients", "optimizer_state", "input", "activations",
+             "transient")  # fmt: skip
+
+
+def _breakdown(by: dict[str, int]) -> dict[str, int]:
+    return {key: int(by.get(key, 0)) for key in BREAKDOWN}

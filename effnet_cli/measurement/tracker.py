@@ -1,0 +1,162 @@
+"""The real step, measured: every tensor storage it creates, live until it is freed.
+
+On the CPU (and anywhere torch dispatches), ``LiveStorages`` is a TorchDispatchMode that
+sees each op's outputs, counts each new storage once (views and in-place results share
+their input's) and hears, through a finalizer on the storage, the moment it is freed. The
+peak of that count is the definition of peak memory in DESIGN.md, with nothing rounded.
+On CUDA the allocator's own counters are read as well: ``max_memory_allocated`` (the same
+thing, rounded to the allocator's blocks) and ``max_memory_reserved`` (what the caching
+allocator holds from the driver, the figure nvidia-smi is closer to).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+
+class LiveStorages(TorchDispatchMode):
+    """Bytes of every live tensor storage: those that exist already (``existing``) and
+    every one created while the mode is active, until it is freed."""
+
+    def __init__(self, existing: Iterable[torch.Tensor] = ()) -> None:
+        super().__init__()
+        self.live: dict[int, int] = {}
+        for t in existing:
+            storage = t.untyped_storage()
+            self.live.setdefault(id(storage), storage.nbytes())
+        self.base = sum(self.live.values())
+        self.current = self.peak = self.base
+        self.phase = "start"
+        self.peak_at = ("start", "")
+
+    def _track(self, t: torch.Tensor, op: str) -> None:
+        storage = t.untyped_storage()
+        key = id(storage)
+        if key in self.live:
+            return
+        nbytes = storage.nbytes()
+        self.live[key] = nbytes
+        self.current += nbytes
+        if self.current > self.peak:
+            self.peak, self.peak_at = self.current, (self.phase, op)
+        weakref.finalize(storage, self._free, key)
+
+    def _free(self, key: int) -> None:
+        nbytes = self.live.pop(key, None)
+        if nbytes is not None:
+            self.current -= nbytes
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor):
+                self._track(t, str(func.overloadpacket.__name__))
+        return out
+
+
+@dataclass
+class MeasuredMemory:
+    """The peak of one real step, and where it happened."""
+
+    device: str
+    peak_bytes: int
+    peak_at: tuple[str, str]
+    allocated_bytes: int | None = None
+    reserved_bytes: int | None = None
+
+
+def make_optimizer(model: nn.Module, name: str) -> torch.optim.Optimizer | None:
+    """The optimizers of the definition, with torch's default implementation."""
+    params = list(model.parameters())
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=1e-3)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=1e-3)
+    return None
+
+
+def _state(optimizer: torch.optim.Optimizer | None) -> list[torch.Tensor]:
+    if optimizer is None:
+        return []
+    return [t for s in optimizer.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
+
+
+def _train_step(model, x, labels, optimizer, tracker: LiveStorages | None = None) -> None:
+    def phase(name: str) -> None:
+        if tracker is not None:
+            tracker.phase = name
+
+    phase("forward")
+    loss = F.cross_entropy(model(x), labels)
+    phase("backward")
+    loss.backward()
+    phase("optimizer")
+    if optimizer is not None:
+        optimizer.step()
+    phase("zero_grad")
+    model.zero_grad(set_to_none=True)
+
+
+def measure_step(
+    model: nn.Module, x: torch.Tensor, train: bool = False, optimizer: str = "sgd"
+) -> MeasuredMemory:
+    """Run the step of the definition on the model's device and measure its peak: one
+    no-grad eval forward, or the second training step (the first creates the state)."""
+    device = x.device
+    existing: list[torch.Tensor] = [*model.parameters(), *model.buffers(), x]
+    if not train:
+        model.eval()
+        run = _Runner(lambda t: _infer(model, x, t))
+    else:
+        model.train()
+        labels = torch.randint(0, _classes(model), (x.shape[0],), device=device)
+        opt = make_optimizer(model, optimizer)
+        _train_step(model, x, labels, opt)
+        existing += [labels, *_state(opt)]
+        run = _Runner(lambda t: _train_step(model, x, labels, opt, t))
+    return run.measure(existing, device)
+
+
+def _infer(model: nn.Module, x: torch.Tensor, tracker: LiveStorages | None) -> None:
+    if tracker is not None:
+        tracker.phase = "forward"
+    with torch.no_grad():
+        model(x)
+
+
+def _classes(model: nn.Module) -> int:
+    head = getattr(model, "classifier", None)
+    return head[-1].out_features if head is not None else 1
+
+
+class _Runner:
+    """Runs a step once under the live-storage tracker (and CUDA's counters on CUDA)."""
+
+    def __init__(self, step: Any) -> None:
+        self.step = step
+
+    def measure(self, existing: list[torch.Tensor], device: torch.device) -> MeasuredMemory:
+        cuda = device.type == "cuda"
+        if cuda:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+        tracker = LiveStorages(existing)
+        with tracker:
+            self.step(tracker)
+        result = MeasuredMemory(str(device), tracker.peak, tracker.peak_at)
+        if cuda:
+            torch.cuda.synchronize(device)
+            result.allocated_bytes = int(torch.cuda.max_memory_allocated(device))
+            result.reserved_bytes = int(torch.cuda.max_memory_reserved(device))
+        return result
