@@ -6,6 +6,8 @@ its unit. No torch here, so options are checked before anything heavy loads.
 
 from __future__ import annotations
 
+import math
+
 from .errors import UsageError
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
@@ -17,3 +19,38 @@ def check_dtype(name: str) -> str:
     if name not in DTYPE_BYTES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPE_BYTES)}, got '{name}'")
     return name
+
+
+_DECIMAL = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_BYTES = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+SIZE_HINT = "e.g. 16GiB, 500MB, 2e9 (KiB/MiB/GiB are powers of 1024, kB/MB/GB of 1000)"
+COUNT_HINT = "e.g. 2G, 500M, 2e9 (k, M, G, T are powers of 1000)"
+
+
+def _split(text: str) -> tuple[float, str]:
+    body = text.strip()
+    number = body.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    unit = body[len(number) :].strip().lower()
+    try:
+        value = float(number)
+    except ValueError:
+        value = float("nan")
+    return value, unit
+
+
+def parse_bytes(text: str, option: str) -> int:
+    """A byte size: decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB) units, or
+    plain bytes; zero, negative or malformed values are one usage error naming them."""
+    value, unit = _split(text)
+    if unit not in _BYTES or not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{option} '{text}' is not a positive size ({SIZE_HINT})")
+    return int(value * _BYTES[unit])
+
+
+def parse_count(text: str, option: str) -> int:
+    """A count with an optional decimal suffix (k, M, G, T) or in e-notation."""
+    value, unit = _split(text)
+    if unit not in _DECIMAL or not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{option} '{text}' is not a positive count ({COUNT_HINT})")
+    return int(value * _DECIMAL[unit])

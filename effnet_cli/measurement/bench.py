@@ -19,9 +19,9 @@ import torch
 
 from ..arch.specs import ResolvedSpec
 from ..devices import process_peak_rss_bytes, reset_peak_rss
-from ..errors import RuntimeFailure, UsageError
+from ..errors import RuntimeFailure
 from ..reports import BenchResult
-from .prepare import BuildOptions, Prepared, input_shape, prepare
+from .prepare import BuildOptions, Prepared, check_train_shape, input_shape, prepare
 from .settings import MAX_ITERS, BenchSettings
 
 # ----------------------------------------------------------------------------- clocks
@@ -142,11 +142,8 @@ def _input(shape: tuple, s: BenchSettings, device: torch.device) -> torch.Tensor
 
 
 def _check_train_shape(shape: tuple, s: BenchSettings) -> None:
-    if s.train and shape[0] == 1 and math.ceil(shape[2] / 32) == 1:
-        raise UsageError(
-            f"--train at {shape[2]}px with batch 1 leaves batch-norm one value per channel "
-            "(1×1 maps in the last stages): use --batch-size 2 or a resolution above 32"
-        )
+    if s.train:
+        check_train_shape(shape)
 
 
 Progress = Callable[[int, int | None], None]

@@ -34,6 +34,7 @@ from torch import nn
 from .probe import ShapeProbe, _Tracer, hooked
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "none")
+END_OF_FORWARD = "<end of forward>"
 STATE_PER_PARAM = {"sgd": 1, "adam": 2, "adamw": 2, "none": 0}
 """Optimizer state tensors per parameter (momentum; Adam's two moments)."""
 ELEMENT = 4  # float32 bytes; autocast is not modelled here yet
@@ -350,12 +351,15 @@ def predict(
             if train:
                 loss = F.cross_entropy(model(x), None)
             else:
-                model(x)
+                out = model(x)
+            tracer.live_after[END_OF_FORWARD] = ledger.current
         if train:  # the loss stays referenced through backward and step, as in the loop
             param_grads = replay_backward(tracer, ledger)
             replay_optimizer(model, ledger, optimizer, device_type)
             param_grads.clear()  # zero_grad(set_to_none=True)
             del loss
+        else:
+            del out
     finally:
         model.train(was_training)
     return MemoryPrediction(

@@ -54,6 +54,15 @@ def input_shape(spec: ResolvedSpec, resolution: int | None, batch_size: int) -> 
     return (batch_size, 3, res, res)
 
 
+def check_train_shape(shape: tuple) -> None:
+    """A training step needs more than one value per channel in every batch-norm."""
+    if shape[0] == 1 and -(-shape[2] // 32) == 1:
+        raise UsageError(
+            f"--train at {shape[2]}px with batch 1 leaves batch-norm one value per channel "
+            "(1×1 maps in the last stages): use --batch-size 2 or a resolution above 32"
+        )
+
+
 def inference_bytes(model: EfficientNet, trace: Trace) -> int:
     """Rough peak memory of one no-grad forward: weights and buffers plus the three largest
     layer outputs alive at once (input, output and a residual). The sum of all outputs

@@ -1,0 +1,157 @@
+"""Collect for `effnet memory`: the predicted peak of one step, per stage, measured beside
+it on a real device, and the largest batch that fits a limit. Nothing here prints."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import torch
+
+from ..arch.specs import ResolvedSpec, parse_variant
+from ..devices import available_bytes, check_available
+from ..errors import RuntimeFailure, UsageError
+from ..model import EfficientNet, build_model, materialize
+from ..reports import MeasuredPeak, MemoryReport, MemoryStage
+from .memory import END_OF_FORWARD, OPTIMIZERS, MemoryPrediction, predict
+from .prepare import check_train_shape, input_shape
+from .summary import StageMap
+from .tracker import measure_step
+
+MAX_BATCH = 1 << 20
+"""The largest batch --max-batch reports (a bound on the search, not a claim)."""
+
+
+def _check(train: bool, optimizer: str, shape: tuple) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise UsageError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got '{optimizer}'")
+    if train:
+        check_train_shape(shape)
+
+
+def _stages(spec: ResolvedSpec, p: MemoryPrediction) -> list[MemoryStage]:
+    where = StageMap(spec)
+    saved: Counter = Counter()
+    for module, nbytes in p.saved_by_module.items():
+        saved[where.stage_of(module)] += nbytes
+    rows = []
+    for row in spec.stages:
+        after = p.live_after.get(f"features.{row.stage - 1}", 0)
+        if row is spec.stages[-1]:  # the head's pooling and classifier end the forward
+            after = p.live_after.get(END_OF_FORWARD, after)
+        rows.append(MemoryStage(row.stage, row.operator, saved[row.stage], after))
+    return rows
+
+
+def _peak_at(spec: ResolvedSpec, p: MemoryPrediction) -> dict[str, str | int | None]:
+    phase, module, op = p.peak_at
+    stage = StageMap(spec).stage_of(module) if module else None
+    return {"phase": phase, "stage": stage, "module": module, "op": op}
+
+
+def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, device: str,
+             predicted: int) -> MeasuredPeak:  # fmt: skip
+    """Run the real step on ``device`` (after checking the prediction fits) and compare."""
+    free = available_bytes(device)
+    if free is not None and predicted > free:
+        gib = 1 << 30
+        raise RuntimeFailure(
+            f"the step needs {predicted / gib:.2f} GiB (predicted) and {device} has "
+            f"{free / gib:.2f} GiB free: measure on --device meta (prediction only), or use a "
+            "smaller --batch-size or --resolution"
+        )
+    materialize(model, device)
+    x = torch.randn(*shape, device=device)
+    m = measure_step(model, x, train, optimizer)
+    method = "live tensor storages (TorchDispatchMode)"
+    if m.allocated_bytes is not None:
+        method += "; CUDA max_memory_allocated / max_memory_reserved"
+    error = 100.0 * (predicted - m.peak_bytes) / m.peak_bytes
+    return MeasuredPeak(device, m.peak_bytes, error, method,
+                        {"phase": m.peak_at[0], "op": m.peak_at[1]},
+                        m.allocated_bytes, m.reserved_bytes)  # fmt: skip
+
+
+def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: str,
+                  limit: int, device_type: str, num_classes: int = 1000) -> int:  # fmt: skip
+    """The largest batch whose predicted peak fits ``limit`` (0 when not even one does).
+
+    The peak grows with the batch (every activation is proportional to it), so a bracket
+    found by doubling is bisected; each probe of the search is a full prediction.
+    """
+    model = build_model(spec, num_classes, device="meta")
+
+    def fits(batch: int) -> bool:
+        shape = (batch, 3, resolution, resolution)
+        return predict(model, shape, train, optimizer, device_type).peak_bytes <= limit
+
+    smallest = 2 if train and -(-resolution // 32) == 1 else 1  # batch-norm needs two values
+    if not fits(smallest):
+        return 0
+    low, high = smallest, smallest * 2
+    while high <= MAX_BATCH and fits(high):
+        low, high = high, high * 2
+    if high > MAX_BATCH:
+        return MAX_BATCH
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
+
+
+def memory(
+    spec: ResolvedSpec | str,
+    *,
+    batch_size: int = 1,
+    resolution: int | None = None,
+    train: bool = False,
+    optimizer: str = "sgd",
+    device: str = "meta",
+    num_classes: int = 1000,
+    max_batch: bool = False,
+    limit_bytes: int | None = None,
+) -> MemoryReport:
+    """Predict the peak memory of one step of ``spec``; on a real device also run the step
+    and measure it; with ``max_batch``, find the largest batch within ``limit_bytes`` (or
+    the device's free memory)."""
+    start = time.perf_counter()
+    spec = parse_variant(spec) if isinstance(spec, str) else spec
+    shape = input_shape(spec, resolution, batch_size)
+    _check(train, optimizer, shape)
+    check_available(device)
+    device_type = device.partition(":")[0]
+    model = build_model(spec, num_classes, device="meta")
+    p = predict(model, shape, train, optimizer, device_type)
+    predicted = time.perf_counter()
+    report = MemoryReport(
+        variant=spec.name,
+        title=spec.title,
+        mode="train" if train else "inference",
+        batch_size=shape[0],
+        resolution=shape[2],
+        optimizer=optimizer if train else None,
+        amp=None,
+        device=device,
+        peak_bytes=p.peak_bytes,
+        breakdown=p.breakdown,
+        peak_at=_peak_at(spec, p),
+        stages=_stages(spec, p),
+    )
+    if max_batch:
+        report.limit_bytes = limit_bytes or _free_memory(device)
+        report.max_batch = largest_batch(spec, shape[2], train, optimizer, report.limit_bytes,
+                                         device_type, num_classes)  # fmt: skip
+    if device != "meta":
+        report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes)
+    report.seconds = {"predict": predicted - start, "total": time.perf_counter() - start}
+    return report
+
+
+def _free_memory(device: str) -> int:
+    free = None if device == "meta" else available_bytes(device)
+    if free is None:
+        raise UsageError(
+            "--max-batch needs something to fit into: --limit SIZE (e.g. 16GiB) or a real "
+            "--device whose free memory is the limit"
+        )
+    return free
