@@ -517,6 +517,69 @@ def _progress(label: str):
     )  # fmt: skip
 
 
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    adam = "adam"
+    adamw = "adamw"
+    none = "none"
+
+
+@app.command(short_help="Peak memory of inference or a training step: predicted, measured.")
+def memory(
+    variant: VariantArg,
+    batch_size: BatchOpt = 1,
+    resolution: ResolutionOpt = None,
+    num_classes: ClassesOpt = 1000,
+    train: Annotated[
+        bool, typer.Option("--train", help="A training step instead of one inference forward.")
+    ] = False,
+    optimizer: Annotated[
+        Optimizer | None,
+        typer.Option(
+            "--optimizer",
+            help="With --train: sgd (momentum 0.9, default), adam, "
+            "adamw, or none (gradients only).",
+        ),
+    ] = None,
+    device: DeviceOpt = None,
+    max_batch: Annotated[
+        bool, typer.Option("--max-batch", help="Find the largest batch that fits --limit.")
+    ] = False,
+    limit: Annotated[
+        str | None,
+        typer.Option(
+            "--limit",
+            help="Memory to fit into, e.g. 16GiB, 500MB, 2e9 (GiB = 2^30 "
+            "bytes, GB = 10^9) [default: the device's free memory].",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    wide: WideOpt = False,
+) -> None:
+    """Peak memory of inference or of a training step, predicted without allocating; on a
+    real device the step also runs and its measured peak is shown beside the prediction."""
+    _check_paths(output)
+    spec = parse_variant(variant)
+    if optimizer is not None and not train:
+        raise UsageError("--optimizer applies to a training step: add --train")
+    if limit is not None and not max_batch:
+        raise UsageError("--limit is what --max-batch fits into: add --max-batch")
+    from .units import parse_bytes
+
+    limit_bytes = parse_bytes(limit, "--limit") if limit is not None else None
+    dev = parse_device(device) if device else "meta"
+    from .measurement.peak import memory as run_memory
+    from .views.memory import memory_view
+
+    report = run_memory(
+        spec, batch_size=batch_size, resolution=resolution, train=train,
+        optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
+        max_batch=max_batch, limit_bytes=limit_bytes,
+    )  # fmt: skip
+    _deliver(memory_view(report), fmt, output, None, wide)
+
+
 @app.command(short_help="Measured latency, throughput and peak memory on a device.")
 def bench(
     variants: Annotated[

@@ -1,0 +1,124 @@
+"""The view of `effnet memory`: the peak, what is live at it, where it happens, per stage,
+and the measurement beside the prediction. No torch, no printing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..reports import MemoryReport, MemoryStage
+from .core import Column, Facts, Note, Part, View, csv_text, grid, to_dict
+from .numbers import nbytes, pct
+
+DEFINITION = (
+    "Peak = the most bytes of tensor storages alive at once: weights, buffers, the batch and "
+    "every tensor the step creates while something references it (views and in-place "
+    "results add nothing). 1 MiB = 2^20 bytes."
+)
+TRAIN_NOTE = (
+    "Training step, steady state: train(), cross_entropy(model(x), labels), backward(), "
+    "optimizer.step(), zero_grad(set_to_none=True); the second step's peak, when the "
+    "optimizer's state exists."
+)
+LABELS = {
+    "weights": "weights",
+    "buffers": "buffers (batch-norm statistics)",
+    "gradients": "parameter gradients",
+    "optimizer_state": "optimizer state",
+    "input": "input batch (and labels)",
+    "activations": "activations (forward tensors alive)",
+    "transient": "transient (backward and optimizer temporaries)",
+}
+RESERVED_NOTE = "what the caching allocator kept from the driver: closer to nvidia-smi"
+OPTIMIZER_NAMES = {"sgd": "SGD, momentum 0.9", "adam": "Adam", "adamw": "AdamW",
+                   "none": "no optimizer (gradients only)"}  # fmt: skip
+
+
+def _step(r: MemoryReport) -> str:
+    if r.mode == "inference":
+        return "inference (eval, no grad, one forward)"
+    return f"training step ({OPTIMIZER_NAMES[r.optimizer or 'none']})"
+
+
+def _where(r: MemoryReport) -> str:
+    at = r.peak_at
+    stage = f"stage {at['stage']}, " if at.get("stage") else ""
+    module = f"{at['module']}, " if at.get("module") else ""
+    return f"{at['phase']}: {stage}{module}{at['op']}"
+
+
+def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
+    lines = [
+        ("Predicted peak", f"{nbytes(r.peak_bytes)} ({r.peak_bytes:,} bytes)"),
+        ("Where", _where(r)),
+    ]
+    m = r.measured
+    if m is not None:
+        lines.append((f"Measured on {m.device}", f"{nbytes(m.peak_bytes)} ({m.peak_bytes:,} "
+                       f"bytes) · error {m.error_pct:+.2f}%"))  # fmt: skip
+        lines.append(("Measured with", m.method))
+        if m.allocated_bytes is not None:
+            lines.append(("CUDA max allocated", nbytes(m.allocated_bytes)))
+            reserved = nbytes(m.reserved_bytes or 0)
+            lines.append(("CUDA max reserved", f"{reserved} ({RESERVED_NOTE})"))
+    if r.max_batch is not None:
+        lines.append(("Largest batch that fits", f"{r.max_batch} within "
+                      f"{nbytes(r.limit_bytes or 0)} (predicted)"))  # fmt: skip
+    return lines
+
+
+Share = tuple[str, int, int]
+BREAKDOWN: list[Column[Share]] = [
+    Column(
+        "Live at the peak", lambda s: LABELS[s[0]], "part", lambda s: s[0], align="l", keep=True
+    ),
+    Column("Bytes", lambda s: nbytes(s[1]), "bytes", lambda s: s[1], keep=True),
+    Column("Share", lambda s: pct(s[1] / s[2]) if s[2] else "", keep=True),
+]
+STAGES: list[Column[MemoryStage]] = [
+    Column("Stage", lambda s: str(s.stage), "stage", keep=True),
+    Column("Operator", lambda s: s.operator, "operator", align="l"),
+    Column("Kept for backward", lambda s: nbytes(s.saved_bytes), "saved_bytes", keep=True),
+    Column("Live after it", lambda s: nbytes(s.live_bytes_after), "live_bytes_after", keep=True),
+]
+
+
+def memory_parts(r: MemoryReport) -> list[Part]:
+    shares = [(k, v, r.peak_bytes) for k, v in r.breakdown.items() if v]
+    parts: list[Part] = [
+        f"{r.title} · {_step(r)} · batch {r.batch_size} · {r.resolution}px · float32",
+        Facts("Peak memory", _peak_lines(r)),
+        grid("What is live at the peak", BREAKDOWN, shares),
+        grid("Per stage, forward", STAGES, r.stages),
+        Note(DEFINITION),
+    ]
+    if r.mode == "train":
+        parts.append(Note(TRAIN_NOTE))
+    parts.append(
+        Note(
+            "The prediction ran on shape probes of the model built on the meta device: "
+            "nothing was allocated for it."
+        )
+    )
+    return parts
+
+
+def memory_doc(r: MemoryReport) -> dict[str, Any]:
+    doc = to_dict(r)
+    if r.max_batch is None:
+        doc.pop("max_batch")
+        doc.pop("limit_bytes")
+    doc["definition"] = DEFINITION
+    return doc
+
+
+def memory_view(r: MemoryReport) -> View:
+    def csv_of() -> str:
+        lead = {"variant": r.variant, "mode": r.mode, "batch_size": r.batch_size,
+                "resolution": r.resolution, "optimizer": r.optimizer or "",
+                "peak_bytes": r.peak_bytes,
+                "measured_peak_bytes": r.measured.peak_bytes if r.measured else "",
+                "max_batch": r.max_batch if r.max_batch is not None else ""}  # fmt: skip
+        totals = [{"stage": f"at peak: {k}", "saved_bytes": v} for k, v in r.breakdown.items()]
+        return csv_text(STAGES, r.stages, lead, totals)
+
+    return View(lambda w: memory_parts(r), lambda: memory_doc(r), csv_of)
