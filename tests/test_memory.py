@@ -76,3 +76,82 @@ def test_prediction_allocates_nothing_for_l2() -> None:
     peak, rss_mib, dynamo = out.stdout.split()
     assert int(peak) > 100 * 2**30  # the prediction: over 100 GiB
     assert int(rss_mib) < 600 and dynamo == "False"  # the process: torch and a few modules
+
+
+# ----------------------------------------------------------------------------- the command
+
+from conftest import assert_one_line_error, run  # noqa: E402
+
+DESIGN_KEYS = {"variant", "mode", "batch_size", "resolution", "optimizer", "amp", "peak_bytes",
+               "breakdown", "peak_at", "stages"}  # fmt: skip
+
+
+def test_memory_json_has_the_design_keys() -> None:
+    import json
+
+    doc = json.loads(run("memory", "b0", "-b", "8", "--train", "-f", "json").stdout)
+    assert set(doc) >= DESIGN_KEYS
+    assert set(doc["breakdown"]) == set(BREAKDOWN)
+    assert {"phase", "stage", "op"} <= set(doc["peak_at"])
+    assert doc["stages"][0].keys() >= {"stage", "saved_bytes", "live_bytes_after"}
+    assert doc["optimizer"] == "sgd" and doc["mode"] == "train" and doc["measured"] is None
+    assert "max_batch" not in doc
+
+
+def test_memory_measures_beside_the_prediction_on_the_cpu() -> None:
+    import json
+
+    args = ("memory", "w=0.25,d=0.5,r=32", "-b", "2", "--train", "--optimizer", "adamw")
+    doc = json.loads(run(*args, "--device", "cpu", "-f", "json").stdout)
+    measured = doc["measured"]
+    assert measured["device"] == "cpu" and measured["peak_bytes"] == doc["peak_bytes"]
+    assert measured["error_pct"] == 0.0
+    table = run(*args, "--device", "cpu").stdout
+    assert "error +0.00%" in table and "Measured on cpu" in table
+
+
+def test_max_batch_is_the_largest_that_fits() -> None:
+    import json
+
+    from effnet_cli.arch.specs import parse_variant
+    from effnet_cli.measurement.peak import largest_batch
+
+    doc = json.loads(run("memory", "b0", "--train", "--max-batch", "--limit", "4GiB",
+                         "-f", "json").stdout)  # fmt: skip
+    best, limit = doc["max_batch"], doc["limit_bytes"]
+    assert limit == 4 * 2**30 and best > 1
+    model = build_model("b0", device="meta")
+    assert predict(model, (best, 3, 224, 224), True, "sgd").peak_bytes <= limit
+    assert predict(model, (best + 1, 3, 224, 224), True, "sgd").peak_bytes > limit
+    assert largest_batch(parse_variant("b7"), 600, True, "adam", 10**6, "cpu") == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["memory", "b0", "-b", "0"], ["-b"]),
+        (["memory", "b0", "--max-batch", "--limit", "16QB"], ["'16QB'", "GiB"]),
+        (["memory", "b0", "--max-batch", "--limit", "-1GiB"], ["'-1GiB'"]),
+        (["memory", "b0", "--max-batch", "--limit", "0"], ["'0'"]),
+        (["memory", "b0", "--train", "--optimizer", "rmsprop"], ["rmsprop"]),
+        (["memory", "b0", "--max-batch"], ["--limit"]),
+        (["memory", "b0", "--optimizer", "adam"], ["--train"]),
+        (["memory", "b0", "--limit", "1GiB"], ["--max-batch"]),
+        (["memory", "b0", "--train", "-r", "32"], ["batch-norm"]),
+        (["memory", "b9"], ["'b9'"]),
+    ],
+)
+def test_memory_bad_input_is_one_line(args, fragments) -> None:
+    assert_one_line_error(run(*args), 2, *fragments)
+
+
+def test_memory_without_cuda_is_one_line(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert_one_line_error(run("memory", "b0", "--device", "cuda"), 1, "CUDA")
+
+
+def test_memory_refuses_a_step_the_device_cannot_hold(monkeypatch) -> None:
+    import effnet_cli.measurement.peak as peak
+
+    monkeypatch.setattr(peak, "available_bytes", lambda device: 8 << 20)
+    assert_one_line_error(run("memory", "b0", "--device", "cpu"), 1, "GiB", "--device meta")
