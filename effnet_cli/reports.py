@@ -76,6 +76,8 @@ class Totals:
     weight_dtype: str = "float32"
     weight_bytes: int = 0
     """Parameters stored as ``weight_dtype`` (``--dtype``): what a deployment would ship."""
+    inference_peak_bytes: int = 0
+    """The memory engine's peak of one no-grad forward at this batch (live tensors)."""
 
 
 @dataclass
@@ -111,6 +113,9 @@ class BenchResult:
     peak_memory_bytes: int
     memory_kind: str
     samples_ms: list[float] = field(default_factory=list, repr=False)
+    predicted_peak_bytes: int = 0
+    """The memory engine's peak of the same step (live tensors, without the allocator's
+    rounding, libraries' workspaces or the process around it)."""
 
 
 @dataclass

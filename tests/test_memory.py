@@ -65,11 +65,12 @@ def test_tracker_counts_views_and_in_place_results_once() -> None:
 
 def test_prediction_allocates_nothing_for_l2() -> None:
     code = (
-        "import resource, sys\n"
+        "import sys\n"
+        "from effnet_cli.devices import process_peak_rss_bytes\n"
         "from effnet_cli.model import build_model\n"
         "from effnet_cli.measurement.memory import predict\n"
         "p = predict(build_model('l2', device='meta'), (8, 3, 800, 800), True, 'adam')\n"
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "rss = process_peak_rss_bytes() / 2**20  # VmHWM: this process only, unlike ru_maxrss\n"
         "print(p.peak_bytes, int(rss), 'torch._dynamo' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

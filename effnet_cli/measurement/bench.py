@@ -21,6 +21,7 @@ from ..arch.specs import ResolvedSpec
 from ..devices import process_peak_rss_bytes, reset_peak_rss
 from ..errors import RuntimeFailure
 from ..reports import BenchResult
+from .memory import predict
 from .prepare import BuildOptions, Prepared, check_train_shape, input_shape, prepare
 from .settings import MAX_ITERS, BenchSettings
 
@@ -232,4 +233,5 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
         peak_memory_bytes=memory.peak(),
         memory_kind=memory.kind,
         samples_ms=samples,
+        predicted_peak_bytes=predict(p.model, shape, s.train, "none", device.type).peak_bytes,
     )

@@ -63,42 +63,26 @@ def check_train_shape(shape: tuple) -> None:
         )
 
 
-def inference_bytes(model: EfficientNet, trace: Trace) -> int:
-    """Rough peak memory of one no-grad forward: weights and buffers plus the three largest
-    layer outputs alive at once (input, output and a residual). The sum of all outputs
-    (``activation_bytes``) would be what training keeps, far above what inference needs."""
-    elem = next(model.parameters()).element_size()
-    weights = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
-    largest = sorted(trace.leaf_output_elements.values(), reverse=True)[:3]
-    return weights + sum(largest) * elem
-
-
-def training_bytes(model: EfficientNet, trace: Trace) -> int:
-    """Rough peak of one training step: weights, their gradients, and every layer output
-    kept for the backward pass."""
-    elem = next(model.parameters()).element_size()
-    params = sum(p.numel() * p.element_size() for p in model.parameters())
-    return 2 * params + sum(trace.leaf_output_elements.values()) * elem
-
-
 def check_fits(
     model: EfficientNet,
-    trace: Trace,
     device: str,
     shape: tuple,
     training: bool = False,
     meta_ok: bool = True,
 ) -> None:
-    """Refuse (exit 1) before allocating a model that cannot fit on ``device``; the estimate
-    comes from the model still on meta and its probe trace, so nothing is allocated."""
+    """Refuse (exit 1) before allocating a model whose step cannot fit on ``device``; the
+    need is the memory engine's peak for the model still on meta, so nothing is allocated
+    (a training step is counted without optimizer state, as bench runs it)."""
     free = available_bytes(device)
     if free is None:
         return
-    need = training_bytes(model, trace) if training else inference_bytes(model, trace)
+    from .memory import predict
+
+    need = predict(model, shape, training, "none", device.partition(":")[0]).peak_bytes
     if need > free:
         gib = 1 << 30
         raise RuntimeFailure(
-            f"{model.spec.title} at {shape[2]}px, batch {shape[0]} needs about {need / gib:.1f} "
+            f"{model.spec.title} at {shape[2]}px, batch {shape[0]} needs {need / gib:.1f} "
             f"GiB on {device}, which has {free / gib:.1f} GiB free; use a smaller --resolution or "
             "--batch-size" + (" or --device meta" if meta_ok else "")
         )
@@ -128,7 +112,7 @@ def prepare(
     probed = time.perf_counter()
     base = 0
     if device != "meta":
-        check_fits(model, trace, device, shape, training, meta_ok)
+        check_fits(model, device, shape, training, meta_ok)
         base = process_rss_bytes()
         materialize(model, device)
         if weights is not None:

@@ -44,6 +44,7 @@ BENCH: list[Column[BenchResult]] = [
     ),
     Column("img/s", lambda r: f"{r.throughput:.1f}", "throughput", keep=True),
     Column("Peak memory", lambda r: nbytes(r.peak_memory_bytes), "peak_memory_bytes", keep=True),
+    Column("Predicted", lambda r: nbytes(r.predicted_peak_bytes), "predicted_peak_bytes"),
     csv_field("memory_kind"),
 ]
 """CSV carries every figure of the JSON but the list of per-step samples (JSON only)."""
@@ -62,7 +63,8 @@ def bench_parts(results: list[BenchResult]) -> list[Part]:
     return [
         "Measured on this machine: " + " · ".join(options),
         grid("Latency, throughput and peak memory", BENCH, results),
-        f"Peak memory: {first.memory_kind}.",
+        f"Peak memory: {first.memory_kind}. Predicted: the memory engine's peak of live "
+        "tensors for the same step (no allocator rounding, library workspaces or process).",
         BENCH_NOTE,
     ]
 

@@ -141,6 +141,11 @@ def _totals_lines(summary: Summary) -> list[tuple[str, str]]:
         ("FLOPs at 2 per MAC", si(2 * t.macs)),
         ("Element-wise ops (not in MACs)", f"{sum(ew.values()):,} ({si(sum(ew.values()))})"),
         ("  of which", ", ".join(f"{k} {si(v)}" for k, v in ew.items())),
+        (
+            f"Peak memory, inference (batch {summary.input['batch_size']})",
+            f"{nbytes(t.inference_peak_bytes)} (predicted live tensors; effnet memory "
+            "shows training too)",
+        ),
         ("Layer outputs, summed", f"{nbytes(t.activation_bytes)} ({OUTPUTS_NOTE})"),
     ]
     bench = summary.benchmark
@@ -153,7 +158,8 @@ def _totals_lines(summary: Summary) -> list[tuple[str, str]]:
                 f"{bench.throughput:.1f} img/s",
             )
         )
-        lines.append(("Peak memory", f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_kind})"))
+        lines.append(("Measured peak memory",
+                      f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_kind})"))  # fmt: skip
     if t.engine_counts:
         fv = ", ".join(f"{k} {si(v)}" for k, v in sorted(t.engine_counts.items()))
         lines.append(("fvcore's own counts", fv))

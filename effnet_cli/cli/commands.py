@@ -1,0 +1,360 @@
+"""The commands: parse, call the measurement, render. Heavy imports happen inside them."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Annotated, Any
+
+import typer
+
+from ..arch.specs import (
+    BASE_RESOLUTION,
+    DEFAULT_ALPHA,
+    DEFAULT_BETA,
+    DEFAULT_GAMMA,
+    GRAMMAR_HINT,
+    Compound,
+    parse_variant,
+)
+from ..devices import parse_device
+from ..errors import UsageError
+from ..files import check_checkpoint_path
+from .app import app
+from .options import (
+    AlphaOpt,
+    Amp,
+    BaseResOpt,
+    BatchOpt,
+    BetaOpt,
+    ClassesOpt,
+    DeviceOpt,
+    Dtype,
+    DtypeOpt,
+    Engine,
+    EngineOpt,
+    ExportOpt,
+    Format,
+    FormatOpt,
+    GammaOpt,
+    Optimizer,
+    OutputOpt,
+    PlotOpt,
+    Pooling,
+    ResolutionOpt,
+    VariantArg,
+    WeightsOpt,
+    WideOpt,
+)
+from .output import _check_paths, _deliver, _emit, _plot, _progress, _table_width
+
+SUMMARY_TIMED_STEPS = 5
+"""Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
+
+
+@app.command(short_help="One model: its Table 1, cost per stage and block, totals.")
+def summary(
+    variant: VariantArg,
+    resolution: ResolutionOpt = None,
+    batch_size: BatchOpt = 1,
+    num_classes: ClassesOpt = 1000,
+    device: DeviceOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    export: ExportOpt = None,
+    wide: WideOpt = False,
+    dtype: DtypeOpt = Dtype.float32,
+    blocks: Annotated[
+        bool, typer.Option("--blocks", help="Add the per-MBConv-block table.")
+    ] = False,
+    engine: EngineOpt = Engine.auto,
+    weights: WeightsOpt = None,
+    no_top: Annotated[
+        bool, typer.Option("--no-top", help="Drop the classifier (Keras include_top=False).")
+    ] = False,
+    pooling: Annotated[Pooling, typer.Option("--pooling", help="Global pooling.")] = Pooling.avg,
+    layers: Annotated[
+        int | None,
+        typer.Option(
+            "--layers", min=1, max=6, help="Add torchinfo's per-layer view to this depth."
+        ),
+    ] = None,
+) -> None:
+    """Per-stage table, the paper's Table 1 for this variant, and totals for one model.
+
+    With --weights the model is built on the CPU (unless --device says otherwise) and the
+    checkpoint must load with strict=True.
+    """
+    _check_paths(output, export)
+    spec = parse_variant(variant)
+    if weights is not None:
+        check_checkpoint_path(weights)
+    dev = parse_device(device) if device else ("cpu" if weights else "meta")
+    timing = None
+    if dev != "meta":
+        timing = _bench_settings(
+            device=dev, batch_size=batch_size, resolution=resolution, num_classes=num_classes,
+            iters=SUMMARY_TIMED_STEPS, warmup=1, weights=weights,
+        )  # fmt: skip
+    from ..measurement.bench import benchmark_prepared
+    from ..measurement.prepare import BuildOptions, input_shape, prepare
+    from ..measurement.summary import measure_prepared
+    from ..views.summary import summary_view
+
+    shape = input_shape(spec, resolution, batch_size)
+    build = BuildOptions(num_classes, not no_top, pooling.value)
+    prepared = prepare(spec, dev, shape, build, weights)
+    result = measure_prepared(prepared, engine.value, layers, dtype.value)
+    if timing is not None:  # the same model, timed after it was counted
+        result.benchmark = benchmark_prepared(prepared, timing)
+    _deliver(summary_view(result, blocks), fmt, output, export, wide)
+
+
+@app.command(short_help="Compound scaling: φ, α, β, γ → d, w, r → the measured model.")
+def scale(
+    phi: Annotated[
+        float | None,
+        typer.Option("--phi", help="Compound coefficient φ (0 is B0; may be fractional)."),
+    ] = None,
+    alpha: AlphaOpt = DEFAULT_ALPHA,
+    beta: BetaOpt = DEFAULT_BETA,
+    gamma: GammaOpt = DEFAULT_GAMMA,
+    base_resolution: BaseResOpt = BASE_RESOLUTION,
+    sweep: Annotated[
+        str | None,
+        typer.Option("--sweep", help="START:STOP[:STEP], STOP included: one row per φ."),
+    ] = None,
+    search: Annotated[
+        bool, typer.Option("--search", help="The paper's step 1: grid over α, β, γ at φ=1.")
+    ] = False,
+    grid_step: Annotated[float, typer.Option("--grid-step", help="--search grid step.")] = 0.05,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="--search: allowed |α·β²·γ² − 2|.")
+    ] = 0.1,
+    top: Annotated[int, typer.Option("--top", min=1, help="--search: rows shown.")] = 20,
+    batch_size: BatchOpt = 1,
+    num_classes: ClassesOpt = 1000,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    export: ExportOpt = None,
+    wide: WideOpt = False,
+    plot: PlotOpt = None,
+) -> None:
+    """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
+    _check_paths(output, export, plot)
+    if plot is not None and sweep is None:
+        raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
+    from ..arch import scaling
+
+    if (phi is not None) + (sweep is not None) + search != 1:
+        raise UsageError("scale needs exactly one of --phi F, --sweep START:STOP[:STEP], --search")
+    common = {"batch_size": batch_size, "num_classes": num_classes}
+    compound = Compound(phi or 0.0, alpha, beta, gamma, base_resolution)
+    if search:
+        candidates = scaling.search_grid(grid_step, tolerance)
+        from ..measurement.analysis import search as run_search
+        from ..views.analysis import search_view
+
+        found = run_search(candidates, base_resolution, (grid_step, tolerance, top), **common)
+        _deliver(search_view(found), fmt, output, export, wide)
+        return
+    if sweep is not None:
+        phis = scaling.parse_sweep(sweep)
+        for value in phis:
+            scaling.derive(compound.at(value))  # validate before torch
+        from ..measurement.analysis import sweep as run_sweep
+        from ..views.analysis import sweep_view
+
+        swept = run_sweep(phis, compound, **common)
+        _deliver(sweep_view(swept), fmt, output, export, wide)
+        _plot("plot_sweep", plot, swept)
+        return
+    scaling.derive(compound)  # validate before torch
+    from ..measurement.analysis import scale_report
+    from ..views.analysis import scale_view
+
+    _deliver(scale_view(scale_report(compound, **common)), fmt, output, export, wide)
+
+
+@app.command(short_help="Two or more models side by side, with ratios to the first.")
+def compare(
+    variants: Annotated[
+        list[str], typer.Argument(help=f"Two or more specs: {GRAMMAR_HINT}.", show_default=False)
+    ],
+    resolution: ResolutionOpt = None,
+    batch_size: BatchOpt = 1,
+    num_classes: ClassesOpt = 1000,
+    device: DeviceOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    export: ExportOpt = None,
+    wide: WideOpt = False,
+    dtype: DtypeOpt = Dtype.float32,
+    plot: PlotOpt = None,
+    engine: EngineOpt = Engine.auto,
+) -> None:
+    """Side-by-side comparison of two or more models, with ratios to the first."""
+    _check_paths(output, export, plot)
+    if len(variants) < 2:
+        raise UsageError(f"compare needs at least two variants, got {len(variants)}")
+    specs = [parse_variant(v) for v in variants]
+    dev = parse_device(device) if device else "meta"
+    from ..measurement.analysis import compare as run_compare
+    from ..views.analysis import compare_view
+
+    result = run_compare(
+        specs,
+        resolution=resolution,
+        batch_size=batch_size,
+        num_classes=num_classes,
+        device=dev,
+        engine=engine.value,
+        dtype=dtype.value,
+    )
+    _deliver(compare_view(result), fmt, output, export, wide)
+    _plot("plot_compare", plot, result)
+
+
+@app.command("list", short_help="Every official variant, measured, beside the paper.")
+def list_(
+    batch_size: BatchOpt = 1,
+    num_classes: ClassesOpt = 1000,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    export: ExportOpt = None,
+    wide: WideOpt = False,
+    dtype: DtypeOpt = Dtype.float32,
+    plot: PlotOpt = None,
+) -> None:
+    """Every official variant: coefficients, measured params/MACs, the paper's figures."""
+    _check_paths(output, export, plot)
+    from ..measurement.analysis import list_variants
+    from ..views.analysis import list_view
+
+    variants = list_variants(batch_size=batch_size, num_classes=num_classes, dtype=dtype.value)
+    _deliver(list_view(variants), fmt, output, export, wide)
+    _plot("plot_list", plot, variants)
+
+
+@app.command(short_help="Peak memory of inference or a training step: predicted, measured.")
+def memory(
+    variant: VariantArg,
+    batch_size: BatchOpt = 1,
+    resolution: ResolutionOpt = None,
+    num_classes: ClassesOpt = 1000,
+    train: Annotated[
+        bool, typer.Option("--train", help="A training step instead of one inference forward.")
+    ] = False,
+    optimizer: Annotated[
+        Optimizer | None,
+        typer.Option(
+            "--optimizer",
+            help="With --train: sgd (momentum 0.9, default), adam, "
+            "adamw, or none (gradients only).",
+        ),
+    ] = None,
+    device: DeviceOpt = None,
+    max_batch: Annotated[
+        bool, typer.Option("--max-batch", help="Find the largest batch that fits --limit.")
+    ] = False,
+    limit: Annotated[
+        str | None,
+        typer.Option(
+            "--limit",
+            help="Memory to fit into, e.g. 16GiB, 500MB, 2e9 (GiB = 2^30 "
+            "bytes, GB = 10^9) [default: the device's free memory].",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    wide: WideOpt = False,
+) -> None:
+    """Peak memory of inference or of a training step, predicted without allocating; on a
+    real device the step also runs and its measured peak is shown beside the prediction."""
+    _check_paths(output)
+    spec = parse_variant(variant)
+    if optimizer is not None and not train:
+        raise UsageError("--optimizer applies to a training step: add --train")
+    if limit is not None and not max_batch:
+        raise UsageError("--limit is what --max-batch fits into: add --max-batch")
+    from ..units import parse_bytes
+
+    limit_bytes = parse_bytes(limit, "--limit") if limit is not None else None
+    dev = parse_device(device) if device else "meta"
+    from ..measurement.peak import memory as run_memory
+    from ..views.memory import memory_view
+
+    report = run_memory(
+        spec, batch_size=batch_size, resolution=resolution, train=train,
+        optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
+        max_batch=max_batch, limit_bytes=limit_bytes,
+    )  # fmt: skip
+    _deliver(memory_view(report), fmt, output, None, wide)
+
+
+@app.command(short_help="Measured latency, throughput and peak memory on a device.")
+def bench(
+    variants: Annotated[
+        list[str], typer.Argument(help=f"One or more specs: {GRAMMAR_HINT}.", show_default=False)
+    ],
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    batch_size: BatchOpt = 1,
+    resolution: ResolutionOpt = None,
+    num_classes: ClassesOpt = 1000,
+    iters: Annotated[
+        int | None, typer.Option("--iters", help="Timed steps (default: a --seconds budget).")
+    ] = None,
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="Time budget per model (at least 5 steps).")
+    ] = 5.0,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed steps first.")] = 2,
+    amp: Annotated[
+        Amp | None, typer.Option("--amp", help="Autocast to bfloat16 or float16.")
+    ] = None,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="NHWC memory format.")
+    ] = False,
+    compile_: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the model first.")
+    ] = False,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="CPU threads (torch.set_num_threads).")
+    ] = None,
+    train: Annotated[
+        bool, typer.Option("--train", help="Time forward + backward instead of inference.")
+    ] = False,
+    weights: WeightsOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    wide: WideOpt = False,
+) -> None:
+    """Measured latency, throughput and peak memory on a real device."""
+    _check_paths(output)
+    specs = [parse_variant(v) for v in variants]
+    if weights is not None:
+        check_checkpoint_path(weights)
+    settings = _bench_settings(
+        device=parse_device(device, meta_ok=False), batch_size=batch_size, resolution=resolution,
+        num_classes=num_classes, iters=iters, seconds=seconds, warmup=warmup,
+        amp=amp.value if amp else None, channels_last=channels_last, compile=compile_,
+        threads=threads, train=train, weights=weights,
+    )  # fmt: skip
+    from ..measurement.bench import benchmark
+    from ..views.bench import bench_view
+    from ..views.core import render
+
+    results = []
+    bar = _progress("bench")
+    with bar or nullcontext():
+        for spec in specs:
+            task = bar.add_task(spec.title, total=iters) if bar else None
+            tick = (lambda n, total, t=task: bar.update(t, completed=n)) if bar else None
+            results.append(benchmark(spec, settings, tick))
+    width = _table_width(wide, output)
+    _emit(render(bench_view(results), fmt.value, width), output, width)
+
+
+def _bench_settings(**values: Any):
+    """Validated bench settings, before torch is imported for the run."""
+    from ..measurement.settings import BenchSettings
+
+    return BenchSettings(**values).validate()

@@ -1,0 +1,116 @@
+"""Options shared by the commands, with the same names everywhere they apply."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..arch.specs import GRAMMAR_HINT, MAX_RESOLUTION, MIN_RESOLUTION
+from ..devices import DEVICE_HINT
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class Engine(str, Enum):
+    auto = "auto"
+    fast = "fast"
+    fvcore = "fvcore"
+
+
+class Pooling(str, Enum):
+    avg = "avg"
+    max = "max"
+
+
+class Amp(str, Enum):
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    adam = "adam"
+    adamw = "adamw"
+    none = "none"
+
+
+VariantArg = Annotated[str, typer.Argument(help=f"Model spec: {GRAMMAR_HINT}.", show_default=False)]
+ResolutionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--resolution",
+        "-r",
+        min=MIN_RESOLUTION,
+        max=MAX_RESOLUTION,
+        help="Input size in pixels [default: variant's own].",
+    ),
+]
+BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per batch.")]
+ClassesOpt = Annotated[int, typer.Option("--num-classes", min=1, help="Classifier outputs.")]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help=f"{DEVICE_HINT}. meta (default) allocates nothing; a real device builds the model "
+        "and counts with fvcore on real tensors. [default: meta]",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+ExportOpt = Annotated[
+    Path | None,
+    typer.Option("--export", help="Also save the table view as self-contained .html or .svg."),
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also save a chart, .png or .svg (needs the 'plot' extra)."),
+]
+
+
+class Dtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+DtypeOpt = Annotated[
+    Dtype,
+    typer.Option("--dtype", help="Storage type for the weight-memory figure (MiB = 2^20 bytes)."),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option("--wide", help="Show every column even where the terminal is too narrow."),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+WeightsOpt = Annotated[
+    Path | None, typer.Option("--weights", help="Load this state_dict checkpoint (strict).")
+]
+EngineOpt = Annotated[
+    Engine, typer.Option("--engine", help="FLOP engine: fast (shape probe), fvcore, or auto.")
+]
+
+
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="Depth base α (d = α^φ).")]
+BetaOpt = Annotated[float, typer.Option("--beta", help="Width base β (w = β^φ).")]
+GammaOpt = Annotated[float, typer.Option("--gamma", help="Resolution base γ (r = base·γ^φ).")]
+BaseResOpt = Annotated[
+    int,
+    typer.Option(
+        "--base-resolution",
+        min=MIN_RESOLUTION,
+        max=MAX_RESOLUTION,
+        help="B0's input size the scaling starts from.",
+    ),
+]
