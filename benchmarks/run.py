@@ -58,6 +58,12 @@ def cases() -> list[Case]:
         Case("effnet scale --phi 12", [*EFFNET, "scale", "--phi", "12"], "summary", 1.5),
         Case("effnet compare b0 … b7", [*EFFNET, "compare", *official], "many", 2.0),
         Case("effnet list", [*EFFNET, "list"], "many", 2.0),
+        Case(
+            "effnet memory b7 -b 64 --train",
+            [*EFFNET, "memory", "b7", "-b", "64", "--train"],
+            "summary",
+            1.5,
+        ),
         Case("effnet --help", [*EFFNET, "--help"], "light", 0.2),
         Case("effnet summary --help", [*EFFNET, "summary", "--help"], "light", 0.2),
         Case("effnet summary b9 (error)", [*EFFNET, "summary", "b9"], "light", 0.2),

@@ -61,8 +61,9 @@ def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
             reserved = nbytes(m.reserved_bytes or 0)
             lines.append(("CUDA max reserved", f"{reserved} ({RESERVED_NOTE})"))
     if r.max_batch is not None:
-        lines.append(("Largest batch that fits", f"{r.max_batch} within "
-                      f"{nbytes(r.limit_bytes or 0)} (predicted)"))  # fmt: skip
+        limit = r.limit_bytes or 0
+        fits = f"{r.max_batch} within {nbytes(limit)} ({limit:,} bytes; predicted)"
+        lines.append(("Largest batch that fits", fits))
     return lines
 
 
