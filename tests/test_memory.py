@@ -29,6 +29,24 @@ def test_prediction_equals_the_real_step(spec, res, batch, train, optimizer) -> 
     assert sum(predicted.breakdown.values()) == predicted.peak_bytes
 
 
+AMP_CASES = [("bfloat16", False, "sgd"), ("bfloat16", True, "sgd"), ("bfloat16", True, "adam"),
+             ("float16", True, "sgd")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("amp", "train", "optimizer"), AMP_CASES)
+def test_prediction_under_autocast(amp: str, train: bool, optimizer: str) -> None:
+    """Half activations, cast inputs and cached weight copies: within 64 bytes of the real
+    step (tens of MB), the rest being float32 bookkeeping too small to model."""
+    spec, shape = "w=0.5,d=0.5,r=48", (2, 3, 48, 48)
+    predicted = predict(build_model(spec, device="meta"), shape, train, optimizer, amp=amp)
+    torch.manual_seed(0)
+    measured = measure_step(build_model(spec), torch.randn(shape), train, optimizer, amp)
+    assert abs(predicted.peak_bytes - measured.peak_bytes) <= 64
+    assert predicted.peak_at[0] == measured.peak_at[0]
+    fp32 = predict(build_model(spec, device="meta"), shape, train, optimizer)
+    assert predicted.breakdown["weights"] >= fp32.breakdown["weights"]  # with the half copies
+
+
 def test_breakdown_names_what_is_live_at_the_peak() -> None:
     model = build_model("w=0.25,d=0.5,r=32", device="meta")
     params = sum(p.numel() * 4 for p in model.parameters())
@@ -140,6 +158,7 @@ def test_max_batch_is_the_largest_that_fits() -> None:
         (["memory", "b0", "--limit", "1GiB"], ["--max-batch"]),
         (["memory", "b0", "--train", "-r", "32"], ["batch-norm"]),
         (["memory", "b9"], ["'b9'"]),
+        (["memory", "b0", "--amp", "fp8"], ["'fp8'"]),
     ],
 )
 def test_memory_bad_input_is_one_line(args, fragments) -> None:

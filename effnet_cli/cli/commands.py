@@ -264,6 +264,9 @@ def memory(
             "bytes, GB = 10^9) [default: the device's free memory].",
         ),
     ] = None,
+    amp: Annotated[
+        Amp | None, typer.Option("--amp", help="torch.autocast to bfloat16 or float16.")
+    ] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -286,7 +289,7 @@ def memory(
     report = run_memory(
         spec, batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
-        max_batch=max_batch, limit_bytes=limit_bytes,
+        max_batch=max_batch, limit_bytes=limit_bytes, amp=amp.value if amp else None,
     )  # fmt: skip
     _deliver(memory_view(report), fmt, output, None, wide)
 

@@ -37,7 +37,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "none")
 END_OF_FORWARD = "<end of forward>"
 STATE_PER_PARAM = {"sgd": 1, "adam": 2, "adamw": 2, "none": 0}
 """Optimizer state tensors per parameter (momentum; Adam's two moments)."""
-ELEMENT = 4  # float32 bytes; autocast is not modelled here yet
+ELEMENT = 4  # float32 bytes
+HALF = 2  # bfloat16 or float16 bytes, under autocast
+AMP_DTYPES = ("bfloat16", "float16")
 
 
 class Ledger:
@@ -91,6 +93,9 @@ class Node:
     function: str = ""
     on_view: bool = False
     """An in-place op on a view: autograd's CopySlices wraps its backward (three copies)."""
+    half_params: bool = False
+    """Autocast ran the op on half copies of its parameters: their gradients come out in
+    half precision and are copied to float32 (ToCopyBackward) after the node."""
 
 
 def _bytes(shape: Sequence[int], element: int = ELEMENT) -> int:
@@ -106,22 +111,31 @@ def _param_bytes(params: Sequence[Any]) -> list[int]:
 
 class MemoryTracer(_Tracer):
     """The shape probe's tracer, also allocating simulated storages and, in training,
-    recording autograd's nodes with what each keeps for backward."""
+    recording autograd's nodes with what each keeps for backward.
 
-    def __init__(self, model: nn.Module, ledger: Ledger, training: bool) -> None:
+    With ``half`` (autocast to bfloat16 or float16) convolutions and the linear layer run
+    on 2-byte copies: an input still in float32 is cast (a new tensor), each weight and
+    bias is cast once and cached until autocast exits, and everything downstream is
+    2 bytes per element; batch-norm statistics and the loss stay float32.
+    """
+
+    def __init__(self, model: nn.Module, ledger: Ledger, training: bool, half: bool) -> None:
         super().__init__(model)
         self.ledger = ledger
         self.training = training
+        self.half = half
         self.nodes: list[Node] = []
         self.next_vid = 1
         self.phase = "forward"
         self.saved_by_stage: Counter = Counter()
         self.live_after: dict[str, int] = {}
+        self.cast_cache: dict[int, Storage] = {}
         self._saved_ids: set[int] = set()
         self._views: set[int] = set()
 
-    def value(self, probe: ShapeProbe, storage: Storage | None, requires_grad: bool) -> Any:
-        probe.storage, probe.requires_grad = storage, requires_grad
+    def value(self, probe: ShapeProbe, storage: Storage | None, requires_grad: bool,
+              elem: int = ELEMENT) -> Any:  # fmt: skip
+        probe.storage, probe.requires_grad, probe.elem = storage, requires_grad, elem
         probe.vid, self.next_vid = self.next_vid, self.next_vid + 1
         return probe
 
@@ -132,24 +146,50 @@ class MemoryTracer(_Tracer):
         out = super().emit(kind, macs, shape, elements, inputs, inplace, **info)
         module = self.stack[-1] if self.stack else ""
         self.ledger.where = (self.phase, module, info.get("function") or kind)
-        params = _param_bytes(info.get("params", ())) if self.training else []
+        tensors = [p for p in info.get("params", ()) if p is not None]
+        params = _param_bytes(tensors) if self.training else []
         grad = self.training and (bool(params) or any(x.requires_grad for x in inputs))
         if kind == "new":
-            return self.value(out, self.new_storage(_bytes(shape)), False)
+            x = inputs[0] if inputs else None
+            elem = x.elem if x is not None else ELEMENT
+            return self.value(out, self.new_storage(_bytes(shape, elem)), False, elem)
         if kind == "loss":
             return self._loss(out, inputs[0])
-        storage = inplace.storage if inplace is not None else self.new_storage(_bytes(shape))
-        self.value(out, storage, grad)
+        autocast = self.half and kind in ("conv", "linear")
+        if autocast:
+            inputs = (self._cast(inputs[0]), *inputs[1:])
+            casts = [self._cast_param(p) for p in tensors]
+        elem = HALF if autocast else inputs[0].elem
+        fresh = inplace is None
+        storage = self.new_storage(_bytes(shape, elem)) if fresh else inplace.storage
+        self.value(out, storage, grad, elem)
         if grad:
             saved = self._saves(kind, info, inputs, out)
             saved += self._extra(kind, info, inputs, inplace is not None)
+            if autocast:
+                saved += casts[:1]  # the half-precision weight, for the input's gradient
             saved = [s for s in saved if s is not None]  # the batch itself is not a new tensor
             self._node(kind, out, inputs, params, saved, info.get("function", ""))
             self.nodes[-1].on_view = inplace is not None and inplace.vid in self._views
+            self.nodes[-1].half_params = autocast
         return out
 
+    def _cast(self, x: ShapeProbe) -> ShapeProbe:
+        """Autocast's cast of a float32 input to half precision: a new tensor."""
+        if x.elem == HALF:
+            return x
+        return self.value(ShapeProbe(x.shape, self), self.new_storage(_bytes(x.shape, HALF)),
+                          x.requires_grad, HALF)  # fmt: skip
+
+    def _cast_param(self, param: Any) -> Storage:
+        """A parameter's half-precision copy, made once and cached until autocast exits."""
+        key = id(param)
+        if key not in self.cast_cache:
+            self.cast_cache[key] = Storage(self.ledger, param.numel() * HALF, "weights")
+        return self.cast_cache[key]
+
     def view(self, x: ShapeProbe, shape: Sequence[int]) -> ShapeProbe:
-        out = self.value(ShapeProbe(shape, self), x.storage, x.requires_grad)
+        out = self.value(ShapeProbe(shape, self), x.storage, x.requires_grad, x.elem)
         self._views.add(out.vid)
         if x.requires_grad:
             self._node("view", out, (x,), [], [], "")
@@ -170,15 +210,16 @@ class MemoryTracer(_Tracer):
     def _extra(self, kind: str, info: dict, inputs: tuple, inplace: bool) -> list[Storage]:
         """Tensors an op creates only to keep for backward."""
         x = inputs[0]
-        if kind == "batch_norm":
+        size = _bytes(x.shape, x.elem)
+        if kind == "batch_norm":  # float32 mean and inverse std per channel
             channels = _bytes((x.shape[1],))
-            return [self.new_storage(channels), self.new_storage(channels)]  # mean, invstd
+            return [self.new_storage(channels), self.new_storage(channels)]
         if kind == "activation" and info.get("function") == "silu":
             # in-place SiLU keeps a copy of its input (autograd's original self); out of
             # place, the input itself
-            return [self.new_storage(_bytes(x.shape))] if inplace else [x.storage]
+            return [self.new_storage(size)] if inplace else [x.storage]
         if kind == "dropout":
-            return [self.new_storage(_bytes(x.shape))]  # the scaled keep-mask
+            return [self.new_storage(size)]  # the scaled keep-mask
         if kind == "pooling" and info.get("function") == "max":
             return [self.new_storage(_bytes((*x.shape[:2], 1, 1), 8))]  # int64 indices
         return []
@@ -189,18 +230,26 @@ class MemoryTracer(_Tracer):
             if id(storage) not in self._saved_ids:
                 self._saved_ids.add(id(storage))
                 self.saved_by_stage[module] += storage.nbytes
-        ins = [(x.vid, _bytes(x.shape), x.requires_grad) for x in inputs]
-        self.nodes.append(
-            Node(kind, module, out.vid, _bytes(out.shape), ins, params, saved, function)
-        )
+        ins = [(x.vid, _bytes(x.shape, x.elem), x.requires_grad) for x in inputs]
+        out_bytes = _bytes(out.shape, out.elem)
+        if kind == "loss":  # its backward works on float32 logits whatever their dtype
+            out_bytes = _bytes(inputs[0].shape)
+        self.nodes.append(Node(kind, module, out.vid, out_bytes, ins, params, saved, function))
 
     def _loss(self, out: ShapeProbe, logits: ShapeProbe) -> ShapeProbe:
-        """cross_entropy: log-softmax (kept for backward), then the NLL and its weight total."""
+        """cross_entropy in float32 (autocast casts half logits up first, a temporary):
+        log-softmax (kept for backward), then the NLL and its weight total."""
+        cast = self.new_storage(_bytes(logits.shape)) if logits.elem != ELEMENT else None
         log_probs = self.new_storage(_bytes(logits.shape))
         total_weight = self.new_storage(ELEMENT)
         self.value(out, self.new_storage(ELEMENT), True)
+        del cast
         self._node("loss", out, (logits,), [], [log_probs, total_weight], "")
         return out
+
+    def end_autocast(self) -> None:
+        """Leaving autocast clears its cache: copies nothing saved for backward are freed."""
+        self.cast_cache.clear()
 
     def post(self, module: nn.Module, args: tuple, output: Any) -> None:
         name = self.stack[-1] if self.stack else ""
@@ -261,9 +310,14 @@ def _gradients(node: Node, ledger: Ledger, grad: Storage) -> tuple[list[Any], li
             else:
                 grads.append(product)
         return grads, temps
-    if node.kind == "loss":
-        nll = new(node.inputs[0][1])
-        return [new(node.inputs[0][1])], [nll]
+    if node.kind == "loss":  # float32 NLL and log-softmax gradients; cast back if half
+        full, wanted = node.out_bytes, node.inputs[0][1]
+        nll = new(full)
+        node.saved.pop()  # the weight total
+        log_softmax = new(full)
+        del nll
+        node.saved.clear()
+        return ([log_softmax], []) if wanted == full else ([new(wanted)], [log_softmax])
     # CopySlices: a zeroed gradient of the base, a strided buffer and a copy of the slice
     temps = [new(node.out_bytes) for _ in range(3)] if node.on_view else []
     return [new(nbytes) if req else None for nbytes, req in needs], temps
@@ -300,9 +354,16 @@ def replay_backward(tracer: MemoryTracer, ledger: Ledger) -> list[Storage]:
             continue
         ledger.where = ("backward", node.module, node.function or node.kind)
         new, temps = _gradients(node, ledger, grad)
-        param_grads += [Storage(ledger, nbytes, "gradients") for nbytes in node.params]
+        half = []
+        if node.half_params:  # autocast: gradients of the half copies first
+            half = [Storage(ledger, n // ELEMENT * HALF, "transient") for n in node.params]
+        else:
+            param_grads += [Storage(ledger, nbytes, "gradients") for nbytes in node.params]
         del temps, grad
         node.saved.clear()
+        for nbytes in node.params if half else ():  # ToCopyBackward, one parameter at a time
+            param_grads.append(Storage(ledger, nbytes, "gradients"))
+            half.pop(0)
         _deliver(grads, node, new, ledger)
     grads.clear()
     del root
@@ -336,13 +397,14 @@ def predict(
     train: bool = False,
     optimizer: str = "sgd",
     device_type: str = "cpu",
+    amp: str | None = None,
 ) -> MemoryPrediction:
     """Simulate one step of ``model`` (built anywhere, meta included: only shapes are read)
     and return its peak: inference is one no-grad forward in eval mode; training is the
-    steady-state step (forward, cross-entropy, backward, optimizer step) with the
-    optimizer's state already there."""
+    steady-state step (forward and cross-entropy under autocast when ``amp`` is given,
+    backward, optimizer step) with the optimizer's state already there."""
     ledger = Ledger(base_bytes(model, input_shape, train, optimizer))
-    tracer = MemoryTracer(model, ledger, train)
+    tracer = MemoryTracer(model, ledger, train, half=amp is not None)
     was_training = model.training
     model.train(train)
     try:
@@ -353,6 +415,7 @@ def predict(
             else:
                 out = model(x)
             tracer.live_after[END_OF_FORWARD] = ledger.current
+            tracer.end_autocast()
         if train:  # the loss stays referenced through backward and step, as in the loop
             param_grads = replay_backward(tracer, ledger)
             replay_optimizer(model, ledger, optimizer, device_type)

@@ -13,7 +13,7 @@ from ..devices import available_bytes, check_available
 from ..errors import RuntimeFailure, UsageError
 from ..model import EfficientNet, build_model, materialize
 from ..reports import MeasuredPeak, MemoryReport, MemoryStage
-from .memory import END_OF_FORWARD, OPTIMIZERS, MemoryPrediction, predict
+from .memory import AMP_DTYPES, END_OF_FORWARD, OPTIMIZERS, MemoryPrediction, predict
 from .prepare import check_train_shape, input_shape
 from .summary import StageMap
 from .tracker import measure_step
@@ -22,7 +22,9 @@ MAX_BATCH = 1 << 20
 """The largest batch --max-batch reports (a bound on the search, not a claim)."""
 
 
-def _check(train: bool, optimizer: str, shape: tuple) -> None:
+def _check(train: bool, optimizer: str, shape: tuple, amp: str | None) -> None:
+    if amp is not None and amp not in AMP_DTYPES:
+        raise UsageError(f"--amp must be one of {', '.join(AMP_DTYPES)}, got '{amp}'")
     if optimizer not in OPTIMIZERS:
         raise UsageError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got '{optimizer}'")
     if train:
@@ -50,7 +52,7 @@ def _peak_at(spec: ResolvedSpec, p: MemoryPrediction) -> dict[str, str | int | N
 
 
 def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, device: str,
-             predicted: int) -> MeasuredPeak:  # fmt: skip
+             predicted: int, amp: str | None) -> MeasuredPeak:  # fmt: skip
     """Run the real step on ``device`` (after checking the prediction fits) and compare."""
     free = available_bytes(device)
     if free is not None and predicted > free:
@@ -62,7 +64,7 @@ def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, dev
         )
     materialize(model, device)
     x = torch.randn(*shape, device=device)
-    m = measure_step(model, x, train, optimizer)
+    m = measure_step(model, x, train, optimizer, amp)
     method = "live tensor storages (TorchDispatchMode)"
     if m.allocated_bytes is not None:
         method += "; CUDA max_memory_allocated / max_memory_reserved"
@@ -73,7 +75,8 @@ def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, dev
 
 
 def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: str,
-                  limit: int, device_type: str, num_classes: int = 1000) -> int:  # fmt: skip
+                  limit: int, device_type: str, num_classes: int = 1000,
+                  amp: str | None = None) -> int:  # fmt: skip
     """The largest batch whose predicted peak fits ``limit`` (0 when not even one does).
 
     The peak grows with the batch (every activation is proportional to it), so a bracket
@@ -83,7 +86,7 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
 
     def fits(batch: int) -> bool:
         shape = (batch, 3, resolution, resolution)
-        return predict(model, shape, train, optimizer, device_type).peak_bytes <= limit
+        return predict(model, shape, train, optimizer, device_type, amp).peak_bytes <= limit
 
     smallest = 2 if train and -(-resolution // 32) == 1 else 1  # batch-norm needs two values
     if not fits(smallest):
@@ -110,6 +113,7 @@ def memory(
     num_classes: int = 1000,
     max_batch: bool = False,
     limit_bytes: int | None = None,
+    amp: str | None = None,
 ) -> MemoryReport:
     """Predict the peak memory of one step of ``spec``; on a real device also run the step
     and measure it; with ``max_batch``, find the largest batch within ``limit_bytes`` (or
@@ -117,11 +121,11 @@ def memory(
     start = time.perf_counter()
     spec = parse_variant(spec) if isinstance(spec, str) else spec
     shape = input_shape(spec, resolution, batch_size)
-    _check(train, optimizer, shape)
+    _check(train, optimizer, shape, amp)
     check_available(device)
     device_type = device.partition(":")[0]
     model = build_model(spec, num_classes, device="meta")
-    p = predict(model, shape, train, optimizer, device_type)
+    p = predict(model, shape, train, optimizer, device_type, amp)
     predicted = time.perf_counter()
     report = MemoryReport(
         variant=spec.name,
@@ -130,7 +134,7 @@ def memory(
         batch_size=shape[0],
         resolution=shape[2],
         optimizer=optimizer if train else None,
-        amp=None,
+        amp=amp,
         device=device,
         peak_bytes=p.peak_bytes,
         breakdown=p.breakdown,
@@ -140,9 +144,9 @@ def memory(
     if max_batch:
         report.limit_bytes = limit_bytes or _free_memory(device)
         report.max_batch = largest_batch(spec, shape[2], train, optimizer, report.limit_bytes,
-                                         device_type, num_classes)  # fmt: skip
+                                         device_type, num_classes, amp)  # fmt: skip
     if device != "meta":
-        report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes)
+        report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes, amp)
     report.seconds = {"predict": predicted - start, "total": time.perf_counter() - start}
     return report
 

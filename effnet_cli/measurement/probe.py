@@ -55,7 +55,7 @@ class ShapeProbe:
     the probes' real Python lifetimes to know when a tensor would be freed.
     """
 
-    __slots__ = ("__weakref__", "requires_grad", "shape", "storage", "tracer", "vid")
+    __slots__ = ("__weakref__", "elem", "requires_grad", "shape", "storage", "tracer", "vid")
 
     def __init__(self, shape: Sequence[int], tracer: _Tracer) -> None:
         self.shape = tuple(int(s) for s in shape)
@@ -63,6 +63,7 @@ class ShapeProbe:
         self.storage: Any = None
         self.requires_grad = False
         self.vid = 0
+        self.elem = 4
 
     def dim(self) -> int:
         return len(self.shape)

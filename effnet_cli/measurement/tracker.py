@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,13 +93,18 @@ def _state(optimizer: torch.optim.Optimizer | None) -> list[torch.Tensor]:
     return [t for s in optimizer.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
 
 
-def _train_step(model, x, labels, optimizer, tracker: LiveStorages | None = None) -> None:
+def _autocast(device: torch.device, amp: str | None) -> Any:
+    return torch.autocast(device.type, dtype=getattr(torch, amp)) if amp else nullcontext()
+
+
+def _train_step(model, x, labels, optimizer, amp=None, tracker=None) -> None:
     def phase(name: str) -> None:
         if tracker is not None:
             tracker.phase = name
 
     phase("forward")
-    loss = F.cross_entropy(model(x), labels)
+    with _autocast(x.device, amp):
+        loss = F.cross_entropy(model(x), labels)
     phase("backward")
     loss.backward()
     phase("optimizer")
@@ -109,29 +115,34 @@ def _train_step(model, x, labels, optimizer, tracker: LiveStorages | None = None
 
 
 def measure_step(
-    model: nn.Module, x: torch.Tensor, train: bool = False, optimizer: str = "sgd"
+    model: nn.Module,
+    x: torch.Tensor,
+    train: bool = False,
+    optimizer: str = "sgd",
+    amp: str | None = None,
 ) -> MeasuredMemory:
     """Run the step of the definition on the model's device and measure its peak: one
-    no-grad eval forward, or the second training step (the first creates the state)."""
+    no-grad eval forward, or the second training step (the first creates the state);
+    with ``amp``, forward and loss run under torch.autocast to that dtype."""
     device = x.device
     existing: list[torch.Tensor] = [*model.parameters(), *model.buffers(), x]
     if not train:
         model.eval()
-        run = _Runner(lambda t: _infer(model, x, t))
+        run = _Runner(lambda t: _infer(model, x, amp, t))
     else:
         model.train()
         labels = torch.randint(0, _classes(model), (x.shape[0],), device=device)
         opt = make_optimizer(model, optimizer)
-        _train_step(model, x, labels, opt)
+        _train_step(model, x, labels, opt, amp)
         existing += [labels, *_state(opt)]
-        run = _Runner(lambda t: _train_step(model, x, labels, opt, t))
+        run = _Runner(lambda t: _train_step(model, x, labels, opt, amp, t))
     return run.measure(existing, device)
 
 
-def _infer(model: nn.Module, x: torch.Tensor, tracker: LiveStorages | None) -> None:
+def _infer(model: nn.Module, x: torch.Tensor, amp: str | None, tracker: Any) -> None:
     if tracker is not None:
         tracker.phase = "forward"
-    with torch.no_grad():
+    with torch.no_grad(), _autocast(x.device, amp):
         model(x)
 
 

@@ -20,7 +20,7 @@ TRAIN_NOTE = (
     "optimizer's state exists."
 )
 LABELS = {
-    "weights": "weights",
+    "weights": "weights (and autocast's cached half copies)",
     "buffers": "buffers (batch-norm statistics)",
     "gradients": "parameter gradients",
     "optimizer_state": "optimizer state",
@@ -86,7 +86,8 @@ STAGES: list[Column[MemoryStage]] = [
 def memory_parts(r: MemoryReport) -> list[Part]:
     shares = [(k, v, r.peak_bytes) for k, v in r.breakdown.items() if v]
     parts: list[Part] = [
-        f"{r.title} · {_step(r)} · batch {r.batch_size} · {r.resolution}px · float32",
+        f"{r.title} · {_step(r)} · batch {r.batch_size} · {r.resolution}px · "
+        + (f"autocast to {r.amp} (float32 weights)" if r.amp else "float32"),
         Facts("Peak memory", _peak_lines(r)),
         grid("What is live at the peak", BREAKDOWN, shares),
         grid("Per stage, forward", STAGES, r.stages),
