@@ -310,6 +310,7 @@ class MemoryReport:
     resolution: int
     optimizer: str | None
     amp: str | None
+    channels_last: bool
     device: str
     peak_bytes: int
     breakdown: dict[str, int]

@@ -47,6 +47,14 @@ def test_prediction_under_autocast(amp: str, train: bool, optimizer: str) -> Non
     assert predicted.breakdown["weights"] >= fp32.breakdown["weights"]  # with the half copies
 
 
+def test_channels_last_changes_layouts_not_the_peak() -> None:
+    spec, shape = "w=0.5,d=0.5,r=48", (2, 3, 48, 48)
+    predicted = predict(build_model(spec, device="meta"), shape, True, "sgd").peak_bytes
+    model = build_model(spec).to(memory_format=torch.channels_last)
+    x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+    assert measure_step(model, x, True, "sgd").peak_bytes == predicted
+
+
 def test_breakdown_names_what_is_live_at_the_peak() -> None:
     model = build_model("w=0.25,d=0.5,r=32", device="meta")
     params = sum(p.numel() * 4 for p in model.parameters())

@@ -267,6 +267,9 @@ def memory(
     amp: Annotated[
         Amp | None, typer.Option("--amp", help="torch.autocast to bfloat16 or float16.")
     ] = None,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="NHWC layout (same sizes, same peak).")
+    ] = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -290,6 +293,7 @@ def memory(
         spec, batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
         max_batch=max_batch, limit_bytes=limit_bytes, amp=amp.value if amp else None,
+        channels_last=channels_last,
     )  # fmt: skip
     _deliver(memory_view(report), fmt, output, None, wide)
 

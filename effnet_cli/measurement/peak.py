@@ -52,7 +52,7 @@ def _peak_at(spec: ResolvedSpec, p: MemoryPrediction) -> dict[str, str | int | N
 
 
 def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, device: str,
-             predicted: int, amp: str | None) -> MeasuredPeak:  # fmt: skip
+             predicted: int, amp: str | None, channels_last: bool) -> MeasuredPeak:  # fmt: skip
     """Run the real step on ``device`` (after checking the prediction fits) and compare."""
     free = available_bytes(device)
     if free is not None and predicted > free:
@@ -64,6 +64,9 @@ def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, dev
         )
     materialize(model, device)
     x = torch.randn(*shape, device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     m = measure_step(model, x, train, optimizer, amp)
     method = "live tensor storages (TorchDispatchMode)"
     if m.allocated_bytes is not None:
@@ -114,10 +117,12 @@ def memory(
     max_batch: bool = False,
     limit_bytes: int | None = None,
     amp: str | None = None,
+    channels_last: bool = False,
 ) -> MemoryReport:
     """Predict the peak memory of one step of ``spec``; on a real device also run the step
     and measure it; with ``max_batch``, find the largest batch within ``limit_bytes`` (or
-    the device's free memory)."""
+    the device's free memory). ``channels_last`` changes layouts, not sizes: the
+    prediction is the same, and the measured step runs in that layout."""
     start = time.perf_counter()
     spec = parse_variant(spec) if isinstance(spec, str) else spec
     shape = input_shape(spec, resolution, batch_size)
@@ -135,6 +140,7 @@ def memory(
         resolution=shape[2],
         optimizer=optimizer if train else None,
         amp=amp,
+        channels_last=channels_last,
         device=device,
         peak_bytes=p.peak_bytes,
         breakdown=p.breakdown,
@@ -146,7 +152,8 @@ def memory(
         report.max_batch = largest_batch(spec, shape[2], train, optimizer, report.limit_bytes,
                                          device_type, num_classes, amp)  # fmt: skip
     if device != "meta":
-        report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes, amp)
+        report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes, amp,
+                                   channels_last)  # fmt: skip
     report.seconds = {"predict": predicted - start, "total": time.perf_counter() - start}
     return report
 
