@@ -35,28 +35,32 @@ def mib(n: float) -> str:
     return f"{n / 2**20:,.1f}"
 
 
-def one(spec: str, batch: int, train: bool, optimizer: str) -> tuple[int, int | None, float]:
+def one(spec: str, batch: int, train: bool, optimizer: str,
+        amp: str | None = None) -> tuple[int, int | None, float]:  # fmt: skip
     res = parse_variant(spec).coefficients.resolution
     shape = (batch, 3, res, res)
-    predicted = predict(build_model(spec, device="meta"), shape, train, optimizer).peak_bytes
+    model = build_model(spec, device="meta")
+    predicted = predict(model, shape, train, optimizer, amp=amp).peak_bytes
     free = available_bytes("cpu") or 0
     if predicted > 0.8 * free:
         return predicted, None, 0.0
     torch.manual_seed(0)
     start = time.perf_counter()
-    measured = measure_step(build_model(spec), torch.randn(shape), train, optimizer).peak_bytes
+    measured = measure_step(build_model(spec), torch.randn(shape), train, optimizer, amp)
+    measured = measured.peak_bytes
     gc.collect()
     return predicted, measured, time.perf_counter() - start
 
 
-def accuracy(variants: list[str], batches: list[int]) -> None:
+def accuracy(variants: list[str], batches: list[int], amp: str | None) -> None:
+    print(f"float32{' under autocast to ' + amp if amp else ''}\n")
     print("| model | batch | step | predicted MiB | measured MiB | error |")
     print("|---|--:|---|--:|--:|--:|")
     errors = []
     for spec in variants:
         for batch in batches:
             for label, train, optimizer in MODES:
-                predicted, measured, _ = one(spec, batch, train, optimizer)
+                predicted, measured, _ = one(spec, batch, train, optimizer, amp)
                 if measured is None:
                     print(f"| {spec} | {batch} | {label} | {mib(predicted)} | (not run: "
                           "over this machine's free memory) | |", flush=True)  # fmt: skip
@@ -93,11 +97,12 @@ def main() -> None:
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--torchinfo", nargs="+", help="variants for the torchinfo table")
     parser.add_argument("--torchinfo-batch", type=int, default=8)
+    parser.add_argument("--amp", choices=["bfloat16", "float16"], help="autocast dtype")
     args = parser.parse_args()
     if args.torchinfo:
         torchinfo_table(args.torchinfo, args.torchinfo_batch)
     else:
-        accuracy(args.variants, args.batches)
+        accuracy(args.variants, args.batches, args.amp)
 
 
 if __name__ == "__main__":

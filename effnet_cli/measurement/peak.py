@@ -82,26 +82,34 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
                   amp: str | None = None) -> int:  # fmt: skip
     """The largest batch whose predicted peak fits ``limit`` (0 when not even one does).
 
-    The peak grows with the batch (every activation is proportional to it), so a bracket
-    found by doubling is bisected; each probe of the search is a full prediction.
+    The peak grows with the batch, almost in proportion: the first guess extrapolates from
+    the two smallest batches, a bracket around it is widened until it holds the answer, and
+    the bracket is bisected. Every probe is a full prediction; typically four or five.
     """
     model = build_model(spec, num_classes, device="meta")
+    peaks: dict[int, int] = {}
 
-    def fits(batch: int) -> bool:
-        shape = (batch, 3, resolution, resolution)
-        return predict(model, shape, train, optimizer, device_type, amp).peak_bytes <= limit
+    def peak(batch: int) -> int:
+        if batch not in peaks:
+            shape = (batch, 3, resolution, resolution)
+            peaks[batch] = predict(model, shape, train, optimizer, device_type, amp).peak_bytes
+        return peaks[batch]
 
     smallest = 2 if train and -(-resolution // 32) == 1 else 1  # batch-norm needs two values
-    if not fits(smallest):
+    if peak(smallest) > limit:
         return 0
-    low, high = smallest, smallest * 2
-    while high <= MAX_BATCH and fits(high):
-        low, high = high, high * 2
+    slope = max(1, peak(smallest + 1) - peak(smallest))
+    guess = min(MAX_BATCH, max(smallest, smallest + (limit - peak(smallest)) // slope))
+    low, high, step = guess, guess + 1, 1
+    while peak(low) > limit:  # widen downwards: low must fit
+        low, high, step = max(smallest, low - step), low, step * 2
+    while high <= MAX_BATCH and peak(high) <= limit:  # widen upwards: high must not fit
+        low, high, step = high, high + step, step * 2
     if high > MAX_BATCH:
         return MAX_BATCH
     while high - low > 1:
         mid = (low + high) // 2
-        low, high = (mid, high) if fits(mid) else (low, mid)
+        low, high = (mid, high) if peak(mid) <= limit else (low, mid)
     return low
 
 
