@@ -29,8 +29,8 @@ from effnet_cli.views.core import render
 from effnet_cli.views.summary import summary_view
 
 PACKAGE = Path(effnet_cli.__file__).parent
-LIGHT_PACKAGES = ("arch", "views")
-LIGHT_MODULES = ("cli", "reports", "errors", "files", "devices", "measurement.settings")
+LIGHT_PACKAGES = ("arch", "views", "cli")
+LIGHT_MODULES = ("cli", "reports", "errors", "files", "devices", "units", "measurement.settings")
 
 
 def _light_modules() -> list[str]:
