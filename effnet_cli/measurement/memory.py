@@ -7,17 +7,21 @@ How it works
   probe the moment its last reference goes, exactly when it would free the tensor, so the
   liveness of every intermediate is the real one, not a guess. In-place ops and views share
   their input's storage.
-- In a training step each op also keeps what autograd keeps for its backward (``_SAVES``:
-  a convolution its input, batch-norm its input and per-channel statistics, an in-place
-  SiLU a copy of its input, sigmoid its output, a multiply the other operand, dropout its
-  mask, the loss its log-probabilities), checked against torch's own saved tensors by the
-  tests. The backward pass is then replayed node by node in reverse order of creation, as
-  torch's engine runs this network: each node allocates its input gradients, temporaries
-  and parameter gradients, then frees its output gradient and what it saved; gradients
-  reaching one tensor from two consumers are summed into a new tensor.
+- In a training step each op also keeps what autograd keeps for its backward
+  (``MemoryTracer._saves`` and ``_extra``: a convolution its input, batch-norm its input
+  and per-channel statistics, an in-place SiLU a copy of its input, sigmoid its output, a
+  multiply the other operand, dropout its mask, the loss its log-probabilities), checked
+  against the real step by the tests. The backward pass is then replayed node by node in
+  reverse order of creation, as torch's engine runs this network: each node allocates its
+  input gradients, temporaries and parameter gradients, then frees its output gradient and
+  what it saved; gradients reaching one tensor from two consumers are summed into a new
+  tensor.
 - The optimizer step follows torch's default implementation for the device: on the CPU
   the for-loop one (Adam's per-parameter square root and division are its temporaries),
   on CUDA the foreach one (one square root per parameter, all at once).
+- Under autocast (``amp``) convolutions and the linear layer run on half-precision copies
+  of their float32 inputs, weights and biases (the weights cached until autocast exits),
+  so activations take two bytes per element; see ``MemoryTracer``.
 Nothing here prints; the result is a ``MemoryPrediction``.
 """
 
