@@ -35,7 +35,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import nn
 
-from .probe import ShapeProbe, _Tracer, hooked
+from .probe import ShapeProbe, Trace, _Tracer, hooked
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "none")
 END_OF_FORWARD = "<end of forward>"
@@ -271,6 +271,8 @@ class MemoryPrediction:
     peak_at: tuple[str, str, str]
     saved_by_module: dict[str, int] = field(default_factory=dict)
     live_after: dict[str, int] = field(default_factory=dict)
+    trace: Trace | None = None
+    """The shape probe's trace of the same forward: the fast engine's counts come free."""
 
 
 def base_bytes(model: nn.Module, input_shape: Sequence[int], train: bool, optimizer: str) -> dict:
@@ -418,6 +420,7 @@ def predict(
                 loss = F.cross_entropy(model(x), None)
             else:
                 out = model(x)
+                tracer.trace.output_shape = out.shape
             tracer.live_after[END_OF_FORWARD] = ledger.current
             tracer.end_autocast()
         if train:  # the loss stays referenced through backward and step, as in the loop
@@ -435,6 +438,7 @@ def predict(
         peak_at=ledger.peak_at,
         saved_by_module=dict(tracer.saved_by_stage),
         live_after=dict(tracer.live_after),
+        trace=tracer.trace,
     )
 
 

@@ -17,7 +17,8 @@ from ..arch.specs import ResolvedSpec
 from ..devices import available_bytes, check_available, process_rss_bytes
 from ..errors import RuntimeFailure, UsageError
 from ..model import EfficientNet, build_model, load_weights, materialize
-from .probe import Trace, probe_forward
+from .memory import predict
+from .probe import Trace
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Prepared:
     weights: str | None = None
     memory_base: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    inference_peak: int = 0
+    """The memory engine's peak of one no-grad forward of this model at this shape."""
 
 
 def input_shape(spec: ResolvedSpec, resolution: int | None, batch_size: int) -> tuple:
@@ -76,8 +79,6 @@ def check_fits(
     free = available_bytes(device)
     if free is None:
         return
-    from .memory import predict
-
     need = predict(model, shape, training, "none", device.partition(":")[0]).peak_bytes
     if need > free:
         gib = 1 << 30
@@ -108,7 +109,8 @@ def prepare(
     start = time.perf_counter()
     model = build_model(spec, build.num_classes, build.include_top, build.pooling, "meta")
     built = time.perf_counter()
-    trace = probe_forward(model, shape)
+    inference = predict(model, shape)  # one probe pass: the trace and the inference peak
+    trace = inference.trace
     probed = time.perf_counter()
     base = 0
     if device != "meta":
@@ -119,13 +121,15 @@ def prepare(
             load_weights(model, weights)
     label = str(weights) if weights is not None else None
     seconds = {"build": built - start + time.perf_counter() - probed, "probe": probed - built}
-    return Prepared(spec, model, shape, device, trace, label, base, seconds)
+    return Prepared(spec, model, shape, device, trace, label, base, seconds,
+                    inference.peak_bytes)  # fmt: skip
 
 
 def adopt(model: EfficientNet, shape: tuple) -> Prepared:
     """A model the caller built (the Python API's ``measure(model)``), as a Prepared one."""
     device = str(next(model.parameters()).device)
     start = time.perf_counter()
-    trace = probe_forward(model.eval(), shape)
+    inference = predict(model.eval(), shape)
     seconds = {"build": 0.0, "probe": time.perf_counter() - start}
-    return Prepared(model.spec, model, shape, device, trace, seconds=seconds)
+    return Prepared(model.spec, model, shape, device, inference.trace, seconds=seconds,
+                    inference_peak=inference.peak_bytes)  # fmt: skip

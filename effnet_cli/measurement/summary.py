@@ -33,7 +33,6 @@ from ..model import EfficientNet
 from ..reports import ELEMENTWISE_KINDS, BlockFigures, StageFigures, Summary, Totals
 from ..units import DTYPE_BYTES, check_dtype
 from .engines import fvcore_counts, torchinfo_layers
-from .memory import predict
 from .prepare import BuildOptions, Prepared, adopt, input_shape, prepare
 from .probe import Trace
 
@@ -233,7 +232,7 @@ def measure_prepared(
     totals = _totals(model, named, stages, engine_counts)
     totals.weight_dtype = check_dtype(dtype)
     totals.weight_bytes = totals.params * DTYPE_BYTES[dtype]
-    totals.inference_peak_bytes = predict(model, shape, False).peak_bytes
+    totals.inference_peak_bytes = p.inference_peak
     layers = torchinfo_layers(model, shape, layers_depth) if layers_depth else None
     return Summary(
         variant=spec.name,
