@@ -90,6 +90,15 @@ def printed(params: str, flops: str, top1: float) -> PaperFigures:
 
 
 @dataclass(frozen=True)
+class Architecture:
+    """The rows a network is built from before scaling: stem, stages of blocks, head."""
+
+    stem: ConvRow
+    stages: tuple[StageRow, ...]
+    head: ConvRow
+
+
+@dataclass(frozen=True)
 class Variant:
     """One official model of a family: its released coefficients and what the paper says."""
 
@@ -100,6 +109,11 @@ class Variant:
     paper: PaperFigures | None = None
     phi: int | None = None
     """The compound coefficient this variant stands for (B1 is φ=1), when it has one."""
+    architecture: Architecture | None = None
+    """A hand-set table of its own (EfficientNetV2-S/M/L/XL); None: the family's base,
+    scaled by the coefficients."""
+    train_resolution: int | None = None
+    """The image size it was trained at (progressive learning ends there), when it differs."""
 
 
 @dataclass(frozen=True)
@@ -123,18 +137,27 @@ class Family:
     base_resolution: int = 224
     paper_table: str = ""
     """Where the variants' paper figures come from, e.g. "Table 2"."""
+    round_limit: float = 0.9
+    """Channel rounding never goes below this fraction of c·w (V1's released code); 0: plain
+    rounding to the divisor (V2's code)."""
+    se_in_operator: bool = False
+    """Whether operator names carry the SE ratio (V2's Table 4 style)."""
+    compound: bool = True
+    """Whether the φ rule (d = α^φ, w = β^φ, r = base·γ^φ) applies to this family."""
 
     def stage_operator(self, row: StageRow) -> str:
-        """Table 1's operator name: 'MBConv6, k5x5'."""
-        return f"MBConv{row.expand_ratio}, k{row.kernel}x{row.kernel}"
+        """The paper's operator name: 'MBConv6, k5x5', 'Fused-MBConv4, k3x3',
+        'MBConv6, k3x3, SE0.25'."""
+        name = "Fused-MBConv" if row.kind == FUSED else "MBConv"
+        text = f"{name}{row.expand_ratio}, k{row.kernel}x{row.kernel}"
+        if self.se_in_operator and row.se_ratio:
+            text += f", SE{row.se_ratio:g}"
+        return text
 
-    @property
-    def stem_operator(self) -> str:
-        return f"Conv{self.stem.kernel}x{self.stem.kernel}"
-
-    @property
-    def head_operator(self) -> str:
-        return f"Conv{self.head.kernel}x{self.head.kernel} & Pooling & FC"
+    def architecture(self, variant: str | None = None) -> Architecture:
+        """The rows a model of this family is built from: a variant's own table, or the base."""
+        own = self.variants[variant].architecture if variant in self.variants else None
+        return own or Architecture(self.stem, self.stages, self.head)
 
 
 def _v1_variants() -> dict[str, Variant]:
@@ -185,7 +208,76 @@ V1 = Family(
     paper_table="Table 2",
 )
 
-FAMILIES: dict[str, Family] = {V1.key: V1}
+
+def _v2_rows(stem: int, rows: list[tuple[str, int, int, int, int, int]]) -> Architecture:
+    """A V2 table from (kind, expansion, stride, in, out, layers) rows; kernels are 3×3,
+    MBConv stages have squeeze-excitation at 0.25, the head is 1280 channels."""
+    stages = tuple(
+        StageRow(kind, e, 3, s, cin, cout, n, 0.25 if kind == MBCONV else 0.0)
+        for kind, e, s, cin, cout, n in rows
+    )
+    return Architecture(ConvRow(stem, 3, 2), stages, ConvRow(1280, 1, 1))
+
+
+F, M = FUSED, MBCONV
+V2_TABLES = {
+    "v2-s": _v2_rows(24, [(F, 1, 1, 24, 24, 2), (F, 4, 2, 24, 48, 4), (F, 4, 2, 48, 64, 4),
+                          (M, 4, 2, 64, 128, 6), (M, 6, 1, 128, 160, 9),
+                          (M, 6, 2, 160, 256, 15)]),
+    "v2-m": _v2_rows(24, [(F, 1, 1, 24, 24, 3), (F, 4, 2, 24, 48, 5), (F, 4, 2, 48, 80, 5),
+                          (M, 4, 2, 80, 160, 7), (M, 6, 1, 160, 176, 14),
+                          (M, 6, 2, 176, 304, 18), (M, 6, 1, 304, 512, 5)]),
+    "v2-l": _v2_rows(32, [(F, 1, 1, 32, 32, 4), (F, 4, 2, 32, 64, 7), (F, 4, 2, 64, 96, 7),
+                          (M, 4, 2, 96, 192, 10), (M, 6, 1, 192, 224, 19),
+                          (M, 6, 2, 224, 384, 25), (M, 6, 1, 384, 640, 7)]),
+    "v2-xl": _v2_rows(32, [(F, 1, 1, 32, 32, 4), (F, 4, 2, 32, 64, 8), (F, 4, 2, 64, 96, 8),
+                           (M, 4, 2, 96, 192, 16), (M, 6, 1, 192, 256, 24),
+                           (M, 6, 2, 256, 512, 32), (M, 6, 1, 512, 640, 8)]),
+}  # fmt: skip
+"""The hand-set tables of the official configs (google/automl effnetv2_configs), which
+torchvision's efficientnet_v2_s/m/l and timm's tf_efficientnetv2_* reproduce."""
+V2_BASE = _v2_rows(32, [(F, 1, 1, 32, 16, 1), (F, 4, 2, 16, 32, 2), (F, 4, 2, 32, 48, 2),
+                        (M, 4, 2, 48, 96, 3), (M, 6, 1, 96, 112, 5),
+                        (M, 6, 2, 112, 192, 8)])  # fmt: skip
+"""The B-series base (V2-B0): B1-B3 scale it by width and depth as V1 scales B0."""
+
+
+def _v2_variants() -> dict[str, Variant]:
+    """V2-B0..B3 (base scaled) and S/M/L/XL (own tables): (width, depth, train, eval, dropout)."""
+    settings = {
+        "v2-b0": (1.0, 1.0, 192, 224, 0.2), "v2-b1": (1.0, 1.1, 192, 240, 0.2),
+        "v2-b2": (1.1, 1.2, 208, 260, 0.3), "v2-b3": (1.2, 1.4, 240, 300, 0.3),
+        "v2-s": (1.0, 1.0, 300, 384, 0.2), "v2-m": (1.0, 1.0, 384, 480, 0.3),
+        "v2-l": (1.0, 1.0, 384, 480, 0.4), "v2-xl": (1.0, 1.0, 384, 512, 0.4),
+    }  # fmt: skip
+    return {
+        name: Variant(
+            name=name,
+            title=f"EfficientNetV2-{name.removeprefix('v2-').upper()}",
+            coefficients=Coefficients(w, d, evaluate, drop),
+            batch_norm=BatchNorm(1e-3, 0.1),
+            architecture=V2_TABLES.get(name),
+            train_resolution=train,
+        )
+        for name, (w, d, train, evaluate, drop) in settings.items()
+    }
+
+
+V2 = Family(
+    key="v2",
+    title="EfficientNetV2",
+    stages=V2_BASE.stages,
+    stem=V2_BASE.stem,
+    head=V2_BASE.head,
+    variants=_v2_variants(),
+    batch_norm=BatchNorm(1e-3, 0.1),
+    paper_table="Table 7",
+    round_limit=0.0,
+    se_in_operator=True,
+    compound=False,
+)
+
+FAMILIES: dict[str, Family] = {V1.key: V1, V2.key: V2}
 
 
 def family_of(variant: str) -> Family:

@@ -30,12 +30,14 @@ MAX_WIDTH = 50.0
 """Width multiplier (L2 is 4.3, φ=41 at β=1.1 reaches it)."""
 
 
-def round_filters(channels: int, width: float, divisor: int = V1.divisor) -> int:
-    """Scale a channel count by ``width``, round to a multiple of ``divisor``, never more
-    than 10% down (the released code's rule)."""
+def round_filters(
+    channels: int, width: float, divisor: int = V1.divisor, round_limit: float = V1.round_limit
+) -> int:
+    """Scale a channel count by ``width`` and round to a multiple of ``divisor``; with a
+    ``round_limit`` (V1's released code: 0.9), never further down than that fraction."""
     scaled = channels * width
     rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * scaled:
+    if rounded < round_limit * scaled:
         rounded += divisor
     return rounded
 

@@ -102,15 +102,22 @@ class ResolvedSpec:
         return sum(row.layers for row in self.block_stages)
 
 
-def scaled_stages(family: Family, width: float, depth: float) -> tuple[StageSpec, ...]:
-    """Every Table-1 row (stem, the block stages, head) of ``family`` for these multipliers."""
-    divisor = family.divisor
-    stem_ch = round_filters(family.stem.channels, width, divisor)
+def scaled_stages(
+    family: Family, width: float, depth: float, variant: str | None = None
+) -> tuple[StageSpec, ...]:
+    """Every Table-1 row (stem, the block stages, head) of ``family`` (a variant's own table
+    where it has one) for these multipliers."""
+    arch = family.architecture(variant)
+
+    def channels(c: int) -> int:
+        return round_filters(c, width, family.divisor, family.round_limit)
+
+    stem = arch.stem
     rows = [
-        StageSpec(1, family.stem_operator, family.stem.kernel, family.stem.stride, 1, 3,
-                  stem_ch, 1, role=STEM)
+        StageSpec(1, f"Conv{stem.kernel}x{stem.kernel}", stem.kernel, stem.stride, 1, 3,
+                  channels(stem.channels), 1, role=STEM)
     ]  # fmt: skip
-    for index, base in enumerate(family.stages, start=2):
+    for index, base in enumerate(arch.stages, start=2):
         rows.append(
             StageSpec(
                 stage=index,
@@ -118,19 +125,18 @@ def scaled_stages(family: Family, width: float, depth: float) -> tuple[StageSpec
                 kernel=base.kernel,
                 stride=base.stride,
                 expand_ratio=base.expand_ratio,
-                in_channels=round_filters(base.in_channels, width, divisor),
-                out_channels=round_filters(base.out_channels, width, divisor),
+                in_channels=channels(base.in_channels),
+                out_channels=channels(base.out_channels),
                 layers=round_repeats(base.layers, depth),
                 role=BLOCKS,
                 kind=base.kind,
                 se_ratio=base.se_ratio,
             )
         )
-    head = family.head
+    head = arch.head
     rows.append(
-        StageSpec(len(rows) + 1, family.head_operator, head.kernel, head.stride, 1,
-                  rows[-1].out_channels, round_filters(head.channels, width, divisor), 1,
-                  role=HEAD)
+        StageSpec(len(rows) + 1, f"Conv{head.kernel}x{head.kernel} & Pooling & FC", head.kernel,
+                  head.stride, 1, rows[-1].out_channels, channels(head.channels), 1, role=HEAD)
     )  # fmt: skip
     return tuple(rows)
 
@@ -167,11 +173,15 @@ _KEY_ALIASES = {
     "res": "r",
     "resolution": "r",
     "dropout": "dropout",
+    "family": "family",
 }
 _COMPOUND_KEYS = {"phi", "alpha", "beta", "gamma", "base", "dropout"}
-_RAW_KEYS = {"w", "d", "r", "dropout"}
+_RAW_KEYS = {"w", "d", "r", "dropout", "family"}
 _PREFIXES = ("efficientnet-", "efficientnet_", "efficientnet")
-GRAMMAR_HINT = "b0-b7, b8, l2, phi=F[,alpha=A,beta=B,gamma=G] or w=W,d=D,r=R[,dropout=P]"
+GRAMMAR_HINT = (
+    "b0-b7, b8, l2, v2-s|m|l|xl, v2-b0..b3, phi=F[,alpha=A,beta=B,gamma=G] or "
+    "w=W,d=D,r=R[,family=v2][,dropout=P]"
+)
 
 
 def _finite(key: str, text: str) -> float:
@@ -234,7 +244,7 @@ def resolve_official(name: str) -> ResolvedSpec:
     family = family_of(name)
     variant = family.variants[name]
     c = variant.coefficients
-    stages = scaled_stages(family, c.width, c.depth)
+    stages = scaled_stages(family, c.width, c.depth, name)
     bn = variant.batch_norm
     return ResolvedSpec(name, "official", c, stages, bn.eps, bn.momentum, family=family.key)
 
@@ -269,14 +279,16 @@ def resolve_compound(
 
 
 def resolve_custom(
-    width: float, depth: float, resolution: int, dropout: float | None = None
+    width: float, depth: float, resolution: int, dropout: float | None = None, family: Family = V1
 ) -> ResolvedSpec:
-    """Raw multipliers, for scalings that follow no formula."""
-    family = V1
+    """Raw multipliers of a family's base (V1's B0, V2's B0), for scalings that follow no
+    formula."""
     check_positive("w", width)
     check_positive("d", depth)
     drop = family.dropout if dropout is None else check_dropout(dropout)
     label = f"w={_number_label(width)},d={_number_label(depth)},r={resolution}"
+    if family is not V1:
+        label += f",family={family.key}"
     if dropout is not None:
         label += f",dropout={_number_label(drop)}"
     coeffs = Coefficients(width, depth, resolution, drop)
@@ -284,6 +296,12 @@ def resolve_custom(
     bn = family.batch_norm
     spec = ResolvedSpec(label, "custom", coeffs, stages, bn.eps, bn.momentum, family=family.key)
     return check_limits(spec)
+
+
+def _family(key: str, text: str) -> Family:
+    if key.lower() not in FAMILIES:
+        raise SpecError(f"unknown family '{key}' in '{text}' (known: {', '.join(FAMILIES)})")
+    return FAMILIES[key.lower()]
 
 
 def _pixels(key: str, text: str) -> int:
@@ -296,8 +314,14 @@ def _pixels(key: str, text: str) -> int:
 def _resolve_pairs(text: str, pairs: dict[str, str]) -> ResolvedSpec:
     keys = set(pairs)
     dropout = _finite("dropout", pairs["dropout"]) if "dropout" in pairs else None
+    family = _family(pairs.get("family", V1.key), text)
+    if "phi" in keys and not family.compound:
+        raise SpecError(
+            f"'{text}': phi= is EfficientNet (V1)'s compound rule; {family.title} has no φ: "
+            f"scale its base with family={family.key},w=W,d=D,r=R or pick an official variant"
+        )
     if "phi" in keys:
-        if keys - _COMPOUND_KEYS:
+        if keys - _COMPOUND_KEYS - {"family"}:
             extra = ", ".join(sorted(keys - _COMPOUND_KEYS))
             raise SpecError(f"'{text}' mixes phi with {extra}: use phi=... or w=,d=,r=")
         compound = Compound(
@@ -317,7 +341,11 @@ def _resolve_pairs(text: str, pairs: dict[str, str]) -> ResolvedSpec:
         extra = ", ".join(sorted(keys - _RAW_KEYS))
         raise SpecError(f"'{text}': {extra} only go with phi=... (w, d, r take dropout)")
     return resolve_custom(
-        _finite("w", pairs["w"]), _finite("d", pairs["d"]), _pixels("r", pairs["r"]), dropout
+        _finite("w", pairs["w"]),
+        _finite("d", pairs["d"]),
+        _pixels("r", pairs["r"]),
+        dropout,
+        family,
     )
 
 

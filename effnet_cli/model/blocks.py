@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from ..arch.families import MBCONV
+from ..arch.families import FUSED, MBCONV
 from .layers import ConvBNAct, Layers, SqueezeExcitation, StochasticDepth
 
 
@@ -72,5 +72,26 @@ class MBConv(Block):
         self.block = nn.Sequential(*layers)
 
 
-BLOCKS: dict[str, type[Block]] = {MBCONV: MBConv}
+class FusedMBConv(Block):
+    """EfficientNetV2's early block: one full k×k conv in place of expand + depthwise, no
+    squeeze-excitation. With expansion 1 it is a single k×k conv-bn-act; otherwise the k×k
+    conv expands and a 1×1 conv-bn projects (torchvision's layout)."""
+
+    kind = FUSED
+
+    def __init__(self, make: Layers, cfg: BlockConfig) -> None:
+        expanded = cfg.in_channels * cfg.expand_ratio
+        super().__init__(cfg, expanded, 0)
+        k, s = cfg.kernel, cfg.stride
+        if expanded == cfg.in_channels:
+            layers: list[nn.Module] = [ConvBNAct(make, cfg.in_channels, cfg.out_channels, k, s)]
+        else:
+            layers = [
+                ConvBNAct(make, cfg.in_channels, expanded, k, s),
+                ConvBNAct(make, expanded, cfg.out_channels, 1, act=False),
+            ]
+        self.block = nn.Sequential(*layers)
+
+
+BLOCKS: dict[str, type[Block]] = {MBCONV: MBConv, FUSED: FusedMBConv}
 """Block class for each block kind a family's stage rows may name."""
