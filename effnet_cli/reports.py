@@ -38,6 +38,8 @@ class StageFigures:
     macs_share: float = 0.0
     activation_bytes: int = 0
     elementwise_ops: dict[str, int] = field(default_factory=dict)
+    kind: str = "conv"
+    """What the stage is built from: "conv" (stem, head), "mbconv" or "fused"."""
 
 
 @dataclass
@@ -146,6 +148,10 @@ class Summary:
     """Timing when the summary was taken on a real device."""
     layers: list[LayerRow] | None = None
     """torchinfo's per-layer view, when asked for (``--layers``)."""
+    family: str = "v1"
+    train_resolution: int | None = None
+    """The size an official variant was trained at, when it differs from the evaluation size
+    it is measured at (EfficientNetV2's progressive learning)."""
 
     @property
     def blocks_total(self) -> int:
@@ -248,6 +254,7 @@ class ListRow:
     """One official variant: released coefficients, measured cost, the paper's figures."""
 
     variant: str
+    family: str
     coefficients: dict
     params: int
     macs: int
@@ -261,12 +268,26 @@ class ListRow:
 
 
 @dataclass
-class VariantList:
-    """`effnet list`: the official variants of each family, in the family data's order."""
+class VariantSection:
+    """One family's official variants in `effnet list`, with its paper's table."""
 
+    family: str
     title: str
     paper_table: str
     rows: list[ListRow]
+    paper_note: str = ""
+    """Why the paper's figures are missing, where they are."""
+
+
+@dataclass
+class VariantList:
+    """`effnet list`: the official variants of each family, in the family data's order."""
+
+    sections: list[VariantSection]
+
+    @property
+    def rows(self) -> list[ListRow]:
+        return [row for section in self.sections for row in section.rows]
 
 
 # ----------------------------------------------------------------------------- memory

@@ -123,7 +123,7 @@ def test_compare_markdown_and_csv() -> None:
 
 def test_list_covers_all_variants_and_the_papers_rounding() -> None:
     doc = as_json("list")
-    rows = {r["variant"]: r for r in doc["variants"]}
+    rows = {r["variant"]: r for r in doc["variants"] if r["family"] == "v1"}  # V2: test_v2.py
     assert list(rows) == list(PARAMS)
     assert {v: r["totals"]["params"] for v, r in rows.items()} == PARAMS
     assert rows["b8"]["paper"] is None and rows["l2"]["paper"] is None

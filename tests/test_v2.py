@@ -141,3 +141,21 @@ def test_commands_work_across_families() -> None:
         run("memory", "v2-s", "-b", "2", "-r", "64", "--train", "-f", "json").stdout
     )
     assert memory["peak_bytes"] > 0
+
+
+def test_list_has_a_v2_section_without_unread_figures() -> None:
+    doc = json.loads(run("list", "-f", "json").stdout)
+    v2 = {r["variant"]: r for r in doc["variants"] if r["family"] == "v2"}
+    assert list(v2) == list(PARAMS)
+    assert {v: r["totals"]["params"] for v, r in v2.items()} == PARAMS
+    assert all(r["paper"] is None for r in v2.values())  # Table 7 could not be read here
+    table = run("list").stdout
+    assert "EfficientNetV2" in table and "Table 7" in table and "not shown" in table
+
+
+def test_v2_summary_shows_table4_and_the_training_size() -> None:
+    out = run("summary", "v2-s").stdout
+    assert "Table 4 for EfficientNetV2-S" in out and "trained at 300px" in out
+    doc = json.loads(run("summary", "v2-s", "-f", "json").stdout)
+    assert doc["family"] == "v2" and doc["train_resolution"] == 300
+    assert [s["kind"] for s in doc["stages"]][:3] == ["conv", "fused", "fused"]

@@ -137,6 +137,10 @@ class Family:
     base_resolution: int = 224
     paper_table: str = ""
     """Where the variants' paper figures come from, e.g. "Table 2"."""
+    stage_table: str = "Table 1"
+    """The paper's table of the base network's stages, whose style the stage view follows."""
+    paper_note: str = ""
+    """What to say when the paper's figures are not shown."""
     round_limit: float = 0.9
     """Channel rounding never goes below this fraction of c·w (V1's released code); 0: plain
     rounding to the divisor (V2's code)."""
@@ -272,6 +276,11 @@ V2 = Family(
     variants=_v2_variants(),
     batch_norm=BatchNorm(1e-3, 0.1),
     paper_table="Table 7",
+    stage_table="Table 4",
+    paper_note=(
+        "The V2 paper's Table 7 (top-1, params, FLOPs) is an image in every stored copy "
+        "searched here, so its figures are not shown rather than shown unchecked."
+    ),
     round_limit=0.0,
     se_in_operator=True,
     compound=False,

@@ -27,6 +27,7 @@ from ..reports import (
     SweepRow,
     Totals,
     VariantList,
+    VariantSection,
 )
 from .summary import measure
 
@@ -157,6 +158,7 @@ def _list_row(name: str, family: Family, batch_size: int, num_classes: int, dtyp
     paper = family.variants[name].paper
     return ListRow(
         variant=name,
+        family=family.key,
         coefficients=asdict(s.coefficients),
         params=s.totals.params,
         macs=s.totals.macs,
@@ -175,7 +177,8 @@ def _list_row(name: str, family: Family, batch_size: int, num_classes: int, dtyp
 def _names(family: Family) -> str:
     """'B0-B7, B8, L2': the variants with a φ as a range, then the others."""
     phi = [v.name.upper() for v in family.variants.values() if v.phi is not None]
-    rest = [v.name.upper() for v in family.variants.values() if v.phi is None]
+    rest = [v.title.removeprefix(family.title + "-") for v in family.variants.values()
+            if v.phi is None]  # fmt: skip
     head = [f"{phi[0]}-{phi[-1]}"] if len(phi) > 1 else phi
     return ", ".join(head + rest)
 
@@ -183,8 +186,11 @@ def _names(family: Family) -> str:
 def list_variants(
     batch_size: int = 1, num_classes: int = 1000, dtype: str = "float32"
 ) -> VariantList:
-    """Every official variant, measured, with the paper's params / FLOPS / top-1 beside it;
-    weight bytes for storage as ``dtype``."""
-    family = FAMILIES["v1"]
-    rows = [_list_row(name, family, batch_size, num_classes, dtype) for name in family.variants]
-    return VariantList(f"{family.title} {_names(family)}", family.paper_table, rows)
+    """Every official variant of every family, measured, with the paper's params / FLOPS /
+    top-1 beside it where they could be read; weight bytes for storage as ``dtype``."""
+    sections = []
+    for family in FAMILIES.values():
+        rows = [_list_row(n, family, batch_size, num_classes, dtype) for n in family.variants]
+        sections.append(VariantSection(family.key, f"{family.title} {_names(family)}",
+                                       family.paper_table, rows, family.paper_note))  # fmt: skip
+    return VariantList(sections)

@@ -125,6 +125,7 @@ def _stage_rows(
                 macs=stage_macs[row.stage],
                 activation_bytes=activation[row.stage],
                 elementwise_ops={k: elementwise[row.stage][k] for k in ELEMENTWISE_KINDS},
+                kind=row.kind,
             )
         )
     return rows
@@ -215,6 +216,13 @@ def _choose_engine(engine: str, device: str) -> str:
     return engine
 
 
+def _train_resolution(spec: ResolvedSpec) -> int | None:
+    if spec.kind != "official":
+        return None
+    train = spec.family_data.variants[spec.name].train_resolution
+    return train if train != spec.coefficients.resolution else None
+
+
 def measure_prepared(
     p: Prepared, engine: str = "auto", layers_depth: int | None = None, dtype: str = "float32"
 ) -> Summary:
@@ -254,6 +262,8 @@ def measure_prepared(
         blocks=_block_rows(p, where, named, block_macs),
         totals=totals,
         output_shape=list(p.trace.output_shape),
+        family=spec.family,
+        train_resolution=_train_resolution(spec),
         layers=layers,
         seconds={**p.seconds, "count": counted},
     )

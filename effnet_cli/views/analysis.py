@@ -22,6 +22,7 @@ from ..reports import (
     Sweep,
     SweepRow,
     VariantList,
+    VariantSection,
 )
 from .core import (
     MACS_LABEL,
@@ -433,6 +434,7 @@ def _coefficient(header: str, key: str) -> Column[ListRow]:
 
 LIST: list[Column[ListRow]] = [
     Column("Variant", lambda r: r.variant, "variant", align="l", keep=True),
+    csv_field("family"),
     _coefficient("w", "width"),
     _coefficient("d", "depth"),
     _coefficient("r", "resolution"),
@@ -471,20 +473,35 @@ LIST: list[Column[ListRow]] = [
 ]
 
 
-def list_parts(v: VariantList) -> list[Part]:
-    missing = [r.variant.upper() for r in v.rows if r.paper is None]
-    table = v.paper_table
-    return [
-        f"{v.title}: released coefficients, measured parameters and MACs, weights as "
-        f"{v.rows[0].weight_dtype}",
-        grid(f"Official variants: measured vs the paper's {table} — {MACS_LABEL}", LIST, v.rows),
-        f"paper = {table}'s params and FLOPS (its 'B' is G, 10^9); * marks one our measurement "
-        "does not round to. M = 10^6, G = 10^9, MiB = 2^20 bytes.",
-        Note("Δ = measured − paper.", ("Δ M", "Δ G")),
-        f"{' and '.join(missing)} have no {table} entry. Top-1 is the paper's; it cannot be "
-        "measured here.",
-        MACS_NOTE,
+def _section_parts(s: VariantSection) -> list[Part]:
+    missing = [r.variant.upper() for r in s.rows if r.paper is None]
+    table = s.paper_table
+    parts: list[Part] = [
+        grid(f"{s.title}: measured vs the paper's {table} — {MACS_LABEL}", LIST, s.rows),
     ]
+    if len(missing) < len(s.rows):
+        parts += [
+            f"paper = {table}'s params and FLOPS (its 'B' is G, 10^9); * marks one our "
+            "measurement does not round to. M = 10^6, G = 10^9, MiB = 2^20 bytes.",
+            Note("Δ = measured − paper.", ("Δ M", "Δ G")),
+            f"{' and '.join(missing)} have no {table} entry. Top-1 is the paper's; it cannot "
+            "be measured here.",
+        ]
+    elif s.paper_note:
+        parts.append(s.paper_note)
+    return parts
+
+
+def list_parts(v: VariantList) -> list[Part]:
+    names = " and ".join(s.title.split(" ")[0] for s in v.sections)
+    parts: list[Part] = [
+        f"{names}: released coefficients, measured parameters and MACs, weights as "
+        f"{v.rows[0].weight_dtype}",
+    ]
+    for section in v.sections:
+        parts += _section_parts(section)
+    parts.append(MACS_NOTE)
+    return parts
 
 
 def list_doc(v: VariantList) -> dict[str, Any]:

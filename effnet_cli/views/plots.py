@@ -106,7 +106,8 @@ def plot_list(variants: VariantList, path: Path) -> None:
         ax.set(xscale="log", xlabel=label)
         _plain_log(ax.xaxis)
         ax.grid(True, which="both", alpha=0.3)
-    ax_macs.set_ylabel(f"ImageNet top-1 % (paper, {variants.paper_table})")
+    tables = ", ".join(s.paper_table for s in variants.sections if any(r.paper for r in s.rows))
+    ax_macs.set_ylabel(f"ImageNet top-1 % (paper, {tables})")
     names = f"{known[0].variant.upper()}-{known[-1].variant.upper()}"
     fig.suptitle(f"EfficientNet {names}: the paper's accuracy against measured cost")
     _save(fig, path)

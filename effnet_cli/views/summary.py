@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..arch.families import FAMILIES
 from ..reports import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary
 from ..units import DTYPE_BYTES
 from .core import (
@@ -29,8 +30,8 @@ from .numbers import bar, bar_cells, hw, macs_g, nbytes, pct, si
 def short_operator(s: StageFigures) -> str:
     """'MBConv6 k5' for the narrow cost table, 'Stem' and 'Head' for the first and last
     stage; the full name stays in Table 1."""
-    if s.operator.startswith("MBConv"):
-        return f"MBConv{s.expand_ratio} k{s.kernel}"
+    if s.operator.startswith(("MBConv", "Fused-MBConv")):
+        return f"{s.operator.split(',')[0]} k{s.kernel}"
     if "Pooling" in s.operator:
         return "Head"
     return "Stem" if s.stage == 1 else s.operator
@@ -46,6 +47,17 @@ TABLE1: list[Column[StageFigures]] = [
     Column("Channels", lambda s: str(s.out_channels)),
     Column("Layers", lambda s: str(s.layers)),
 ]
+"""EfficientNet's Table 1: stage, operator, input resolution, channels, layers."""
+TABLE4: list[Column[StageFigures]] = [
+    Column("Stage", lambda s: str(s.stage)),
+    Column("Operator", lambda s: s.operator, align="l"),
+    Column("Stride", lambda s: str(s.stride)),
+    Column("Channels", lambda s: str(s.out_channels)),
+    Column("Layers", lambda s: str(s.layers)),
+    Column("Input H×W", lambda s: hw(s.input_resolution)),
+]
+"""EfficientNetV2's Table 4: stage, operator, stride, channels, layers (and the input size)."""
+STAGE_TABLES = {"Table 1": TABLE1, "Table 4": TABLE4}
 
 STAGES: list[Column[StageFigures]] = [
     Column("Stage", lambda s: str(s.stage), "stage", keep=True),
@@ -119,8 +131,10 @@ def describe(summary: Summary) -> str:
     res = summary.input["resolution"]
     head = f"{summary.num_classes} classes" if summary.include_top else "no top"
     weights = summary.weights
+    train = summary.train_resolution
+    size = f"{c.resolution}px" + (f" (trained at {train}px)" if train else "")
     return (
-        f"{summary.title} · w {c.width:.4g} · d {c.depth:.4g} · {c.resolution}px"
+        f"{summary.title} · w {c.width:.4g} · d {c.depth:.4g} · {size}"
         f" · dropout {c.dropout:g} · {summary.pooling} pool · {head}\n"
         f"input {summary.input['batch_size']}×3×{res}×{res} · device {summary.device}"
         f" · engine {summary.engine} · "
@@ -195,9 +209,10 @@ def _block_title(summary: Summary) -> str:
 def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 120) -> list[Part]:
     """Header line, the variant's Table 1, cost per stage, (blocks,) totals, the convention."""
     res = summary.input["resolution"]
+    table = FAMILIES[summary.family].stage_table
     parts: list[Part] = [
         describe(summary),
-        grid(f"Table 1 for {summary.title} at {res}px", TABLE1, summary.stages),
+        grid(f"{table} for {summary.title} at {res}px", STAGE_TABLES[table], summary.stages),
         grid(f"Cost per stage — {MACS_LABEL}", STAGES, summary.stages),
         _where_cost_goes(summary, bar_cells(width)),
     ]
