@@ -159,3 +159,8 @@ def test_v2_summary_shows_table4_and_the_training_size() -> None:
     doc = json.loads(run("summary", "v2-s", "-f", "json").stdout)
     assert doc["family"] == "v2" and doc["train_resolution"] == 300
     assert [s["kind"] for s in doc["stages"]][:3] == ["conv", "fused", "fused"]
+
+
+def test_scale_says_v2_has_no_phi() -> None:
+    assert_one_line_error(run("scale", "--phi", "2", "--family", "v2"), 2, "no φ", "family=v2")
+    assert_one_line_error(run("scale", "--phi", "2", "--family", "v9"), 2, "'v9'")

@@ -47,6 +47,22 @@ from .options import (
 )
 from .output import _check_paths, _deliver, _emit, _plot, _progress, _table_width
 
+
+def _check_family(key: str) -> None:
+    """`scale` is the φ rule's explorer: EfficientNetV2 has no φ, and says so in one line."""
+    from ..arch.families import FAMILIES
+
+    family = FAMILIES.get(key.strip().lower())
+    if family is None:
+        raise UsageError(f"unknown family '{key}' (accepted: {', '.join(FAMILIES)})")
+    if not family.compound:
+        raise UsageError(
+            f"scale explores EfficientNet (V1)'s compound rule φ, α, β, γ; {family.title} has "
+            f"no φ: scale its base with a spec such as 'effnet summary w=1.1,d=1.2,r=260,"
+            f"family={family.key}', or compare its official variants"
+        )
+
+
 SUMMARY_TIMED_STEPS = 5
 """Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
 
@@ -138,9 +154,13 @@ def scale(
     export: ExportOpt = None,
     wide: WideOpt = False,
     plot: PlotOpt = None,
+    family: Annotated[
+        str, typer.Option("--family", help="v1 (EfficientNet, the φ rule) or v2 (no φ).")
+    ] = "v1",
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
     _check_paths(output, export, plot)
+    _check_family(family)
     if plot is not None and sweep is None:
         raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
     from ..arch import scaling
