@@ -55,6 +55,7 @@ def cases() -> list[Case]:
     out = [
         Case("effnet summary b7", [*EFFNET, "summary", "b7"], "summary", 1.3, 1.2),
         Case("effnet summary l2", [*EFFNET, "summary", "l2"], "summary", 1.5),
+        Case("effnet summary v2-xl", [*EFFNET, "summary", "v2-xl"], "summary", 1.3),
         Case("effnet scale --phi 12", [*EFFNET, "scale", "--phi", "12"], "summary", 1.5),
         Case("effnet compare b0 … b7", [*EFFNET, "compare", *official], "many", 2.0),
         Case("effnet list", [*EFFNET, "list"], "many", 2.0),
