@@ -432,6 +432,19 @@ def _coefficient(header: str, key: str) -> Column[ListRow]:
     return Column(header, lambda r: f"{r.coefficients[key]:g}", key, lambda r: r.coefficients[key])
 
 
+def _paper_column(header: str, figure: str, decimals: str, ours: str) -> Column[ListRow]:
+    """A paper figure as printed, marked where our measurement does not round to it."""
+
+    def printed(p: PaperFigures) -> str:
+        return f"{getattr(p, figure):.{getattr(p, decimals)}f}"
+
+    def differs(r: ListRow) -> bool:
+        return r.paper is not None and getattr(r, ours) != getattr(r.paper, figure)
+
+    return Column(header, _paper(printed), f"paper_{figure}", _paper_value(figure), keep=True,
+                  mark=differs)  # fmt: skip
+
+
 LIST: list[Column[ListRow]] = [
     Column("Variant", lambda r: r.variant, "variant", align="l", keep=True),
     csv_field("family"),
@@ -440,24 +453,10 @@ LIST: list[Column[ListRow]] = [
     _coefficient("r", "resolution"),
     _coefficient("dropout", "dropout"),
     Column("Params M", lambda r: f"{r.params / 1e6:.3f}", "params", keep=True),
-    Column(
-        "paper M",
-        _paper(lambda p: f"{p.params_m:.{p.params_decimals}f}"),
-        "paper_params_m",
-        _paper_value("params_m"),
-        keep=True,
-        mark=lambda r: r.paper is not None and r.params_m_paper_rounding != r.paper.params_m,
-    ),
+    _paper_column("paper M", "params_m", "params_decimals", "params_m_paper_rounding"),
     Column("Δ M", lambda r: f"{r.params / 1e6 - r.paper.params_m:+.2f}" if r.paper else ""),
     Column("MACs G", lambda r: f"{r.macs / 1e9:.3f}", "macs", keep=True),
-    Column(
-        "paper G",
-        _paper(lambda p: f"{p.flops_b:.{p.flops_decimals}f}"),
-        "paper_flops_b",
-        _paper_value("flops_b"),
-        keep=True,
-        mark=lambda r: r.paper is not None and r.flops_b_paper_rounding != r.paper.flops_b,
-    ),
+    _paper_column("paper G", "flops_b", "flops_decimals", "flops_b_paper_rounding"),
     Column("Δ G", lambda r: f"{r.macs / 1e9 - r.paper.flops_b:+.3f}" if r.paper else ""),
     Column("Weights MiB", lambda r: f"{r.weight_bytes / 2**20:.1f}", "weight_bytes"),
     Column(
