@@ -277,8 +277,9 @@ class MemoryPrediction:
 
 def base_bytes(model: nn.Module, input_shape: Sequence[int], train: bool, optimizer: str) -> dict:
     """What is live before the step starts: weights, buffers, optimizer state, the batch."""
-    params = sum(p.numel() * p.element_size() for p in model.parameters())
-    tensors = sum(1 for _ in model.parameters())
+    parameters = list(model.parameters())
+    params = sum(p.numel() * p.element_size() for p in parameters)
+    tensors = len(parameters)
     state = 0
     if train:
         state = STATE_PER_PARAM[optimizer] * params
@@ -412,7 +413,8 @@ def predict(
     ledger = Ledger(base_bytes(model, input_shape, train, optimizer))
     tracer = MemoryTracer(model, ledger, train, half=amp is not None)
     was_training = model.training
-    model.train(train)
+    if was_training != train:  # train() walks every module: only when the mode changes
+        model.train(train)
     try:
         with hooked(tracer):
             x = tracer.value(ShapeProbe(input_shape, tracer), None, False)
@@ -431,7 +433,8 @@ def predict(
         else:
             del out
     finally:
-        model.train(was_training)
+        if was_training != train:
+            model.train(was_training)
     return MemoryPrediction(
         peak_bytes=ledger.peak,
         breakdown=_breakdown(ledger.peak_by),
