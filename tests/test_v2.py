@@ -135,6 +135,9 @@ def test_commands_work_across_families() -> None:
     out = run("compare", "b4", "v2-s")
     assert out.exit_code == 0, out.stderr
     assert "v2-s" in out.stdout and "b4" in out.stdout
+    rows = run("compare", "b0", "v2-b0").stdout.splitlines()
+    head = next(r for r in rows if r.strip().startswith("head") and "ch" in r)
+    assert head.count("1280ch") == 2 and "*" not in head  # heads side by side, not stage 8
     summary = run("summary", "v2-s", "--blocks")
     assert "Fused-MBConv4, k3x3" in summary.stdout and "MBConv6, k3x3, SE0.25" in summary.stdout
     memory = json.loads(

@@ -364,23 +364,41 @@ PROFILES: list[Column[Summary]] = [
 ]
 
 
+def _stage_at(m: Summary, row: int, rows: int) -> StageFigures | None:
+    """Model ``m``'s stage on a row of ``rows``, lined up by role: the stem on the first row,
+    the head on the last, block stages in between (a shorter network leaves rows empty)."""
+    if row == rows - 1:
+        return m.stages[-1]
+    if row < len(m.stages) - 1:
+        return m.stages[row]
+    return None
+
+
 def _per_stage(c: Comparison, title: str, cell: Callable[[StageFigures], str]) -> Grid:
-    """One row per stage, one column per model; cells that differ from the first model's
-    are marked, with one mark (*)."""
-    count = max(len(m.stages) for m in c.models)
+    """One row per stage, one column per model; a cell that differs from the first model's
+    is marked, with one mark (*). Networks of different lengths (V1 beside V2) are lined up
+    stem to stem and head to head."""
+    rows = max(len(m.stages) for m in c.models)
+    same_length = all(len(m.stages) == rows for m in c.models)
 
     def value(m: Summary, i: int) -> str:
-        return cell(m.stages[i]) if i < len(m.stages) else ""
+        stage = _stage_at(m, i, rows)
+        return cell(stage) if stage is not None else ""
 
     def model_column(m: Summary, first: bool) -> Column[int]:
-        differs = None if first else (lambda i: value(m, i) != value(c.models[0], i))
-        return Column(m.variant, lambda i: value(m, i), mark=differs)
+        def differs(i: int) -> bool:
+            return value(m, i) != "" and value(m, i) != value(c.models[0], i)
+
+        return Column(m.variant, lambda i: value(m, i), mark=None if first else differs)
+
+    def label(i: int) -> str:
+        return str(i + 1) if same_length or i < rows - 1 else "head"
 
     columns = [
-        Column("Stage", lambda i: str(i + 1)),
+        Column("Stage", label),
         *(model_column(m, j == 0) for j, m in enumerate(c.models)),
     ]
-    return grid(title, columns, range(count))
+    return grid(title, columns, range(rows))
 
 
 def _structure(st: StageFigures) -> str:
