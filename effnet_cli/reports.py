@@ -61,6 +61,8 @@ class BlockFigures:
     stochastic_depth: float
     params: int
     macs: int
+    kind: str = "mbconv"
+    """The block's kind: "mbconv" or "fused" (Fused-MBConv, EfficientNetV2)."""
 
 
 @dataclass

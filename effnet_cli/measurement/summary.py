@@ -157,6 +157,7 @@ def _block_rows(
                     stochastic_depth=block.stochastic_depth.p,
                     params=params[name],
                     macs=block_macs[name],
+                    kind=block.kind,
                 )
             )
     return rows

@@ -62,6 +62,7 @@ STAGE_TABLES = {"Table 1": TABLE1, "Table 4": TABLE4}
 STAGES: list[Column[StageFigures]] = [
     Column("Stage", lambda s: str(s.stage), "stage", keep=True),
     Column("Operator", short_operator, "operator", align="l"),
+    csv_field("kind"),
     csv_field("kernel"),
     csv_field("stride"),
     csv_field("expand_ratio"),
@@ -88,6 +89,7 @@ BLOCKS: list[Column[BlockFigures]] = [
     csv_field("block"),
     csv_field("name"),
     Column("Block", lambda b: f"{b.stage}.{b.block}", keep=True),
+    csv_field("kind"),
     csv_field("kernel"),
     csv_field("stride"),
     Column("k/s", lambda b: f"k{b.kernel} s{b.stride}", align="l"),
@@ -97,7 +99,7 @@ BLOCKS: list[Column[BlockFigures]] = [
     Column(
         "in→exp→out", lambda b: f"{b.in_channels}→{b.expanded_channels}→{b.out_channels}", keep=True
     ),
-    Column("SE", lambda b: str(b.se_channels), "se_channels"),
+    Column("SE", lambda b: str(b.se_channels) if b.se_channels else "–", "se_channels"),
     csv_field("out_channels"),
     csv_field("output_resolution"),
     Column("Skip", lambda b: "yes" if b.residual else "", "residual", align="l"),
