@@ -1,0 +1,136 @@
+"""The device's roofline: peak multiply-accumulates per second and memory bandwidth,
+measured by two short microbenchmarks and cached per device, torch version and threads.
+
+- Compute: a dense float32 matmul (n×n by n×n, n³ MACs), the best of several runs.
+- Bandwidth: a large tensor copied into another (its bytes read plus its bytes written),
+  the best of several runs.
+The cache is a JSON file in the user's cache directory (``$XDG_CACHE_HOME/effnet`` or
+``~/.cache/effnet``). A corrupt or foreign file is ignored, with a one-line note for the
+caller to show, and measured afresh. Nothing here prints. (Groundwork for `effnet profile`.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..files import write_atomic
+
+CACHE_NAME = "roofline.json"
+MATMUL_SIZE = 1024
+COPY_BYTES = 64 << 20
+RUNS = 7
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """What one device sustains, and what it was measured with."""
+
+    device: str
+    torch_version: str
+    threads: int
+    peak_macs_per_s: float
+    bandwidth_bytes_per_s: float
+    seconds: float
+    """How long the calibration took."""
+
+    @property
+    def key(self) -> str:
+        return cache_key(self.device, self.threads)
+
+    def bound_seconds(self, macs: float, nbytes: float) -> float:
+        """The roofline bound of an op: max(MACs / peak, bytes / bandwidth)."""
+        return max(macs / self.peak_macs_per_s, nbytes / self.bandwidth_bytes_per_s)
+
+
+def cache_key(device: str, threads: int) -> str:
+    return f"{device}|torch {torch.__version__}|{threads} threads"
+
+
+def cache_path() -> Path:
+    """``$XDG_CACHE_HOME/effnet/roofline.json``, or ``~/.cache/effnet/roofline.json``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "effnet" / CACHE_NAME
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _best_seconds(step, device: torch.device, runs: int = RUNS) -> float:
+    step()  # warm-up: first-call allocations and kernel selection
+    best = float("inf")
+    for _ in range(runs):
+        _sync(device)
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _matmul_seconds(device: torch.device) -> float:
+    n = MATMUL_SIZE
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    out = torch.empty(n, n, device=device)
+    return _best_seconds(lambda: torch.mm(a, b, out=out), device)
+
+
+def _copy_seconds(device: torch.device) -> float:
+    src = torch.empty(COPY_BYTES // 4, device=device).uniform_()
+    dst = torch.empty_like(src)
+    return _best_seconds(lambda: dst.copy_(src), device)
+
+
+def measure_roofline(device: str = "cpu") -> Roofline:
+    """Run both microbenchmarks on ``device`` now (under a second on this CPU)."""
+    start = time.perf_counter()
+    dev = torch.device(device)
+    macs_per_s = MATMUL_SIZE**3 / _matmul_seconds(dev)
+    bytes_per_s = 2 * COPY_BYTES / _copy_seconds(dev)  # every byte read once, written once
+    threads = torch.get_num_threads() if dev.type == "cpu" else 0
+    return Roofline(device, torch.__version__, threads, macs_per_s, bytes_per_s,
+                    time.perf_counter() - start)  # fmt: skip
+
+
+def _read_cache(path: Path) -> tuple[dict, str | None]:
+    """The cached entries, and a note when the file had to be ignored."""
+    if not path.exists():
+        return {}, None
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(entries, dict):
+            raise ValueError("not an object")
+        for value in entries.values():
+            Roofline(**value)
+    except (OSError, ValueError, TypeError) as exc:
+        return {}, f"ignored the roofline cache {path} ({type(exc).__name__}); measuring again"
+    return entries, None
+
+
+def roofline(device: str = "cpu", recalibrate: bool = False) -> tuple[Roofline, str | None]:
+    """The device's roofline from the cache, or measured (and cached) when there is none for
+    this device, torch version and thread count, or when ``recalibrate`` is set. Returns it
+    with a one-line note when a corrupt or foreign cache file was ignored."""
+    path = cache_path()
+    entries, note = _read_cache(path)
+    threads = torch.get_num_threads() if device == "cpu" else 0
+    key = cache_key(device, threads)
+    if not recalibrate and key in entries:
+        return Roofline(**entries[key]), note
+    fresh = measure_roofline(device)
+    entries[fresh.key] = asdict(fresh)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(entries, indent=1) + "\n")
+    except OSError:
+        note = f"could not write the roofline cache {path}; it will be measured again next time"
+    return fresh, note
