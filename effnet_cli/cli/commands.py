@@ -45,7 +45,7 @@ from .options import (
     WeightsOpt,
     WideOpt,
 )
-from .output import _check_paths, _deliver, _emit, _plot, _progress, _table_width
+from .output import check_paths, deliver, draw_plot, emit, progress_bar, table_width
 
 
 def _check_family(key: str) -> None:
@@ -100,7 +100,7 @@ def summary(
     With --weights the model is built on the CPU (unless --device says otherwise) and the
     checkpoint must load with strict=True.
     """
-    _check_paths(output, export)
+    check_paths(output, export)
     spec = parse_variant(variant)
     if weights is not None:
         check_checkpoint_path(weights)
@@ -122,7 +122,7 @@ def summary(
     result = measure_prepared(prepared, engine.value, layers, dtype.value)
     if timing is not None:  # the same model, timed after it was counted
         result.benchmark = benchmark_prepared(prepared, timing)
-    _deliver(summary_view(result, blocks), fmt, output, export, wide)
+    deliver(summary_view(result, blocks), fmt, output, export, wide)
 
 
 @app.command(short_help="Compound scaling: φ, α, β, γ → d, w, r → the measured model.")
@@ -159,7 +159,7 @@ def scale(
     ] = "v1",
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
-    _check_paths(output, export, plot)
+    check_paths(output, export, plot)
     _check_family(family)
     if plot is not None and sweep is None:
         raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
@@ -175,7 +175,7 @@ def scale(
         from ..views.analysis import search_view
 
         found = run_search(candidates, base_resolution, (grid_step, tolerance, top), **common)
-        _deliver(search_view(found), fmt, output, export, wide)
+        deliver(search_view(found), fmt, output, export, wide)
         return
     if sweep is not None:
         phis = scaling.parse_sweep(sweep)
@@ -185,14 +185,14 @@ def scale(
         from ..views.analysis import sweep_view
 
         swept = run_sweep(phis, compound, **common)
-        _deliver(sweep_view(swept), fmt, output, export, wide)
-        _plot("plot_sweep", plot, swept)
+        deliver(sweep_view(swept), fmt, output, export, wide)
+        draw_plot("plot_sweep", plot, swept)
         return
     scaling.derive(compound)  # validate before torch
     from ..measurement.analysis import scale_report
     from ..views.analysis import scale_view
 
-    _deliver(scale_view(scale_report(compound, **common)), fmt, output, export, wide)
+    deliver(scale_view(scale_report(compound, **common)), fmt, output, export, wide)
 
 
 @app.command(short_help="Two or more models side by side, with ratios to the first.")
@@ -213,7 +213,7 @@ def compare(
     engine: EngineOpt = Engine.auto,
 ) -> None:
     """Side-by-side comparison of two or more models, with ratios to the first."""
-    _check_paths(output, export, plot)
+    check_paths(output, export, plot)
     if len(variants) < 2:
         raise UsageError(f"compare needs at least two variants, got {len(variants)}")
     specs = [parse_variant(v) for v in variants]
@@ -230,8 +230,8 @@ def compare(
         engine=engine.value,
         dtype=dtype.value,
     )
-    _deliver(compare_view(result), fmt, output, export, wide)
-    _plot("plot_compare", plot, result)
+    deliver(compare_view(result), fmt, output, export, wide)
+    draw_plot("plot_compare", plot, result)
 
 
 @app.command("list", short_help="Every official variant, measured, beside the paper.")
@@ -246,13 +246,13 @@ def list_(
     plot: PlotOpt = None,
 ) -> None:
     """Every official variant: coefficients, measured params/MACs, the paper's figures."""
-    _check_paths(output, export, plot)
+    check_paths(output, export, plot)
     from ..measurement.analysis import list_variants
     from ..views.analysis import list_view
 
     variants = list_variants(batch_size=batch_size, num_classes=num_classes, dtype=dtype.value)
-    _deliver(list_view(variants), fmt, output, export, wide)
-    _plot("plot_list", plot, variants)
+    deliver(list_view(variants), fmt, output, export, wide)
+    draw_plot("plot_list", plot, variants)
 
 
 @app.command(short_help="Peak memory of inference or a training step: predicted, measured.")
@@ -296,7 +296,7 @@ def memory(
 ) -> None:
     """Peak memory of inference or of a training step, predicted without allocating; on a
     real device the step also runs and its measured peak is shown beside the prediction."""
-    _check_paths(output)
+    check_paths(output)
     spec = parse_variant(variant)
     if optimizer is not None and not train:
         raise UsageError("--optimizer applies to a training step: add --train")
@@ -315,7 +315,7 @@ def memory(
         max_batch=max_batch, limit_bytes=limit_bytes, amp=amp.value if amp else None,
         channels_last=channels_last,
     )  # fmt: skip
-    _deliver(memory_view(report), fmt, output, None, wide)
+    deliver(memory_view(report), fmt, output, None, wide)
 
 
 @app.command(short_help="Measured latency, throughput and peak memory on a device.")
@@ -355,7 +355,7 @@ def bench(
     wide: WideOpt = False,
 ) -> None:
     """Measured latency, throughput and peak memory on a real device."""
-    _check_paths(output)
+    check_paths(output)
     specs = [parse_variant(v) for v in variants]
     if weights is not None:
         check_checkpoint_path(weights)
@@ -370,14 +370,14 @@ def bench(
     from ..views.core import render
 
     results = []
-    bar = _progress("bench")
+    bar = progress_bar("bench")
     with bar or nullcontext():
         for spec in specs:
             task = bar.add_task(spec.title, total=iters) if bar else None
             tick = (lambda n, total, t=task: bar.update(t, completed=n)) if bar else None
             results.append(benchmark(spec, settings, tick))
-    width = _table_width(wide, output)
-    _emit(render(bench_view(results), fmt.value, width), output, width)
+    width = table_width(wide, output)
+    emit(render(bench_view(results), fmt.value, width), output, width)
 
 
 def _bench_settings(**values: Any):

@@ -17,26 +17,26 @@ if TYPE_CHECKING:
     from ..views.core import View
 
 
-def _console(width: int | None = None) -> Console:
+def console(width: int | None = None) -> Console:
     """stdout console. Rich writes no escape codes when stdout is not a terminal; with
     NO_COLOR it would still write bold and dim, so then all styling is switched off."""
     plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
     return Console(highlight=False, soft_wrap=False, width=width, **plain)
 
 
-def _table_width(wide: bool = False, output: Path | None = None) -> int | None:
+def table_width(wide: bool = False, output: Path | None = None) -> int | None:
     """Columns the tables may use: the terminal's width on a terminal; on a pipe or file
     COLUMNS when it is set, else no limit (None), so nothing is hidden; None with --wide."""
     if wide:
         return None
-    console = _console()
-    if output is None and console.is_terminal:
-        return console.width
+    stdout = console()
+    if output is None and stdout.is_terminal:
+        return stdout.width
     columns = os.environ.get("COLUMNS", "").strip()
     return int(columns) if columns.isdigit() and int(columns) > 0 else None
 
 
-def _print_width(result: Any, width: int | None) -> int:
+def print_width(result: Any, width: int | None) -> int:
     """The width to print a renderable at: the table width, or all it needs when unlimited."""
     if width is not None:
         return width
@@ -45,7 +45,7 @@ def _print_width(result: Any, width: int | None) -> int:
     return max(80, natural_width(result))
 
 
-def _check_paths(output: Path | None, export: Path | None = None, plot: Path | None = None) -> None:
+def check_paths(output: Path | None, export: Path | None = None, plot: Path | None = None) -> None:
     """Refuse unwritable or mistyped file options before any work, so nothing is half-done."""
     if export is not None and export.suffix.lower() not in (".html", ".svg"):
         raise UsageError(f"--export '{export}' must end in .html or .svg")
@@ -61,24 +61,24 @@ def _check_paths(output: Path | None, export: Path | None = None, plot: Path | N
         check_writable(path)
 
 
-def _deliver(
+def deliver(
     view: View, fmt: Format, output: Path | None, export: Path | None = None, wide: bool = False
 ) -> None:
     """Emit the view in ``fmt`` to stdout or --output, and its table view to --export."""
     from ..views.core import render
     from ..views.export import export_document
 
-    width = _table_width(wide, output)
-    _emit(render(view, fmt.value, width), output, width)
+    width = table_width(wide, output)
+    emit(render(view, fmt.value, width), output, width)
     if export is not None:
         table = render(view, "table", width)
         title = f"effnet {' '.join(sys.argv[1:])}".strip()
-        data = export_document(table, export.suffix.lower(), _print_width(table, width), title)
+        data = export_document(table, export.suffix.lower(), print_width(table, width), title)
         write_atomic(export, data)
         sys.stderr.write(f"effnet: wrote {export}\n")
 
 
-def _plot(chart: str, path: Path | None, *data: Any) -> None:
+def draw_plot(chart: str, path: Path | None, *data: Any) -> None:
     """Draw ``plots.<chart>(*data, path)`` when --plot was given, and say so on stderr."""
     if path is None:
         return
@@ -88,12 +88,12 @@ def _plot(chart: str, path: Path | None, *data: Any) -> None:
     sys.stderr.write(f"effnet: wrote {path}\n")
 
 
-def _emit(result: Any, output: Path | None = None, width: int | None = None) -> None:
+def emit(result: Any, output: Path | None = None, width: int | None = None) -> None:
     """stdout, or an atomically written file (with one confirming line on stderr)."""
     if output is not None:
         from ..views.export import as_text
 
-        write_atomic(output, as_text(result, _print_width(result, width)))
+        write_atomic(output, as_text(result, print_width(result, width)))
         sys.stderr.write(f"effnet: wrote {output}\n")
         return
     try:
@@ -101,13 +101,13 @@ def _emit(result: Any, output: Path | None = None, width: int | None = None) -> 
             sys.stdout.write(result)
             sys.stdout.flush()
         else:
-            _console(_print_width(result, width)).print(result)
+            console(print_width(result, width)).print(result)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _progress(label: str):
+def progress_bar(label: str):
     """A transient Rich progress bar on stderr, or None when stderr is not a terminal."""
     err = Console(stderr=True)
     if not err.is_terminal:
