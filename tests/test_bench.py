@@ -112,3 +112,15 @@ def test_compile_failure_is_one_line(monkeypatch) -> None:
 )
 def test_bench_usage_errors(args: list[str], fragments: list[str]) -> None:
     assert_one_line_error(run("bench", "b0", *args), 2, *fragments)
+
+
+def test_a_busy_machine_does_not_go_unnoticed(b0_result) -> None:
+    from dataclasses import replace
+
+    from effnet_cli.views.bench import noise_warnings
+
+    quiet = b0_result
+    assert noise_warnings([replace(quiet, latency_ms={"median": 10.0, "p90": 12.0})]) == []
+    busy = replace(quiet, latency_ms={"median": 10.0, "p90": 25.0})
+    (line,) = noise_warnings([busy])
+    assert "2.5×" in line and "busy" in line and "\n" not in line

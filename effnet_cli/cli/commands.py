@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import nullcontext
 from typing import Annotated, Any
 
@@ -366,7 +367,7 @@ def bench(
         threads=threads, train=train, weights=weights,
     )  # fmt: skip
     from ..measurement.bench import benchmark
-    from ..views.bench import bench_view
+    from ..views.bench import bench_view, noise_warnings
     from ..views.core import render
 
     results = []
@@ -378,6 +379,9 @@ def bench(
             results.append(benchmark(spec, settings, tick))
     width = table_width(wide, output)
     emit(render(bench_view(results), fmt.value, width), output, width)
+    if fmt is not Format.table:  # the table shows them; other formats get them on stderr
+        for warning in noise_warnings(results):
+            sys.stderr.write(f"effnet: {warning}\n")
 
 
 def _bench_settings(**values: Any):

@@ -50,6 +50,23 @@ BENCH: list[Column[BenchResult]] = [
 """CSV carries every figure of the JSON but the list of per-step samples (JSON only)."""
 
 
+NOISY = 2.0
+"""A p90 this many times the median means the machine was busy while timing."""
+
+
+def noise_warnings(results: list[BenchResult]) -> list[str]:
+    """One line per model whose timing was disturbed: p90 more than twice the median."""
+    out = []
+    for r in results:
+        spread = r.latency_ms["p90"] / r.latency_ms["median"]
+        if spread > NOISY:
+            out.append(
+                f"warning: {r.title}'s p90 is {spread:.1f}× its median: the machine was busy "
+                "while timing; rerun, or use more --iters"
+            )
+    return out
+
+
 def bench_parts(results: list[BenchResult]) -> list[Part]:
     first = results[0]
     options = [
@@ -66,12 +83,17 @@ def bench_parts(results: list[BenchResult]) -> list[Part]:
         f"Peak memory: {first.memory_kind}. Predicted: the memory engine's peak of live "
         "tensors for the same step (no allocator rounding, library workspaces or process).",
         BENCH_NOTE,
+        *noise_warnings(results),
     ]
 
 
 def bench_view(results: list[BenchResult]) -> View:
     return View(
         lambda w: bench_parts(results),
-        lambda: {"results": [to_dict(r) for r in results], "note": BENCH_NOTE},
+        lambda: {
+            "results": [to_dict(r) for r in results],
+            "note": BENCH_NOTE,
+            "warnings": noise_warnings(results),
+        },
         lambda: csv_text(BENCH, results),
     )
