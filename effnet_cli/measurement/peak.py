@@ -79,14 +79,14 @@ def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, dev
 
 def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: str,
                   limit: int, device_type: str, num_classes: int = 1000,
-                  amp: str | None = None) -> int:  # fmt: skip
+                  amp: str | None = None, model: EfficientNet | None = None) -> int:  # fmt: skip
     """The largest batch whose predicted peak fits ``limit`` (0 when not even one does).
 
     The peak grows with the batch, almost in proportion: the first guess extrapolates from
     the two smallest batches, a bracket around it is widened until it holds the answer, and
     the bracket is bisected. Every probe is a full prediction; typically four or five.
     """
-    model = build_model(spec, num_classes, device="meta")
+    model = model or build_model(spec, num_classes, device="meta")  # shapes are all it reads
     peaks: dict[int, int] = {}
 
     def peak(batch: int) -> int:
@@ -158,7 +158,7 @@ def memory(
     if max_batch:
         report.limit_bytes = limit_bytes or _free_memory(device)
         report.max_batch = largest_batch(spec, shape[2], train, optimizer, report.limit_bytes,
-                                         device_type, num_classes, amp)  # fmt: skip
+                                         device_type, num_classes, amp, model)  # fmt: skip
     if device != "meta":
         report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes, amp,
                                    channels_last)  # fmt: skip

@@ -67,20 +67,12 @@ def check_train_shape(shape: tuple) -> None:
 
 
 def check_fits(
-    model: EfficientNet,
-    device: str,
-    shape: tuple,
-    training: bool = False,
-    meta_ok: bool = True,
+    model: EfficientNet, device: str, shape: tuple, need: int, meta_ok: bool = True
 ) -> None:
-    """Refuse (exit 1) before allocating a model whose step cannot fit on ``device``; the
-    need is the memory engine's peak for the model still on meta, so nothing is allocated
-    (a training step is counted without optimizer state, as bench runs it)."""
+    """Refuse (exit 1) before allocating a model whose step needs more than ``device`` has
+    free; ``need`` is the memory engine's peak for the model still on meta."""
     free = available_bytes(device)
-    if free is None:
-        return
-    need = predict(model, shape, training, "none", device.partition(":")[0]).peak_bytes
-    if need > free:
+    if free is not None and need > free:
         gib = 1 << 30
         raise RuntimeFailure(
             f"{model.spec.title} at {shape[2]}px, batch {shape[0]} needs {need / gib:.1f} "
@@ -114,7 +106,11 @@ def prepare(
     probed = time.perf_counter()
     base = 0
     if device != "meta":
-        check_fits(model, device, shape, training, meta_ok)
+        # training is counted without optimizer state, as bench runs it
+        need = inference.peak_bytes
+        if training:
+            need = predict(model, shape, True, "none", device.partition(":")[0]).peak_bytes
+        check_fits(model, device, shape, need, meta_ok)
         base = process_rss_bytes()
         materialize(model, device)
         if weights is not None:

@@ -41,7 +41,7 @@ from .core import (
     total_field,
 )
 from .numbers import hw, macs_g, nbytes, ratio, si, spark
-from .summary import STAGES, model_fields, summary_dict, total_row
+from .summary import STAGES, block_noun, model_fields, summary_dict, total_row
 
 __all__ = ["compare_view", "list_view", "ratio", "scale_view", "search_view", "sweep_view"]
 
@@ -83,7 +83,7 @@ def _derivation_lines(r: ScaleReport) -> list[tuple[str, str]]:
         ("depth d = α^φ", f"{c.alpha:g}^{c.phi:g} = {d.depth_multiplier:.4f}"),
         (
             f"  layers ⌈L·d⌉, stages 2-{last - 1}",
-            f"{base_layers}  →  {layers} = {r.model.blocks_total} {_blocks(r.model)}; "
+            f"{base_layers}  →  {layers} = {r.model.blocks_total} {block_noun(r.model)}; "
             "stem and head: 1 layer each, never scaled",
         ),
         ("width w = β^φ", f"{c.beta:g}^{c.phi:g} = {d.width_multiplier:.4f}"),
@@ -122,12 +122,6 @@ SCALE_STAGES: list[Column[Pair]] = [
 ]
 
 
-def _blocks(s: Summary) -> str:
-    """'MBConv blocks' when every stage is MBConv, else 'blocks'."""
-    kinds = {st.operator.split(",")[0].rstrip("0123456789") for st in s.stages[1:-1]}
-    return f"{kinds.pop()} blocks" if len(kinds) == 1 else "blocks"
-
-
 Line = tuple[str, Callable[[Summary], str]]
 SIDE_LINES: list[Line] = [
     ("width", lambda s: f"{s.coefficients.width:.4g}"),
@@ -155,7 +149,7 @@ def _side_by_side(r: ScaleReport) -> Grid:
         differs = None if first else (lambda line: line[1](m) != line[1](r.model))
         return Column(header, lambda line: line[1](m), mark=differs)
 
-    blocks = _blocks(r.model)
+    blocks = block_noun(r.model)
     columns = [
         Column("", lambda line: blocks if line[0] == "blocks" else line[0], align="l"),
         model_column(r.model, f"phi={phi:g}", True),

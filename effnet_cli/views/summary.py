@@ -203,9 +203,9 @@ def _where_cost_goes(summary: Summary, cells: int) -> Grid:
     return grid("Where the cost goes, per stage", columns, summary.stages)
 
 
-def _block_title(summary: Summary) -> str:
-    kinds = {s.operator.split(",")[0].rstrip("0123456789") for s in summary.stages[1:-1]}
-    return f"Per {kinds.pop()} block" if len(kinds) == 1 else "Per block"
+def block_noun(summary: Summary) -> str:
+    """'MBConv blocks' when every stage between stem and head is MBConv, else 'blocks'."""
+    return "MBConv blocks" if {s.kind for s in summary.stages[1:-1]} == {"mbconv"} else "blocks"
 
 
 def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 120) -> list[Part]:
@@ -219,7 +219,8 @@ def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 12
         _where_cost_goes(summary, bar_cells(width)),
     ]
     if blocks:
-        parts.append(grid(_block_title(summary), BLOCKS, summary.blocks))
+        title = f"Per {block_noun(summary).removesuffix('s')}"
+        parts.append(grid(title, BLOCKS, summary.blocks))
     if summary.layers:
         parts.append(grid(LAYERS_NOTE, LAYERS, summary.layers))
     parts += [Facts("Totals", _totals_lines(summary)), MACS_NOTE]
