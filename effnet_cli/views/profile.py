@@ -174,7 +174,8 @@ def profile_view(r: ProfileReport) -> View:
     def csv_of() -> str:
         lead = {"variant": r.variant, "device": r.device.name, "batch_size": r.batch_size,
                 "resolution": r.resolution, "mode": r.mode,
-                "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms}  # fmt: skip
+                "total_measured_ms": r.measured_ms,
+                "total_predicted_ms": r.predicted_ms}  # fmt: skip
         stages = csv_text(_columns(r.stages, STAGE_NAME), r.stages, lead)
         return csv_blocks(stages, csv_text(_columns(r.op_kinds, KIND_NAME), r.op_kinds, lead))
 
