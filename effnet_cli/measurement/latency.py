@@ -1,25 +1,27 @@
 """Latency predicted without running the model: per-op-kind costs fitted on other models.
 
 Calibration (once per device, torch version and thread count; cached beside the roofline):
-a small set of custom scalings — none of them an official variant — is run for real, and
+a small set of custom scalings, none of them an official variant, is run for real, and
 every op of their forward passes is timed by torch.profiler and matched to its probe record
-(``optimes.py``). For each op kind a cost model is fitted on those samples,
+(``optimes.py``). Each op keeps its fastest time over the profiled steps and each model its
+fastest bare step: on a shared machine the minimum is what load disturbs least.
 
-    seconds = fixed + MACs × per_mac + bytes read × per_read + bytes written × per_write,
-
-by least squares on relative error with every coefficient ≥ 0, plus one figure for the
-time between ops (Python and dispatch), from each calibration model's end-to-end time less
-its ops' sum. A prediction then probes the model on meta (no arithmetic, nothing allocated),
-prices each op by its kind's model and adds the gaps. A calibration model with the same
-spec and input shape as the one predicted is left out of the fit, so the set never includes
-the model being predicted.
+The fit, in two layers:
+- per op kind, seconds = fixed + MACs × a + bytes read × b + bytes written × c, plus two
+  more byte rates for ops whose footprint passes a knee (out of cache; on the CPU, fresh
+  pages for the output). Least squares on relative error, every coefficient ≥ 0; the knee
+  is the candidate that fits best;
+- per model, the end-to-end time from its priced ops: a scale on their sum, plus seconds per
+  op and per large byte written between ops (Python, dispatch, freeing large outputs).
+A prediction probes the model on meta (no arithmetic, nothing allocated) and prices each op.
+A calibration model with the same spec and input shape as the one predicted is left out of
+the fit, so the set never includes the model being predicted.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,25 +30,31 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ..arch.specs import ResolvedSpec, parse_variant
+from ..errors import UsageError
 from ..files import write_atomic
 from ..model import build_model
 from .optimes import OP_KINDS, op_kind, time_ops
+from .prepare import input_shape
 from .probe import OpRecord, Trace, probe_forward
 from .roofline import cache_key, cache_path
 
 CACHE_NAME = "latency.json"
-CALIBRATION = (
+CALIBRATION: tuple[tuple[str, int], ...] = (
     ("w=0.5,d=0.5,r=128", 1),
     ("w=1.0,d=0.5,r=224", 1),
     ("w=2.0,d=0.3,r=528", 1),
     ("w=0.8,d=0.5,r=224", 8),
+    ("w=0.6,d=0.3,r=300", 8),
+    ("w=1.4,d=0.3,r=456", 4),
 )
 """(spec, batch) of the calibration models: shallow custom scalings from 128 px to 528 px
 and batch 1 to 8, so the samples span tiny ops ruled by overheads and ops whose tensors are
-far beyond any cache. None is an official variant. (Chosen from ten candidate sets by their
-error on B1–B7; benchmarks/latency_accuracy.py also checks models no set was chosen on.)"""
+far beyond any cache (up to 0.2 GB). None is an official variant or a φ scaling."""
 PROFILED_STEPS = 3
 TIMED_STEPS = 3
+BUSY = 1.5
+"""A calibration model whose slowest bare step took this many times its fastest ran on a
+busy machine; the calibration says so."""
 
 Progress = Callable[[int, int], None]
 
@@ -60,6 +68,8 @@ class ModelSamples:
     shape: tuple[int, int, int, int]
     ops: list[tuple[str, int, int, int, float]]
     seconds: float
+    spread: float = 1.0
+    """The slowest bare step over the fastest: far above 1 means the machine was busy."""
 
 
 @dataclass
@@ -78,17 +88,28 @@ class CostModel:
     the seconds between consecutive ops."""
 
     kinds: dict[str, tuple[float, ...]]
-    gap: float
+    whole: tuple[float, float, float]
+    """From the ops to the step: a scale on the ops' sum, seconds per op between ops and
+    seconds per byte written by an op beyond the knee (see ``_fit_whole``)."""
     knee: int
     used: tuple[str, ...] = ()
     """The calibration models it was fitted on."""
 
-    def op_seconds(self, op: OpRecord) -> float:
-        coef = self.kinds.get(op_kind(op))
+    def sample_seconds(self, sample: tuple) -> float:
+        """The fitted time of one op (kind, MACs, bytes read, bytes written, ...)."""
+        coef = self.kinds.get(sample[0])
         if coef is None:
             return 0.0
-        x = _features(op.macs, op.read_bytes + op.weight_bytes, op.write_bytes, self.knee)
+        x = _features(sample[1], sample[2], sample[3], self.knee)
         return sum(c * f for c, f in zip(coef, x, strict=True))
+
+    def op_seconds(self, op: OpRecord) -> float:
+        """An op's share of the step: its priced time scaled, plus the time after it."""
+        read = op.read_bytes + op.weight_bytes
+        scale, per_op, per_byte = self.whole
+        priced = self.sample_seconds((op_kind(op), op.macs, read, op.write_bytes))
+        big = read + op.write_bytes > self.knee
+        return scale * priced + per_op + per_byte * (op.write_bytes if big else 0)
 
 
 @dataclass
@@ -98,14 +119,13 @@ class LatencyEstimate:
 
     trace: Trace
     op_seconds: list[float]
-    gap_seconds: float
     model: CostModel
     note: str | None = None
     by_kind: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_ms(self) -> float:
-        return 1e3 * (sum(self.op_seconds) + self.gap_seconds * len(self.op_seconds))
+        return 1e3 * sum(self.op_seconds)
 
 
 # ----------------------------------------------------------------------------- calibrate
@@ -115,21 +135,32 @@ def _timed_ops(trace: Trace) -> list[OpRecord]:
     return [op for op in trace.ops if op.kind not in ("dropout", "loss")]
 
 
-def _samples(spec: str, batch: int) -> ModelSamples:
-    """Run one calibration model for real: its ops under the profiler, then bare steps."""
+def _front(trace: Trace, stages: int) -> Trace:
+    """The ops of the first ``stages`` Table-1 stages only."""
+    keep = {f"features.{i}" for i in range(stages)}
+    ops = [op for op in trace.ops if ".".join(op.module.split(".")[:2]) in keep]
+    return Trace(ops, trace.shapes, trace.leaf_output_elements, trace.output_shape)
+
+
+def _samples(spec: str, batch: int, stages: int | None = None) -> ModelSamples:
+    """Run one calibration model for real (or its first ``stages`` stages): its ops under
+    the profiler, then bare steps."""
     resolved = parse_variant(spec)
     res = resolved.coefficients.resolution
     shape = (batch, 3, res, res)
     model = build_model(resolved).eval()
     x = torch.randn(*shape)
     trace = probe_forward(model, shape)
+    run = model
+    if stages is not None:
+        run, trace = model.features[:stages], _front(trace, stages)
 
     def step() -> None:
         with torch.inference_mode():
-            model(x)
+            run(x)
 
     step()
-    times = time_ops(step, trace, PROFILED_STEPS)
+    times = time_ops(step, trace, PROFILED_STEPS, reduce=min)
     bare = []
     for _ in range(TIMED_STEPS):
         start = time.perf_counter()
@@ -140,7 +171,8 @@ def _samples(spec: str, batch: int) -> ModelSamples:
         for op, s in zip(trace.ops, times.seconds, strict=True)
         if op.kind not in ("dropout", "loss")
     ]
-    return ModelSamples(spec, shape, ops, statistics.median(bare))
+    name = spec if stages is None else f"{spec}, stages 1-{stages}"
+    return ModelSamples(name, shape, ops, min(bare), max(bare) / min(bare))
 
 
 def calibrate(progress: Progress | None = None) -> Calibration:
@@ -201,6 +233,8 @@ def _fit_kind(samples: list, knee: int) -> tuple[list[float], float]:
 def _same(samples: ModelSamples, spec: ResolvedSpec, shape: tuple) -> bool:
     """Whether a calibration model is ``spec`` at ``shape``: same family, multipliers and
     input, whatever the spelling."""
+    if ", stages" in samples.spec:  # part of a network is never the whole one predicted
+        return False
     mine = parse_variant(samples.spec)
     return (
         tuple(samples.shape) == tuple(shape)
@@ -209,10 +243,23 @@ def _same(samples: ModelSamples, spec: ResolvedSpec, shape: tuple) -> bool:
     )
 
 
+_FITTED: dict[tuple, CostModel] = {}
+"""Cost models fitted in this process, by calibration and models used: a search pricing
+many candidates fits once."""
+
+
 def fit(calibration: Calibration, leave_out: tuple[ResolvedSpec, tuple] | None = None
         ) -> CostModel:  # fmt: skip
     """The cost model from every calibration model except ``leave_out`` (spec, shape)."""
     used = [m for m in calibration.models if leave_out is None or not _same(m, *leave_out)]
+    key = (calibration.seconds, calibration.threads, tuple((m.spec, m.shape) for m in used))
+    if key not in _FITTED:
+        _FITTED[key] = _fit(used)
+    return _FITTED[key]
+
+
+def _fit(used: list[ModelSamples]) -> CostModel:
+    """Each kind's coefficients at the knee that fits best overall, then the whole step."""
     by_kind = {k: [o for m in used for o in m.ops if o[0] == k and o[4] > 0] for k in OP_KINDS}
     best: tuple[float, int, dict] | None = None
     for knee in KNEES:
@@ -221,9 +268,25 @@ def fit(calibration: Calibration, leave_out: tuple[ResolvedSpec, tuple] | None =
         if best is None or err < best[0]:
             best = (err, knee, {k: tuple(c) for k, (c, _) in fits.items()})
     _, knee, kinds = best if best is not None else (0.0, KNEES[0], {})
-    gaps = [max(0.0, (m.seconds - sum(o[4] for o in m.ops)) / len(m.ops)) for m in used]
     used_names = tuple(f"{m.spec} (batch {m.shape[0]})" for m in used)
-    return CostModel(kinds, statistics.median(gaps) if gaps else 0.0, knee, used_names)
+    return CostModel(kinds, _fit_whole(used, kinds, knee), knee, used_names)
+
+
+def _fit_whole(used: list[ModelSamples], kinds: dict, knee: int) -> tuple[float, float, float]:
+    """Each calibration model's end-to-end time from its priced ops: a scale on their sum
+    (the profiler's own cost inflates small ops), plus seconds per op between ops (Python,
+    dispatch) and per large byte written (freeing large outputs happens between ops, outside
+    any op's time); least squares relative to each model's time, coefficients ≥ 0."""
+    if not used:
+        return (1.0, 0.0, 0.0)
+    draft = CostModel(kinds, (1.0, 0.0, 0.0), knee)
+    rows = []
+    for m in used:
+        priced = sum(draft.sample_seconds(o) for o in m.ops)
+        big = sum(o[3] for o in m.ops if o[2] + o[3] > knee)
+        rows.append([priced / m.seconds, len(m.ops) / m.seconds, big / m.seconds])
+    scale, per_op, per_byte = _nnls(rows, [1.0] * len(rows))
+    return (scale, per_op, per_byte)
 
 
 def estimate(trace: Trace, model: CostModel, note: str | None = None) -> LatencyEstimate:
@@ -234,7 +297,7 @@ def estimate(trace: Trace, model: CostModel, note: str | None = None) -> Latency
     for op, s in zip(ops, seconds, strict=True):
         by_kind[op_kind(op)] += s
     timed = Trace(ops, trace.shapes, trace.leaf_output_elements, trace.output_shape)
-    return LatencyEstimate(timed, seconds, model.gap, model, note, dict(by_kind))
+    return LatencyEstimate(timed, seconds, model, note, dict(by_kind))
 
 
 # ----------------------------------------------------------------------------- cache
@@ -258,7 +321,8 @@ def _read(path) -> tuple[dict, str | None]:
 
 def _load(value: dict) -> Calibration:
     models = [ModelSamples(m["spec"], tuple(m["shape"]), [tuple(o) for o in m["ops"]],
-                           float(m["seconds"])) for m in value["models"]]  # fmt: skip
+                           float(m["seconds"]), float(m.get("spread", 1.0)))
+              for m in value["models"]]  # fmt: skip
     return Calibration(value["device"], value["torch_version"], int(value["threads"]), models,
                        float(value["seconds"]))  # fmt: skip
 
@@ -272,6 +336,12 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
     if not recalibrate and key in entries:
         return _load(entries[key]), note
     fresh = calibrate(progress)
+    spread = max((m.spread for m in fresh.models), default=1.0)
+    if spread > BUSY:
+        note = (
+            f"the machine was busy while calibrating (one model's slowest step took "
+            f"{spread:.1f}× its fastest); predictions may be off: --recalibrate when quiet"
+        )
     entries[key] = asdict(fresh)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -279,3 +349,21 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
     except OSError:
         note = f"could not write the latency calibration cache {path}"
     return fresh, note
+
+
+def predict_latency(
+    spec: ResolvedSpec | str,
+    device: str = "cpu",
+    batch_size: int = 1,
+    resolution: int | None = None,
+    recalibrate: bool = False,
+) -> LatencyEstimate:
+    """The predicted latency of one float32 inference step of ``spec`` (built on meta and
+    probed, never run), with the calibration cache's note if it had to be ignored."""
+    if device != "cpu":
+        raise UsageError("the latency prediction is calibrated on the CPU only: use --device cpu")
+    spec = parse_variant(spec) if isinstance(spec, str) else spec
+    shape = input_shape(spec, resolution, batch_size)
+    cal, note = calibration(recalibrate)
+    trace = probe_forward(build_model(spec, device="meta").eval(), shape)
+    return estimate(trace, fit(cal, leave_out=(spec, shape)), note)

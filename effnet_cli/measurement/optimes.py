@@ -123,8 +123,15 @@ def backward_kind(event) -> str | None:
     return _BACKWARD.get(node)
 
 
-def time_ops(step: Callable[[], object], trace: Trace, steps: int, cuda: bool = False) -> OpTimes:
-    """Run ``step`` ``steps`` times under torch.profiler and give each probe op its median."""
+def time_ops(
+    step: Callable[[], object],
+    trace: Trace,
+    steps: int,
+    cuda: bool = False,
+    reduce: Callable[[list[float]], float] = statistics.median,
+) -> OpTimes:
+    """Run ``step`` ``steps`` times under torch.profiler and give each probe op its median
+    over the steps (or what ``reduce`` makes of them)."""
     _quiet_profiler()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities, record_shapes=True) as prof:
@@ -137,7 +144,7 @@ def time_ops(step: Callable[[], object], trace: Trace, steps: int, cuda: bool = 
         forward, bwd = _split(top, cuda)
         per_step.append(forward)
         backward.append(bwd)
-    return _aligned(trace, per_step, backward, steps)
+    return _aligned(trace, per_step, backward, steps, reduce)
 
 
 def _split(top, cuda: bool) -> tuple[list[tuple[str, float]], dict[str, float]]:
@@ -173,7 +180,8 @@ def _backward_nodes(top) -> list:
     return found
 
 
-def _aligned(trace: Trace, per_step: list, backward: list, steps: int) -> OpTimes:
+def _aligned(trace: Trace, per_step: list, backward: list, steps: int,
+             reduce: Callable[[list[float]], float]) -> OpTimes:  # fmt: skip
     """Match each step's timed ops to the probe's, kind by kind in order; refuse a mismatch
     rather than charge a time to the wrong op."""
     timed = [op.kind for op in trace.ops if op.kind in _MATCHED]
@@ -186,8 +194,8 @@ def _aligned(trace: Trace, per_step: list, backward: list, steps: int) -> OpTime
             )
     if not per_step:
         raise RuntimeFailure("the profiler recorded no step")
-    medians = iter([statistics.median(s for _, s in ops) for ops in zip(*per_step, strict=True)])
+    medians = iter([reduce([s for _, s in ops]) for ops in zip(*per_step, strict=True)])
     seconds = [next(medians) if op.kind in _MATCHED else 0.0 for op in trace.ops]
     kinds = {k for b in backward for k in b}
-    bwd = {k: statistics.median([b.get(k, 0.0) for b in backward]) for k in kinds}
+    bwd = {k: reduce([b.get(k, 0.0) for b in backward]) for k in kinds}
     return OpTimes(trace, seconds, bwd, steps)

@@ -250,7 +250,7 @@ def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline
     pred_stage: Counter = Counter()
     if guess is not None:
         for op, sec in zip(guess.trace.ops, guess.op_seconds, strict=True):
-            pred_stage[_stage_of(spec, op.module)] += 1e3 * (sec + guess.gap_seconds)
+            pred_stage[_stage_of(spec, op.module)] += 1e3 * sec
     stages = [
         _row(line, stage, role, operator, work.get(stage, [0, 0, 0]), stage_ms.get(stage),
              pred_stage.get(stage) if guess else None, scale)
