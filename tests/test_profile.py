@@ -30,8 +30,8 @@ def cache(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(path))
-        cal, note = latency.calibration()
-        assert note is None and len(cal.models) == len(latency.CALIBRATION)
+        cal, _ = latency.calibration()  # a note may say the machine was busy
+        assert len(cal.models) == len(latency.CALIBRATION)
     return str(path)
 
 

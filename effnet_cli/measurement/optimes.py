@@ -129,12 +129,14 @@ def time_ops(
     steps: int,
     cuda: bool = False,
     reduce: Callable[[list[float]], float] = statistics.median,
+    shapes: bool = True,
 ) -> OpTimes:
     """Run ``step`` ``steps`` times under torch.profiler and give each probe op its median
-    over the steps (or what ``reduce`` makes of them)."""
+    over the steps (or what ``reduce`` makes of them). Recording ``shapes`` is needed only
+    to sort a backward's ops (and a training batch-norm's counter) and costs time."""
     _quiet_profiler()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with profile(activities=activities, record_shapes=True) as prof:
+    with profile(activities=activities, record_shapes=shapes) as prof:
         for _ in range(steps):
             with record_function(STEP):
                 step()

@@ -166,6 +166,7 @@ def profile_doc(r: ProfileReport) -> dict[str, Any]:
         else:
             for out in doc[key]:
                 out.pop("stage")
+                out.pop("operator")
     doc["notes"] = [ROOFLINE_NOTE, *r.notes]
     return doc
 
