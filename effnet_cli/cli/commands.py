@@ -431,7 +431,7 @@ def profile(
         op_steps=op_steps, predict_only=predict_only, recalibrate=recalibrate,
     ).validate()  # fmt: skip
     from ..measurement.profile import profile as run_profile
-    from ..views.profile import profile_view
+    from ..views.profile import profile_view, profile_warnings
 
     bar = progress_bar("profile")
     with bar or nullcontext():
@@ -445,10 +445,10 @@ def profile(
             bar.update(tasks[label], completed=done)
 
         report = run_profile(spec, settings, tick)
-    for note in report.notes:
-        if fmt is not Format.table:
-            sys.stderr.write(f"effnet: {note}\n")
     deliver(profile_view(report), fmt, output, None, wide)
+    if fmt is not Format.table:  # the table shows them; other formats get them on stderr
+        for line in [*report.notes, *profile_warnings(report)]:
+            sys.stderr.write(f"effnet: {line}\n")
     draw_plot("plot_profile", plot, report)
 
 

@@ -186,25 +186,26 @@ def _threads(s: BenchSettings) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResult:
-    device, shape, spec = torch.device(p.device), p.shape, p.spec
-    memory = _PeakMemory(device, p.memory_base)
-    memory.start()
-    model = _ready(p, s)
-    x = _input(shape, s, device)
-    step = _step_fn(model, x, s, device)
-    clock = _Clock(device)
-    try:
-        for _ in range(s.warmup):
-            clock.time(step)
-    except Exception as exc:
-        if s.compile:
-            raise RuntimeFailure(_compile_message(exc)) from None
-        raise
+def time_steps(
+    step: Callable[[], Any],
+    clock: _Clock,
+    s: BenchSettings,
+    progress: Progress | None = None,
+    after: Callable[[], Any] | None = None,
+) -> list[float]:
+    """Warm up, then time steps until the budget (--iters, or --seconds with at least
+    min_iters) is spent; ``after`` runs after each timed step, outside its time (profile
+    reads its stage marks there). The one timing loop of bench and profile."""
+    for _ in range(s.warmup):
+        clock.time(step)
+        if after is not None:
+            after()
     samples: list[float] = []
     started = time.perf_counter()
     while True:
         samples.append(clock.time(step))
+        if after is not None:
+            after()
         if progress is not None:
             progress(len(samples), s.iters)
         if s.iters is not None:
@@ -214,6 +215,22 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
             break
         if len(samples) >= MAX_ITERS:
             break
+    return samples
+
+
+def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResult:
+    device, shape, spec = torch.device(p.device), p.shape, p.spec
+    memory = _PeakMemory(device, p.memory_base)
+    memory.start()
+    model = _ready(p, s)
+    x = _input(shape, s, device)
+    step = _step_fn(model, x, s, device)
+    try:
+        samples = time_steps(step, _Clock(device), s, progress)
+    except Exception as exc:
+        if s.compile:
+            raise RuntimeFailure(_compile_message(exc)) from None
+        raise
     latency = _stats(samples)
     return BenchResult(
         variant=spec.name,

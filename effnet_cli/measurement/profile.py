@@ -14,6 +14,7 @@ Nothing here prints; progress goes through a callback.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -26,14 +27,14 @@ from ..arch.specs import HEAD, ResolvedSpec, parse_variant
 from ..devices import check_available
 from ..model import build_model
 from ..reports import DeviceRoofline, ProfileReport, ProfileRow
-from .bench import _Clock, _input, _ready, _stats, _step_fn, _threads
+from .bench import _Clock, _input, _ready, _stats, _step_fn, _threads, time_steps
 from .latency import LatencyEstimate, calibration, estimate, fit
 from .memory import predict
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
 from .prepare import BuildOptions, check_train_shape, input_shape, prepare
 from .probe import OpRecord, Trace, probe_forward
 from .roofline import Roofline, roofline
-from .settings import MAX_ITERS, ProfileSettings
+from .settings import ProfileSettings
 
 Progress = Callable[[str, int, int | None], None]
 CLASSIFIER = "classifier"
@@ -62,7 +63,7 @@ class StageClock:
         for i, name in enumerate(self.names):
             self.handles.append(modules[name].register_forward_hook(partial(self._end, i)))
 
-    def _now(self) -> Any:
+    def now(self) -> Any:
         if self.cuda:
             event = torch.cuda.Event(enable_timing=True)
             event.record()
@@ -72,19 +73,21 @@ class StageClock:
         return time.perf_counter()
 
     def _start(self, module: Any, args: Any) -> None:
-        self.forward = [self._now()]
+        self.forward = [self.now()]
         self.backward = []
 
     def _end(self, index: int, module: Any, args: Any, output: Any) -> None:
-        self.forward.append(self._now())
+        self.forward.append(self.now())
         if torch.is_grad_enabled() and getattr(output, "requires_grad", False):
             output.register_hook(partial(self._grad, index))
 
     def _grad(self, index: int, grad: Any) -> None:
-        self.backward.append((index, self._now()))
+        self.backward.append((index, self.now()))
 
-    def spans(self, step_end: Any) -> list[float]:
-        """Milliseconds per stage of the step just run: forward, plus backward if any."""
+    def spans(self) -> list[float]:
+        """Milliseconds per stage of the step just run: forward, plus backward if any (it
+        ends with the step, so this is called right after)."""
+        step_end = self.now()
         times = [_elapsed(a, b) for a, b in zip(self.forward, self.forward[1:], strict=False)]
         if self.backward:  # gradient of stage i's output ready → of its input ready
             marks = dict(self.backward)
@@ -119,26 +122,18 @@ def _stage_of(spec: ResolvedSpec, module: str) -> int:
 def _time_stages(model: Any, spec: ResolvedSpec, step: Callable, device: torch.device,
                  s: ProfileSettings, progress: Progress | None) -> tuple[list, list]:  # fmt: skip
     """bench's loop with the stage clock on: the step times and each step's stage spans."""
-    clock, stages = _Clock(device), StageClock(model, spec, device)
+    stages = StageClock(model, spec, device)
+    spans: list[list[float]] = []
+
+    def tick(done: int, total: int | None) -> None:
+        if progress is not None:
+            progress("timing stages", done, total)
+
     try:
-        for _ in range(s.warmup):
-            clock.time(step)
-        samples: list[float] = []
-        spans: list[list[float]] = []
-        started = time.perf_counter()
-        while True:
-            samples.append(clock.time(step))
-            spans.append(stages.spans(stages._now()))
-            if progress is not None:
-                progress("timing stages", len(samples), s.iters)
-            done = len(samples) >= (s.iters or s.min_iters)
-            if done and (s.iters or time.perf_counter() - started >= s.seconds):
-                break
-            if len(samples) >= MAX_ITERS:
-                break
+        samples = time_steps(step, _Clock(device), s, tick, lambda: spans.append(stages.spans()))
     finally:
         stages.remove()
-    return samples, spans
+    return samples, spans[s.warmup :]
 
 
 def _measure(spec: ResolvedSpec, shape: tuple, s: ProfileSettings,
@@ -154,7 +149,9 @@ def _measure(spec: ResolvedSpec, shape: tuple, s: ProfileSettings,
     samples, spans = _time_stages(model, spec, step, device, s, progress)
     if progress is not None:
         progress("timing op kinds", 0, s.op_steps)
-    ops = time_ops(step, trace, s.op_steps, device.type == "cuda")
+    ops = time_ops(step, trace, s.op_steps, device.type == "cuda", shapes=s.train)
+    if progress is not None:
+        progress("timing op kinds", s.op_steps, s.op_steps)
     return trace, samples, spans, ops
 
 
@@ -244,7 +241,7 @@ def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline
     samples: list[float] = []
     if measured is not None:
         _, samples, spans, op_times = measured
-        medians = [_median(col) for col in zip(*spans, strict=True)]
+        medians = [statistics.median(col) for col in zip(*spans, strict=True)]
         stage_ms = {i + 1: m for i, m in enumerate(medians)}
         kind_ms = {k: 1e3 * v for k, v in op_times.by_kind().items()}
     pred_stage: Counter = Counter()
@@ -286,9 +283,3 @@ def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline
         notes=notes,
         samples_ms=samples,
     )
-
-
-def _median(values: tuple[float, ...]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..reports import ProfileReport, ProfileRow
+from .bench import NOISY
 from .core import Column, Facts, Note, Part, View, csv_blocks, csv_text, grid, to_dict
 from .numbers import nbytes, pct, si
 
@@ -134,6 +135,14 @@ def _facts(r: ProfileReport) -> Facts:
     return Facts("Time of one step", lines)
 
 
+def profile_warnings(r: ProfileReport) -> list[str]:
+    """bench's rule: a p90 more than twice the median means the machine was busy."""
+    if r.measured_ms and r.p90_ms and r.p90_ms > NOISY * r.measured_ms:
+        return [f"warning: the p90 is {r.p90_ms / r.measured_ms:.1f}× the median: the machine "
+                "was busy while timing; rerun, or use more --iters"]  # fmt: skip
+    return []
+
+
 def profile_parts(r: ProfileReport) -> list[Part]:
     amp = f"autocast to {r.amp}" if r.amp else "float32"
     layout = "channels-last" if r.channels_last else "NCHW"
@@ -150,6 +159,7 @@ def profile_parts(r: ProfileReport) -> list[Part]:
     if r.predicted_ms is not None:
         parts.append(Note(f"{PREDICT_NOTE} Calibration: {'; '.join(r.calibration)}."))
     parts.extend(r.notes)
+    parts.extend(profile_warnings(r))
     return [p for p in parts if p]
 
 
@@ -168,6 +178,7 @@ def profile_doc(r: ProfileReport) -> dict[str, Any]:
                 out.pop("stage")
                 out.pop("operator")
     doc["notes"] = [ROOFLINE_NOTE, *r.notes]
+    doc["warnings"] = profile_warnings(r)
     return doc
 
 
