@@ -3,8 +3,8 @@
 models the calibration set was not chosen on (V2-S, a φ=2.5 scaling, a raw scaling).
 
 Each model is predicted first (probe on meta, nothing run), then built and timed: median of
-bare forward passes after a warm-up. The calibration comes from the cache (see README), so
-run `effnet profile b0 --predict-only --recalibrate` first to calibrate afresh.
+bare forward passes after a warm-up. The calibration comes from the cache (see README);
+``--recalibrate`` runs it afresh first and prints how long it took (target: 10 s).
 
     python benchmarks/latency_accuracy.py                  # everything (a few minutes)
     python benchmarks/latency_accuracy.py --models b1 b2 --batches 1
@@ -19,6 +19,7 @@ import time
 import torch
 
 from effnet_cli.arch.specs import parse_variant
+from effnet_cli.measurement.latency import calibration
 from effnet_cli.measurement.profile import profile
 from effnet_cli.model.network import build_model
 
@@ -46,7 +47,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=OFFICIAL + HELD_OUT)
     parser.add_argument("--batches", nargs="*", type=int, default=[1, 8])
+    parser.add_argument("--recalibrate", action="store_true")
     args = parser.parse_args()
+    cal, note = calibration(recalibrate=args.recalibrate)
+    print(f"calibration: {cal.seconds:.1f} s, {len(cal.models)} models"
+          + (f" ({note})" if note else ""))  # fmt: skip
     errors: dict[str, list[float]] = {"official": [], "held out": []}
     print("| model | batch | predicted ms | measured ms | error |")
     print("|---|---|---|---|---|")
