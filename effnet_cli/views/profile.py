@@ -48,21 +48,38 @@ def _share(part: float | None, whole: float | None) -> str:
     return pct(part / whole) if part is not None and whole else ""
 
 
+def _time_columns(rows: list[ProfileRow]) -> list[Column[ProfileRow]]:
+    """Measured time and its share, kept at any width, then the prediction; with nothing
+    measured (--predict-only) the predicted time is the one kept and shared out."""
+    measured = any(x.measured_ms is not None for x in rows)
+
+    def time(x: ProfileRow) -> float | None:
+        return x.measured_ms if measured else x.predicted_ms
+
+    total = sum(time(x) or 0.0 for x in rows)
+    share = Column(
+        "Time share" if measured else "Predicted share",
+        lambda x: _share(time(x), total),
+        "time_share",
+        lambda x: time(x) / total if time(x) is not None and total else None,
+        keep=True,
+    )
+    predicted = Column("Predicted ms", lambda x: _ms(x.predicted_ms), "predicted_ms",
+                       keep=not measured)  # fmt: skip
+    if not measured:
+        return [Column("", None, "measured_ms"), predicted, share]
+    return [Column("Measured ms", lambda x: _ms(x.measured_ms), "measured_ms", keep=True),
+            share, predicted]  # fmt: skip
+
+
 def _columns(rows: list[ProfileRow], first: list[Column[ProfileRow]]) -> list[Column[ProfileRow]]:
     """``first`` (the row's name), then time, shares of the table's time and MACs, work,
     traffic and the roofline."""
-    total_ms = sum(x.measured_ms or 0.0 for x in rows)
     macs = sum(x.macs for x in rows) or 1
+    measured = any(x.measured_ms is not None for x in rows)
     return [
         *first,
-        Column("Measured ms", lambda x: _ms(x.measured_ms), "measured_ms", keep=True),
-        Column(
-            "Time share",
-            lambda x: _share(x.measured_ms, total_ms),
-            "time_share",
-            lambda x: x.measured_ms / total_ms if x.measured_ms and total_ms else None,
-            keep=True,
-        ),
+        *_time_columns(rows),
         Column(
             "MACs share",
             lambda x: pct(x.macs / macs),
@@ -70,7 +87,6 @@ def _columns(rows: list[ProfileRow], first: list[Column[ProfileRow]]) -> list[Co
             lambda x: x.macs / macs,
             keep=True,
         ),
-        Column("Predicted ms", lambda x: _ms(x.predicted_ms), "predicted_ms"),
         Column("MACs", lambda x: si(x.macs), "macs"),
         Column("Read", lambda x: nbytes(x.bytes_read), "bytes_read"),
         Column("Written", lambda x: nbytes(x.bytes_written), "bytes_written"),
@@ -82,7 +98,7 @@ def _columns(rows: list[ProfileRow], first: list[Column[ProfileRow]]) -> list[Co
             lambda x: "" if x.times_bound is None else f"{x.times_bound:.1f}×",
             "times_bound",
             lambda x: x.times_bound,
-            keep=True,
+            keep=measured,
         ),
     ]
 
