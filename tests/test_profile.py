@@ -16,6 +16,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.errors import RuntimeFailure
 from effnet_cli.measurement import latency
+from effnet_cli.measurement.memory import predict
 from effnet_cli.measurement.optimes import op_kind, time_ops
 from effnet_cli.measurement.probe import probe_forward
 from effnet_cli.measurement.profile import profile
@@ -71,6 +72,21 @@ def test_every_timed_op_is_matched_to_its_probe_record() -> None:
     trace.ops.pop(3)  # a probe that saw one op fewer than the profiler cannot be matched
     with pytest.raises(RuntimeFailure, match="cannot match"):
         time_ops(step, trace, 1)
+
+
+def test_a_training_steps_backward_is_sorted_by_kind() -> None:
+    model = build_model(TINY).train()
+    shape = (2, 3, 96, 96)
+    trace = predict(model, shape, True, "none", "cpu").trace  # the training forward's ops
+    x = torch.randn(*shape)
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        model(x).sum().backward()
+
+    backward = time_ops(step, trace, 1).backward
+    for kind in ("conv", "depthwise", "se_conv", "batch_norm", "activation", "linear"):
+        assert backward.get(kind, 0) > 0, kind
 
 
 @pytest.mark.parametrize("train", [False, True], ids=["inference", "train"])

@@ -116,11 +116,21 @@ def backward_kind(event) -> str | None:
     """The kind of one autograd node the profiler timed, or None for bookkeeping nodes."""
     node = event.name.rsplit(": ", 1)[-1].rstrip("0123456789")
     if node == "ConvolutionBackward":
-        child = next((c for c in event.cpu_children if c.name == "aten::convolution_backward"),
-                     None)  # fmt: skip
+        child = _descendant(event, "aten::convolution_backward")
         shapes = child.input_shapes if child is not None else []
         return conv_kind(shapes[1], shapes[2]) if len(shapes) > 2 else "conv"
     return _BACKWARD.get(node)
+
+
+def _descendant(event, name: str):
+    """The first event called ``name`` under ``event`` (the node wraps the aten op)."""
+    stack = list(event.cpu_children)
+    while stack:
+        child = stack.pop(0)
+        if child.name == name:
+            return child
+        stack.extend(child.cpu_children)
+    return None
 
 
 def time_ops(
