@@ -1,7 +1,8 @@
 """effnet: an architecture inspector for EfficientNet.
 
-``from effnet_cli import build_model, measure, memory`` gives the Python API. Both are loaded on
-first use so that importing the package (as the CLI does for ``--help``) never imports torch.
+``from effnet_cli import build_model, measure, memory, budget`` gives the Python API. Each is
+loaded on first use so that importing the package (as the CLI does for ``--help``) never
+imports torch.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "build_model", "measure", "memory", "parse_variant"]
+__all__ = ["__version__", "budget", "build_model", "measure", "memory", "parse_variant"]
 
 _LAZY = {
     "build_model": "model.network",
     "measure": "measurement.summary",
     "memory": "measurement.peak",
     "parse_variant": "arch.specs",
+    "budget": "measurement.budget",
 }
 
 
