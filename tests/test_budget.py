@@ -344,6 +344,17 @@ def test_table_and_markdown_name_the_answer(macs_2g) -> None:
     assert "Best official variant" in table.stdout and "b2 (EfficientNet-B2)" in table.stdout
 
 
+def test_plot_draws_the_budget(tmp_path) -> None:
+    import xml.etree.ElementTree as ET
+
+    svg = tmp_path / "budget.svg"
+    result = run("budget", "--max-macs", "2G", "--phi-max", "3", "--plot", str(svg))
+    assert result.exit_code == 0, result.stderr
+    ET.parse(svg)
+    text = svg.read_text()
+    assert "max-macs 2 G" in text and "largest φ = 2.2" in text and "published" in text
+
+
 # ----------------------------------------------------------------------------- errors
 
 
