@@ -460,3 +460,77 @@ class BudgetReport:
     """One-line notes from the latency model (its calibration cache), for stderr."""
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DeviceRoofline:
+    """The device a profile ran on, and its roofline (measured, cached)."""
+
+    name: str
+    threads: int
+    peak_macs_per_s: float
+    bandwidth_bytes_per_s: float
+    calibration_s: float
+
+
+@dataclass
+class ProfileRow:
+    """One stage or op kind of `effnet profile`: time measured and predicted, work, traffic,
+    and where it sits on the roofline."""
+
+    stage: int | None
+    kind: str
+    """The stage's role (stem, blocks, head, classifier), or the op kind."""
+    operator: str
+    measured_ms: float | None
+    predicted_ms: float | None
+    macs: int
+    bytes_read: int
+    bytes_written: int
+    bound_ms: float
+    bound: str
+    """'compute' or 'memory': which side of the roofline limits it."""
+
+    @property
+    def bytes_moved(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def intensity(self) -> float:
+        """MACs per byte moved."""
+        return self.macs / self.bytes_moved if self.bytes_moved else 0.0
+
+    @property
+    def times_bound(self) -> float | None:
+        """Measured time as a multiple of the roofline bound."""
+        if self.measured_ms is None or not self.bound_ms:
+            return None
+        return self.measured_ms / self.bound_ms
+
+
+@dataclass
+class ProfileReport:
+    """`effnet profile`: where the time of one step goes, stage by stage and by op kind."""
+
+    variant: str
+    title: str
+    device: DeviceRoofline
+    batch_size: int
+    resolution: int
+    mode: str
+    amp: str | None
+    channels_last: bool
+    warmup: int
+    iterations: int
+    stages: list[ProfileRow]
+    op_kinds: list[ProfileRow]
+    measured_ms: float | None
+    predicted_ms: float | None
+    p90_ms: float | None = None
+    op_steps: int = 0
+    """Steps timed under torch.profiler for the op kinds (apart from the stage timing)."""
+    op_kinds_total_ms: float | None = None
+    calibration: list[str] = field(default_factory=list)
+    """The models the latency prediction was fitted on (never the one predicted)."""
+    notes: list[str] = field(default_factory=list)
+    samples_ms: list[float] = field(default_factory=list, repr=False)

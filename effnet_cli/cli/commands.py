@@ -23,10 +23,11 @@ from ..files import check_checkpoint_path
 from .app import app
 from .options import (
     AlphaOpt,
-    Amp,
+    AmpOpt,
     BaseResOpt,
     BatchOpt,
     BetaOpt,
+    ChannelsLastOpt,
     ClassesOpt,
     DeviceOpt,
     Dtype,
@@ -37,12 +38,18 @@ from .options import (
     Format,
     FormatOpt,
     GammaOpt,
+    ItersOpt,
     Optimizer,
     OutputOpt,
     PlotOpt,
     Pooling,
+    RealDeviceOpt,
     ResolutionOpt,
+    SecondsOpt,
+    ThreadsOpt,
+    TrainOpt,
     VariantArg,
+    WarmupOpt,
     WeightsOpt,
     WideOpt,
 )
@@ -285,9 +292,7 @@ def memory(
             "bytes, GB = 10^9) [default: the device's free memory].",
         ),
     ] = None,
-    amp: Annotated[
-        Amp | None, typer.Option("--amp", help="torch.autocast to bfloat16 or float16.")
-    ] = None,
+    amp: AmpOpt = None,
     channels_last: Annotated[
         bool, typer.Option("--channels-last", help="NHWC layout (same sizes, same peak).")
     ] = False,
@@ -324,32 +329,20 @@ def bench(
     variants: Annotated[
         list[str], typer.Argument(help=f"One or more specs: {GRAMMAR_HINT}.", show_default=False)
     ],
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    device: RealDeviceOpt = "cpu",
     batch_size: BatchOpt = 1,
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,
-    iters: Annotated[
-        int | None, typer.Option("--iters", help="Timed steps (default: a --seconds budget).")
-    ] = None,
-    seconds: Annotated[
-        float, typer.Option("--seconds", help="Time budget per model (at least 5 steps).")
-    ] = 5.0,
-    warmup: Annotated[int, typer.Option("--warmup", help="Untimed steps first.")] = 2,
-    amp: Annotated[
-        Amp | None, typer.Option("--amp", help="Autocast to bfloat16 or float16.")
-    ] = None,
-    channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="NHWC memory format.")
-    ] = False,
+    iters: ItersOpt = None,
+    seconds: SecondsOpt = 5.0,
+    warmup: WarmupOpt = 2,
+    amp: AmpOpt = None,
+    channels_last: ChannelsLastOpt = False,
     compile_: Annotated[
         bool, typer.Option("--compile", help="torch.compile the model first.")
     ] = False,
-    threads: Annotated[
-        int | None, typer.Option("--threads", help="CPU threads (torch.set_num_threads).")
-    ] = None,
-    train: Annotated[
-        bool, typer.Option("--train", help="Time forward + backward instead of inference.")
-    ] = False,
+    threads: ThreadsOpt = None,
+    train: TrainOpt = False,
     weights: WeightsOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -389,3 +382,76 @@ def _bench_settings(**values: Any):
     from ..measurement.settings import BenchSettings
 
     return BenchSettings(**values).validate()
+
+
+@app.command(short_help="Where the time goes: per stage and op kind, roofline, predicted.")
+def profile(
+    variant: VariantArg,
+    device: RealDeviceOpt = "cpu",
+    batch_size: BatchOpt = 1,
+    resolution: ResolutionOpt = None,
+    num_classes: ClassesOpt = 1000,
+    iters: ItersOpt = None,
+    seconds: SecondsOpt = 5.0,
+    warmup: WarmupOpt = 2,
+    op_steps: Annotated[
+        int, typer.Option("--op-steps", help="Steps timed under torch.profiler for op kinds.")
+    ] = 3,
+    amp: AmpOpt = None,
+    channels_last: ChannelsLastOpt = False,
+    threads: ThreadsOpt = None,
+    train: TrainOpt = False,
+    predict_only: Annotated[
+        bool,
+        typer.Option("--predict-only", help="Predict the latency without running the model."),
+    ] = False,
+    recalibrate: Annotated[
+        bool,
+        typer.Option("--recalibrate", help="Measure the roofline and latency model again."),
+    ] = False,
+    weights: WeightsOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    plot: PlotOpt = None,
+    wide: WideOpt = False,
+) -> None:
+    """Time per stage and per op kind on a real device, beside MACs, bytes moved and the
+    device's roofline; and the latency predicted without running the model."""
+    check_paths(output, None, plot)
+    spec = parse_variant(variant)
+    if weights is not None:
+        check_checkpoint_path(weights)
+    from ..measurement.settings import ProfileSettings
+
+    settings = ProfileSettings(
+        device=_profile_device(device),
+        batch_size=batch_size, resolution=resolution, num_classes=num_classes, iters=iters,
+        seconds=seconds, warmup=warmup, amp=amp.value if amp else None,
+        channels_last=channels_last, threads=threads, train=train, weights=weights,
+        op_steps=op_steps, predict_only=predict_only, recalibrate=recalibrate,
+    ).validate()  # fmt: skip
+    from ..measurement.profile import profile as run_profile
+    from ..views.profile import profile_view
+
+    bar = progress_bar("profile")
+    with bar or nullcontext():
+        tasks: dict[str, Any] = {}
+
+        def tick(label: str, done: int, total: int | None) -> None:
+            if bar is None:
+                return
+            if label not in tasks:
+                tasks[label] = bar.add_task(f"{spec.title}: {label}", total=total)
+            bar.update(tasks[label], completed=done)
+
+        report = run_profile(spec, settings, tick)
+    for note in report.notes:
+        if fmt is not Format.table:
+            sys.stderr.write(f"effnet: {note}\n")
+    deliver(profile_view(report), fmt, output, None, wide)
+    draw_plot("plot_profile", plot, report)
+
+
+def _profile_device(text: str) -> str:
+    """meta gets profile's own message (it needs a real device to time on)."""
+    return "meta" if text.strip().lower() == "meta" else parse_device(text, meta_ok=False)

@@ -114,3 +114,22 @@ BaseResOpt = Annotated[
         help="B0's input size the scaling starts from.",
     ),
 ]
+
+
+# Timing options, shared by bench and profile.
+RealDeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")]
+ItersOpt = Annotated[
+    int | None, typer.Option("--iters", help="Timed steps (default: a --seconds budget).")
+]
+SecondsOpt = Annotated[
+    float, typer.Option("--seconds", help="Time budget per model (at least 5 steps).")
+]
+WarmupOpt = Annotated[int, typer.Option("--warmup", help="Untimed steps first.")]
+AmpOpt = Annotated[Amp | None, typer.Option("--amp", help="Autocast to bfloat16 or float16.")]
+ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")]
+ThreadsOpt = Annotated[
+    int | None, typer.Option("--threads", help="CPU threads (torch.set_num_threads).")
+]
+TrainOpt = Annotated[
+    bool, typer.Option("--train", help="Time forward + backward instead of inference.")
+]

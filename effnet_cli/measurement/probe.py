@@ -36,6 +36,18 @@ class OpRecord:
     kind: str
     macs: int
     elements: int
+    read_bytes: int = 0
+    """Bytes of the activations the op reads (its tensor inputs)."""
+    weight_bytes: int = 0
+    """Bytes of the parameters it reads (weights, biases, batch-norm affine terms)."""
+    write_bytes: int = 0
+    """Bytes of the output it writes (in place or not)."""
+    flavor: str = ""
+    """What kind of conv: 'depthwise', 'se' (on a 1×1 pooled map) or 'dense'."""
+
+    @property
+    def bytes_moved(self) -> int:
+        return self.read_bytes + self.weight_bytes + self.write_bytes
 
 
 @dataclass
@@ -152,7 +164,9 @@ def _conv2d(
     if ho < 1 or wo < 1:
         raise UnsupportedOp(f"input {h}x{w} is too small for this network")
     macs = n * out_ch * ho * wo * per_group * kh * kw
-    return t.emit("conv", macs, (n, out_ch, ho, wo), inputs=(x,), params=(weight, bias))
+    flavor = "depthwise" if groups > 1 and per_group == 1 else "se" if h * w == 1 else "dense"
+    return t.emit("conv", macs, (n, out_ch, ho, wo), inputs=(x,), params=(weight, bias),
+                  flavor=flavor)  # fmt: skip
 
 
 def _linear(t: _Tracer, x: ShapeProbe, weight: torch.Tensor, bias: Any = None) -> ShapeProbe:
@@ -266,7 +280,9 @@ class _Tracer:
         count = out.numel() if elements is None else elements
         module = self.stack[-1] if self.stack else ""
         if kind != "new":
-            self.trace.ops.append(OpRecord(module, kind, macs, count))
+            record = OpRecord(module, kind, macs, count, flavor=info.get("flavor", ""))
+            _traffic(record, inputs, info.get("params", ()), out)
+            self.trace.ops.append(record)
         return out
 
     def view(self, x: ShapeProbe, shape: Sequence[int]) -> ShapeProbe:
@@ -282,6 +298,14 @@ class _Tracer:
             self.trace.shapes[name] = (args[0].shape, output.shape)
             if id(module) in self.leaves:
                 self.trace.leaf_output_elements[name] = output.numel()
+
+
+def _traffic(record: OpRecord, inputs: tuple, params: tuple, out: ShapeProbe) -> None:
+    """An op's memory traffic: every input and parameter read once, the output written once
+    (the roofline's convention; caches may do better, never worse)."""
+    record.read_bytes = sum(x.numel() * x.elem for x in inputs if isinstance(x, ShapeProbe))
+    record.weight_bytes = sum(p.numel() * p.element_size() for p in params if p is not None)
+    record.write_bytes = out.numel() * (inputs[0].elem if inputs else out.elem)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import UsageError
 
@@ -30,6 +31,7 @@ class BenchSettings:
     threads: int | None = None
     train: bool = False
     weights: str | Path | None = None
+    command: ClassVar[str] = "bench"
 
     def validate(self) -> BenchSettings:
         """Reject impossible budgets before torch is asked for anything."""
@@ -49,5 +51,34 @@ class BenchSettings:
         if self.amp is not None and self.amp not in AMP_DTYPES:
             raise UsageError(f"--amp must be one of {', '.join(AMP_DTYPES)}, got '{self.amp}'")
         if self.device == "meta":
-            raise UsageError("bench needs a real device (cpu, cuda, cuda:N, mps), not meta")
+            raise UsageError(
+                f"{self.command} needs a real device to time on (cpu, cuda, cuda:N, mps), not meta"
+            )
         return self
+
+
+@dataclass
+class ProfileSettings(BenchSettings):
+    """Bench's settings, plus how to profile: op-kind steps, prediction, calibration."""
+
+    command: ClassVar[str] = "profile"
+    op_steps: int = 3
+    predict_only: bool = False
+    recalibrate: bool = False
+
+    def validate(self) -> ProfileSettings:
+        super().validate()
+        if not 1 <= self.op_steps <= MAX_ITERS:
+            raise UsageError(f"--op-steps must be in 1..{MAX_ITERS}, got {self.op_steps}")
+        if self.predict_only and self.unpredictable():
+            raise UsageError(f"--predict-only: {self.unpredictable()}")
+        return self
+
+    def unpredictable(self) -> str:
+        """Why these settings have no latency prediction ('' when they have one)."""
+        if self.device != "cpu":
+            return "the latency prediction is calibrated on the CPU only (use --device cpu)"
+        if self.train or self.amp or self.channels_last or self.compile:
+            return ("the latency prediction covers float32 inference in NCHW: drop --train, "
+                    "--amp and --channels-last")  # fmt: skip
+        return ""

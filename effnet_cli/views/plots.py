@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
 from ..files import write_atomic
-from ..reports import BudgetReport, Comparison, Sweep, VariantList
+from ..reports import BudgetReport, Comparison, ProfileReport, Sweep, VariantList
 
 FORMATS = {".png": "png", ".svg": "svg"}
 MACS_AXIS = "MACs, conv + linear (paper's 'FLOPS')"
@@ -175,3 +175,47 @@ def _short_limits(report: BudgetReport) -> list[str]:
     from .budget import limits_text
 
     return [text.split(" (")[0] for text in limits_text(report.constraints)]
+
+
+def plot_profile(r: ProfileReport, path: Path) -> None:
+    """Left: each stage's share of time beside its share of MACs. Right: the roofline (peak
+    MAC/s, bandwidth × intensity) with each stage at its intensity and achieved MAC/s."""
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    stages = r.stages
+    labels = [str(x.stage) for x in stages]
+    macs = sum(x.macs for x in stages) or 1
+    timed = [x.measured_ms if x.measured_ms is not None else x.predicted_ms for x in stages]
+    total = sum(t or 0.0 for t in timed) or 1.0
+    which = "measured" if r.measured_ms is not None else "predicted"
+    xs = range(len(stages))
+    left.bar([i - 0.2 for i in xs], [100 * (t or 0) / total for t in timed], 0.4,
+             label=f"time ({which})")  # fmt: skip
+    left.bar([i + 0.2 for i in xs], [100 * x.macs / macs for x in stages], 0.4, label="MACs")
+    left.set_xticks(list(xs), labels)
+    left.set(xlabel="stage (last: classifier)", ylabel="share of the step, %",
+             title=f"{r.title}: time vs MACs per stage")  # fmt: skip
+    left.legend()
+    _roofline(right, r, timed)
+    _save(fig, path)
+
+
+def _roofline(ax: Any, r: ProfileReport, timed: list[float | None]) -> None:
+    peak, bw = r.device.peak_macs_per_s, r.device.bandwidth_bytes_per_s
+    points = [
+        (x.intensity, x.macs / (t / 1e3), str(x.stage))
+        for x, t in zip(r.stages, timed, strict=True)
+        if t and x.macs and x.bytes_moved
+    ]
+    low = min([p[0] for p in points] + [0.1]) / 2
+    high = max([p[0] for p in points] + [peak / bw]) * 4
+    grid_x = [low * (high / low) ** (i / 50) for i in range(51)]
+    ax.plot(grid_x, [min(peak, bw * x) / 1e9 for x in grid_x], color="black", label="roofline")
+    for x, y, label in points:
+        ax.scatter([x], [y / 1e9], color="tab:blue")
+        ax.annotate(label, (x, y / 1e9), textcoords="offset points", xytext=(4, 4))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    title = f"roofline of {r.device.name}: {peak / 1e9:.0f} GMAC/s, {bw / 1e9:.0f} GB/s"
+    ax.set(xlabel="intensity, MACs per byte moved", ylabel="GMAC/s achieved", title=title)
+    ax.legend()

@@ -1,0 +1,294 @@
+"""Collect for `effnet profile`: where one step's time goes, stage by stage and by op kind,
+beside its work, its memory traffic, the device's roofline and the predicted latency.
+
+- Stages are timed by one clock mark at each stage boundary (a forward hook on eleven or
+  so modules; CUDA events on CUDA), inside the very loop and step ``bench`` times, so the
+  stage times add up to the step and the step is bench's. In a training step a gradient
+  hook on each boundary's output marks the backward too.
+- Op kinds are timed apart, on a few more steps under torch.profiler (``optimes.py``):
+  hooks on every op would slow the step they measure.
+- Work and traffic come from the probe trace: MACs, and bytes read and written per op.
+- The prediction (``latency.py``) prices the probe trace; it never runs the model.
+Nothing here prints; progress goes through a callback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import torch
+
+from ..arch.specs import HEAD, ResolvedSpec, parse_variant
+from ..devices import check_available
+from ..model import build_model
+from ..reports import DeviceRoofline, ProfileReport, ProfileRow
+from .bench import _Clock, _input, _ready, _stats, _step_fn, _threads
+from .latency import LatencyEstimate, calibration, estimate, fit
+from .memory import predict
+from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
+from .prepare import BuildOptions, check_train_shape, input_shape, prepare
+from .probe import OpRecord, Trace, probe_forward
+from .roofline import Roofline, roofline
+from .settings import MAX_ITERS, ProfileSettings
+
+Progress = Callable[[str, int, int | None], None]
+CLASSIFIER = "classifier"
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+class StageClock:
+    """Clock marks at the stage boundaries of every step, forward and (training) backward.
+
+    Boundaries: the end of each Table-1 stage but the head, the end of pooling (the head is
+    its 1×1 conv and pooling) and the end of the classifier; a pre-hook on the stem marks
+    the start. Each stage's time is the span from the previous mark to its own.
+    """
+
+    def __init__(self, model: Any, spec: ResolvedSpec, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.sync = device.type == "mps"
+        names = [f"features.{row.stage - 1}" for row in spec.stages if row.role != HEAD]
+        self.names = [*names, "avgpool", CLASSIFIER]
+        modules = dict(model.named_modules())
+        self.forward: list[Any] = []
+        self.backward: list[tuple[int, Any]] = []
+        self.handles = [modules["features.0"].register_forward_pre_hook(self._start)]
+        for i, name in enumerate(self.names):
+            self.handles.append(modules[name].register_forward_hook(partial(self._end, i)))
+
+    def _now(self) -> Any:
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        if self.sync:
+            torch.mps.synchronize()
+        return time.perf_counter()
+
+    def _start(self, module: Any, args: Any) -> None:
+        self.forward = [self._now()]
+        self.backward = []
+
+    def _end(self, index: int, module: Any, args: Any, output: Any) -> None:
+        self.forward.append(self._now())
+        if torch.is_grad_enabled() and getattr(output, "requires_grad", False):
+            output.register_hook(partial(self._grad, index))
+
+    def _grad(self, index: int, grad: Any) -> None:
+        self.backward.append((index, self._now()))
+
+    def spans(self, step_end: Any) -> list[float]:
+        """Milliseconds per stage of the step just run: forward, plus backward if any."""
+        times = [_elapsed(a, b) for a, b in zip(self.forward, self.forward[1:], strict=False)]
+        if self.backward:  # gradient of stage i's output ready → of its input ready
+            marks = dict(self.backward)
+            ends = [marks.get(i - 1, step_end) for i in range(len(self.names))]
+            starts = [marks.get(i, self.forward[-1]) for i in range(len(self.names))]
+            times = [t + _elapsed(a, b) for t, a, b in zip(times, starts, ends, strict=True)]
+        return times
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def _elapsed(a: Any, b: Any) -> float:
+    if isinstance(a, float):
+        return (b - a) * 1e3
+    b.synchronize()
+    return float(a.elapsed_time(b))
+
+
+def _stage_of(spec: ResolvedSpec, module: str) -> int:
+    """Table-1 stage of a module; the classifier is the stage after the head."""
+    head, _, rest = module.partition(".")
+    if head == "features" and rest:
+        return int(rest.split(".", 1)[0]) + 1
+    return len(spec.stages) + (1 if head == CLASSIFIER else 0)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def _time_stages(model: Any, spec: ResolvedSpec, step: Callable, device: torch.device,
+                 s: ProfileSettings, progress: Progress | None) -> tuple[list, list]:  # fmt: skip
+    """bench's loop with the stage clock on: the step times and each step's stage spans."""
+    clock, stages = _Clock(device), StageClock(model, spec, device)
+    try:
+        for _ in range(s.warmup):
+            clock.time(step)
+        samples: list[float] = []
+        spans: list[list[float]] = []
+        started = time.perf_counter()
+        while True:
+            samples.append(clock.time(step))
+            spans.append(stages.spans(stages._now()))
+            if progress is not None:
+                progress("timing stages", len(samples), s.iters)
+            done = len(samples) >= (s.iters or s.min_iters)
+            if done and (s.iters or time.perf_counter() - started >= s.seconds):
+                break
+            if len(samples) >= MAX_ITERS:
+                break
+    finally:
+        stages.remove()
+    return samples, spans
+
+
+def _measure(spec: ResolvedSpec, shape: tuple, s: ProfileSettings,
+             progress: Progress | None) -> tuple[Trace, list, list, OpTimes]:  # fmt: skip
+    p = prepare(spec, s.device, shape, BuildOptions(s.num_classes), s.weights,
+                training=s.train, meta_ok=False)  # fmt: skip
+    device = torch.device(p.device)
+    trace = p.trace
+    if s.train:  # the ops of a training forward: stochastic depth and dropout included
+        trace = predict(p.model, shape, True, "none", device.type).trace
+    model = _ready(p, s)
+    step = _step_fn(model, _input(shape, s, device), s, device)
+    samples, spans = _time_stages(model, spec, step, device, s, progress)
+    if progress is not None:
+        progress("timing op kinds", 0, s.op_steps)
+    ops = time_ops(step, trace, s.op_steps, device.type == "cuda")
+    return trace, samples, spans, ops
+
+
+def _predict(trace: Trace, spec: ResolvedSpec, shape: tuple, s: ProfileSettings,
+             progress: Progress | None, notes: list[str]) -> LatencyEstimate | None:  # fmt: skip
+    why = s.unpredictable()
+    if why:
+        notes.append(f"no prediction: {why}")
+        return None
+    cal, note = calibration(s.recalibrate, _calibrating(progress))
+    if note:
+        notes.append(note)
+    return estimate(trace, fit(cal, leave_out=(spec, shape)))
+
+
+def _calibrating(progress: Progress | None) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress("calibrating latency", done, total)
+
+
+def profile(
+    spec: ResolvedSpec | str,
+    settings: ProfileSettings | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> ProfileReport:
+    """Profile ``spec`` (settings, or their fields as keyword arguments): measured stage and
+    op-kind times (unless ``predict_only``), traffic, roofline and the predicted latency."""
+    s = (settings or ProfileSettings(**options)).validate()
+    check_available(s.device, meta_ok=False)
+    spec = parse_variant(spec) if isinstance(spec, str) else spec
+    shape = input_shape(spec, s.resolution, s.batch_size)
+    if s.train:
+        check_train_shape(shape)
+    notes: list[str] = []
+    with _threads(s):
+        line, note = roofline(s.device, s.recalibrate)
+        notes.extend([note] if note else [])
+        if s.predict_only:
+            trace = probe_forward(build_model(spec, s.num_classes, device="meta").eval(), shape)
+            measured = None
+        else:
+            measured = _measure(spec, shape, s, progress)
+            trace = measured[0]
+        guess = _predict(trace, spec, shape, s, progress, notes)
+    return _report(spec, shape, s, line, trace, measured, guess, notes)
+
+
+# ----------------------------------------------------------------------------- total
+
+
+def _rows_of(ops: list[OpRecord], key: Callable[[OpRecord], Any]) -> dict[Any, list[int]]:
+    """MACs, bytes read, bytes written per key."""
+    out: dict[Any, list[int]] = {}
+    for op in ops:
+        acc = out.setdefault(key(op), [0, 0, 0])
+        acc[0] += op.macs
+        acc[1] += op.read_bytes + op.weight_bytes
+        acc[2] += op.write_bytes
+    return out
+
+
+def _row(line: Roofline, stage: int | None, kind: str, operator: str, work: list[int],
+         measured: float | None, predicted: float | None, scale: int) -> ProfileRow:  # fmt: skip
+    macs, read, written = (scale * w for w in work)
+    compute, memory = macs / line.peak_macs_per_s, (read + written) / line.bandwidth_bytes_per_s
+    bound = "compute" if compute >= memory else "memory"
+    return ProfileRow(stage, kind, operator, measured, predicted, macs, read, written,
+                      1e3 * max(compute, memory), bound if macs or read else "")  # fmt: skip
+
+
+def _operators(spec: ResolvedSpec) -> list[tuple[int, str, str]]:
+    rows = [(row.stage, row.role, row.operator.replace(" & FC", "")) for row in spec.stages]
+    return [*rows, (len(spec.stages) + 1, CLASSIFIER, "Flatten & Dropout & FC")]
+
+
+def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline,
+            trace: Trace, measured: tuple | None, guess: LatencyEstimate | None,
+            notes: list[str]) -> ProfileReport:  # fmt: skip
+    scale = 3 if s.train else 1  # forward, input gradients, weight gradients
+    ops = [op for op in trace.ops if op.kind not in ("dropout", "loss")]
+    work = _rows_of(ops, lambda op: _stage_of(spec, op.module))
+    kinds_work = _rows_of(ops, op_kind)
+    stage_ms: dict[int, float] = {}
+    kind_ms: dict[str, float] = {}
+    samples: list[float] = []
+    if measured is not None:
+        _, samples, spans, op_times = measured
+        medians = [_median(col) for col in zip(*spans, strict=True)]
+        stage_ms = {i + 1: m for i, m in enumerate(medians)}
+        kind_ms = {k: 1e3 * v for k, v in op_times.by_kind().items()}
+    pred_stage: Counter = Counter()
+    if guess is not None:
+        for op, sec in zip(guess.trace.ops, guess.op_seconds, strict=True):
+            pred_stage[_stage_of(spec, op.module)] += 1e3 * (sec + guess.gap_seconds)
+    stages = [
+        _row(line, stage, role, operator, work.get(stage, [0, 0, 0]), stage_ms.get(stage),
+             pred_stage.get(stage) if guess else None, scale)
+        for stage, role, operator in _operators(spec)
+    ]  # fmt: skip
+    kinds = [
+        _row(line, None, kind, kind, kinds_work.get(kind, [0, 0, 0]), kind_ms.get(kind),
+             1e3 * guess.by_kind.get(kind, 0.0) if guess else None, scale)
+        for kind in OP_KINDS
+    ]  # fmt: skip
+    stats = _stats(samples) if samples else None
+    device = DeviceRoofline(s.device, line.threads, line.peak_macs_per_s,
+                            line.bandwidth_bytes_per_s, line.seconds)  # fmt: skip
+    return ProfileReport(
+        variant=spec.name,
+        title=spec.title,
+        device=device,
+        batch_size=shape[0],
+        resolution=shape[2],
+        mode="train" if s.train else "inference",
+        amp=s.amp,
+        channels_last=s.channels_last,
+        warmup=s.warmup,
+        iterations=len(samples),
+        stages=stages,
+        op_kinds=kinds,
+        measured_ms=stats["median"] if stats else None,
+        predicted_ms=guess.total_ms if guess else None,
+        p90_ms=stats["p90"] if stats else None,
+        op_steps=0 if measured is None else s.op_steps,
+        op_kinds_total_ms=sum(kind_ms.values()) if kind_ms else None,
+        calibration=list(guess.model.used) if guess else [],
+        notes=notes,
+        samples_ms=samples,
+    )
+
+
+def _median(values: tuple[float, ...]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

@@ -1,0 +1,182 @@
+"""The view of `effnet profile`: time per stage and per op kind beside MACs, traffic and the
+roofline, and the predicted latency beside the measured. No torch, no printing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..reports import ProfileReport, ProfileRow
+from .core import Column, Facts, Note, Part, View, csv_blocks, csv_text, grid, to_dict
+from .numbers import nbytes, pct, si
+
+ROOFLINE_NOTE = (
+    "Traffic: every input and weight read once, every output written once (caches can only "
+    "do better). Intensity = MACs per byte. Bound = max(MACs / peak MAC/s, bytes / "
+    "bandwidth), both measured on this device; × bound = measured time / bound."
+)
+STAGE_NOTE = (
+    "Stage times: one clock mark at each stage boundary, in the same timed loop and step as "
+    "`effnet bench`; median over the timed steps."
+)
+TRAIN_NOTE = (
+    "Training step (bench's: forward, sum, backward): stage times add each stage's "
+    "backward; MACs and traffic are counted as 3× the forward's (forward, input and weight "
+    "gradients), an approximation."
+)
+PREDICT_NOTE = (
+    "Predicted: each op priced by its kind's cost model, fitted on other models' timed ops "
+    "(the calibration set below); this model was not run for it."
+)
+KIND_NAMES = {
+    "conv": "dense and pointwise conv",
+    "depthwise": "depthwise conv",
+    "se_conv": "SE convs (1×1 on pooled maps)",
+    "batch_norm": "batch-norm",
+    "activation": "activations (SiLU, sigmoid)",
+    "elementwise": "element-wise mul, add",
+    "pooling": "pooling",
+    "linear": "linear (classifier)",
+}
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def _share(part: float | None, whole: float | None) -> str:
+    return pct(part / whole) if part is not None and whole else ""
+
+
+def _columns(rows: list[ProfileRow], first: list[Column[ProfileRow]]) -> list[Column[ProfileRow]]:
+    """``first`` (the row's name), then time, shares of the table's time and MACs, work,
+    traffic and the roofline."""
+    total_ms = sum(x.measured_ms or 0.0 for x in rows)
+    macs = sum(x.macs for x in rows) or 1
+    return [
+        *first,
+        Column("Measured ms", lambda x: _ms(x.measured_ms), "measured_ms", keep=True),
+        Column(
+            "Time share",
+            lambda x: _share(x.measured_ms, total_ms),
+            "time_share",
+            lambda x: x.measured_ms / total_ms if x.measured_ms and total_ms else None,
+            keep=True,
+        ),
+        Column(
+            "MACs share",
+            lambda x: pct(x.macs / macs),
+            "macs_share",
+            lambda x: x.macs / macs,
+            keep=True,
+        ),
+        Column("Predicted ms", lambda x: _ms(x.predicted_ms), "predicted_ms"),
+        Column("MACs", lambda x: si(x.macs), "macs"),
+        Column("Read", lambda x: nbytes(x.bytes_read), "bytes_read"),
+        Column("Written", lambda x: nbytes(x.bytes_written), "bytes_written"),
+        Column("MACs/B", lambda x: f"{x.intensity:.1f}", "intensity", lambda x: x.intensity),
+        Column("Bound", lambda x: x.bound, "bound", align="l"),
+        Column("Bound ms", lambda x: _ms(x.bound_ms), "bound_ms"),
+        Column(
+            "× bound",
+            lambda x: "" if x.times_bound is None else f"{x.times_bound:.1f}×",
+            "times_bound",
+            lambda x: x.times_bound,
+            keep=True,
+        ),
+    ]
+
+
+STAGE_NAME: list[Column[ProfileRow]] = [
+    Column("", None, "row", lambda _: "stage"),
+    Column("Stage", lambda x: str(x.stage), "stage", keep=True),
+    Column("Operator", lambda x: x.operator, "name", lambda x: x.operator, align="l"),
+    Column("", None, "role", lambda x: x.kind),
+]
+KIND_NAME: list[Column[ProfileRow]] = [
+    Column("", None, "row", lambda _: "op_kind"),
+    Column("", None, "stage", lambda _: None),
+    Column(
+        "Op kind",
+        lambda x: KIND_NAMES.get(x.kind, x.kind),
+        "name",
+        lambda x: x.kind,
+        align="l",
+        keep=True,
+    ),
+    Column("", None, "role", lambda _: None),
+]
+"""The CSV puts both tables in one: ``row`` says which, ``name`` holds the operator or the
+op kind."""
+
+
+def _error(r: ProfileReport) -> str:
+    if r.measured_ms is None or r.predicted_ms is None:
+        return ""
+    return f" · error {100 * (r.predicted_ms - r.measured_ms) / r.measured_ms:+.1f}%"
+
+
+def _facts(r: ProfileReport) -> Facts:
+    d = r.device
+    threads = f", {d.threads} threads" if d.name == "cpu" else ""
+    lines = [
+        ("Device", f"{d.name}{threads}"),
+        ("Peak (dense matmul)", f"{d.peak_macs_per_s / 1e9:.1f} GMAC/s"),
+        ("Bandwidth (large copy)", f"{d.bandwidth_bytes_per_s / 1e9:.1f} GB/s"),
+    ]
+    if r.measured_ms is not None:
+        lines.append(("Measured, end to end", f"{r.measured_ms:.2f} ms median, "
+                      f"p90 {r.p90_ms or 0:.2f} ms, {r.iterations} steps"))  # fmt: skip
+    if r.predicted_ms is not None:
+        lines.append(("Predicted, not run", f"{r.predicted_ms:.2f} ms{_error(r)}"))
+    if r.op_kinds_total_ms is not None:
+        lines.append(("Op kinds, summed", f"{r.op_kinds_total_ms:.2f} ms over {r.op_steps} "
+                      "profiled steps (the rest: Python and dispatch between ops)"))  # fmt: skip
+    return Facts("Time of one step", lines)
+
+
+def profile_parts(r: ProfileReport) -> list[Part]:
+    amp = f"autocast to {r.amp}" if r.amp else "float32"
+    layout = "channels-last" if r.channels_last else "NCHW"
+    parts: list[Part] = [
+        f"{r.title} · {r.mode} · batch {r.batch_size} · {r.resolution}px · {amp} · {layout}",
+        _facts(r),
+        grid("Per stage", _columns(r.stages, STAGE_NAME), r.stages),
+        grid("Per op kind", _columns(r.op_kinds, KIND_NAME), r.op_kinds),
+        Note(STAGE_NOTE, needs=("Measured ms",)) if r.measured_ms is not None else "",
+        Note(ROOFLINE_NOTE),
+    ]
+    if r.mode == "train":
+        parts.append(Note(TRAIN_NOTE))
+    if r.predicted_ms is not None:
+        parts.append(Note(f"{PREDICT_NOTE} Calibration: {'; '.join(r.calibration)}."))
+    parts.extend(r.notes)
+    return [p for p in parts if p]
+
+
+def profile_doc(r: ProfileReport) -> dict[str, Any]:
+    doc = to_dict(r)
+    for key, rows in (("stages", r.stages), ("op_kinds", r.op_kinds)):
+        for row, out in zip(rows, doc[key], strict=True):
+            out["bytes_moved"] = row.bytes_moved
+            out["intensity"] = row.intensity
+            out["times_bound"] = row.times_bound
+        if key == "stages":
+            for out in doc[key]:
+                out["role"] = out.pop("kind")
+        else:
+            for out in doc[key]:
+                out.pop("stage")
+    doc["notes"] = [ROOFLINE_NOTE, *r.notes]
+    return doc
+
+
+def profile_view(r: ProfileReport) -> View:
+    def csv_of() -> str:
+        lead = {"variant": r.variant, "device": r.device.name, "batch_size": r.batch_size,
+                "resolution": r.resolution, "mode": r.mode,
+                "total_measured_ms": r.measured_ms,
+                "total_predicted_ms": r.predicted_ms}  # fmt: skip
+        stages = csv_text(_columns(r.stages, STAGE_NAME), r.stages, lead)
+        return csv_blocks(stages, csv_text(_columns(r.op_kinds, KIND_NAME), r.op_kinds, lead))
+
+    return View(lambda w: profile_parts(r), lambda: profile_doc(r), csv_of)

@@ -1,0 +1,247 @@
+"""effnet profile: stage and op-kind times, traffic, roofline, the latency prediction."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+import time
+
+import pytest
+import torch
+from conftest import assert_one_line_error, run
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from effnet_cli.arch.specs import parse_variant
+from effnet_cli.errors import RuntimeFailure
+from effnet_cli.measurement import latency
+from effnet_cli.measurement.optimes import op_kind, time_ops
+from effnet_cli.measurement.probe import probe_forward
+from effnet_cli.measurement.profile import profile
+from effnet_cli.model import build_model
+
+TINY = "w=0.5,d=0.3,r=96"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> str:
+    """One calibrated cache (roofline and latency model) shared by this module's tests."""
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(path))
+        cal, note = latency.calibration()
+        assert note is None and len(cal.models) == len(latency.CALIBRATION)
+    return str(path)
+
+
+@pytest.fixture
+def cached(cache, monkeypatch) -> str:
+    monkeypatch.setenv("XDG_CACHE_HOME", cache)
+    return cache
+
+
+def test_probe_records_each_ops_traffic_and_conv_flavor() -> None:
+    trace = probe_forward(build_model("b0", device="meta").eval(), (2, 3, 224, 224))
+    stem = trace.ops[0]
+    assert stem.read_bytes == 4 * 2 * 3 * 224 * 224
+    assert stem.weight_bytes == 4 * 32 * 3 * 3 * 3
+    assert stem.write_bytes == 4 * 2 * 32 * 112 * 112
+    flavors = [op.flavor for op in trace.ops if op.kind == "conv"]
+    assert flavors.count("depthwise") == 16  # one per MBConv block
+    assert flavors.count("se") == 32  # squeeze and excite, every block
+    pool = next(op for op in trace.ops if op.kind == "pooling")
+    assert pool.read_bytes == 4 * pool.elements and pool.write_bytes < pool.read_bytes
+
+
+def test_every_timed_op_is_matched_to_its_probe_record() -> None:
+    model = build_model(TINY).eval()
+    shape = (1, 3, 96, 96)
+    trace = probe_forward(model, shape)
+    x = torch.randn(*shape)
+
+    def step() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    times = time_ops(step, trace, 2)
+    assert len(times.seconds) == len(trace.ops) and all(s > 0 for s in times.seconds)
+    kinds = times.by_kind()
+    assert kinds["depthwise"] > 0 and kinds["se_conv"] > 0 and kinds["linear"] > 0
+    trace.ops.pop(3)  # a probe that saw one op fewer than the profiler cannot be matched
+    with pytest.raises(RuntimeFailure, match="cannot match"):
+        time_ops(step, trace, 1)
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["inference", "train"])
+def test_stage_times_add_up_to_the_step(cached, train: bool) -> None:
+    r = profile("b0", resolution=128, batch_size=2, iters=5, warmup=1, op_steps=1, train=train)
+    summed = sum(s.measured_ms for s in r.stages)
+    assert abs(summed - r.measured_ms) / r.measured_ms < 0.05
+    assert r.stages[0].kind == "stem" and r.stages[-1].kind == "classifier"
+    assert sum(s.macs for s in r.stages) == sum(k.macs for k in r.op_kinds)
+    assert (r.predicted_ms is None) == train
+    if train:  # the backward is in the stage times: far above the forward alone
+        forward = profile("b0", resolution=128, batch_size=2, iters=5, warmup=1, op_steps=1)
+        assert r.measured_ms > 1.5 * forward.measured_ms
+
+
+def test_roofline_columns_follow_their_definitions(cached) -> None:
+    r = profile(TINY, iters=3, op_steps=1)
+    peak, bw = r.device.peak_macs_per_s, r.device.bandwidth_bytes_per_s
+    for row in r.stages + r.op_kinds:
+        compute, memory = row.macs / peak, row.bytes_moved / bw
+        assert row.bound_ms == pytest.approx(1e3 * max(compute, memory))
+        if row.bytes_moved:
+            assert row.bound == ("compute" if compute >= memory else "memory")
+            assert row.intensity == row.macs / row.bytes_moved
+    dw = next(k for k in r.op_kinds if k.kind == "depthwise")
+    conv = next(k for k in r.op_kinds if k.kind == "conv")
+    assert dw.intensity < conv.intensity  # why depthwise is slower than its MACs
+
+
+_NETWORK_OPS = {"conv2d", "convolution", "batch_norm", "native_batch_norm", "silu", "silu_",
+                "sigmoid", "adaptive_avg_pool2d", "linear", "addmm"}  # fmt: skip
+"""The ops any EfficientNet forward runs (the latency fit itself does least squares)."""
+
+
+class _NoRealCompute(TorchDispatchMode):
+    """Records every network op that runs on a real (non-meta) tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.real: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        if any(t.device.type != "meta" for t in tensors) and _NETWORK_OPS.intersection(
+            str(func).split(".")
+        ):
+            self.real.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def test_predict_only_never_runs_the_model(cached) -> None:
+    with _NoRealCompute() as mode:
+        r = profile("b3", predict_only=True)
+    assert mode.real == []
+    with _NoRealCompute() as mode, torch.inference_mode():  # the check does see a real run
+        build_model(TINY).eval()(torch.randn(1, 3, 96, 96))
+    assert "aten.conv2d.default" in mode.real
+    assert r.measured_ms is None and r.predicted_ms > 0 and r.iterations == 0
+    assert all(s.measured_ms is None for s in r.stages)
+    assert sum(s.predicted_ms for s in r.stages) == pytest.approx(r.predicted_ms)
+
+
+def test_a_calibration_model_is_left_out_of_its_own_prediction(cached) -> None:
+    cal, _ = latency.calibration()
+    spec, batch = latency.CALIBRATION[1]
+    same = parse_variant(spec.replace("w=1.0", "w=1"))  # another spelling, the same model
+    res = same.coefficients.resolution
+    left = latency.fit(cal, leave_out=(same, (batch, 3, res, res)))
+    assert len(left.used) == len(cal.models) - 1 and not any(u.startswith(spec) for u in left.used)
+    other = latency.fit(cal, leave_out=(same, (batch + 1, 3, res, res)))
+    assert len(other.used) == len(cal.models)
+
+
+def test_prediction_against_a_run_it_never_saw(cached) -> None:
+    """B0 at 192 px is not in the calibration set; the README gives the full accuracy table."""
+    r = profile("b0", resolution=192, predict_only=True)
+    model = build_model("b0").eval()
+    x = torch.randn(1, 3, 192, 192)
+    times = []
+    with torch.inference_mode():
+        model(x)
+        for _ in range(7):
+            start = time.perf_counter()
+            model(x)
+            times.append(1e3 * (time.perf_counter() - start))
+    measured = statistics.median(times)
+    assert abs(r.predicted_ms - measured) / measured < 0.4
+
+
+def test_nnls_recovers_nonnegative_coefficients() -> None:
+    rows = [[1.0, float(i), float(i * i % 7)] for i in range(1, 30)]
+    target = [2.0 * r[0] + 0.5 * r[1] for r in rows]
+    coef = latency._nnls(rows, target)
+    assert coef == pytest.approx([2.0, 0.5, 0.0], abs=1e-9)
+    negative = [1.0 * r[0] - 0.1 * r[1] for r in rows]  # the best fit wants a negative slope
+    assert all(c >= 0 for c in latency._nnls(rows, negative))
+
+
+def test_corrupt_calibration_cache_is_ignored_with_a_note(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fake = latency.Calibration("cpu", torch.__version__, torch.get_num_threads(), [], 0.0)
+    monkeypatch.setattr(latency, "calibrate", lambda progress=None: fake)
+    path = tmp_path / "effnet" / latency.CACHE_NAME
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    cal, note = latency.calibration()
+    assert cal == fake and "ignored" in note and str(path) in note
+    assert json.loads(path.read_text())  # rewritten, valid
+    path.write_text(json.dumps({"cpu|torch 0|2 threads": {"models": "foreign"}}))
+    _, note = latency.calibration()
+    assert note is not None and "ignored" in note
+
+
+def test_json_has_the_design_keys(cached) -> None:
+    result = run("profile", TINY, "--iters", "3", "--op-steps", "1", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    for key in ("variant", "device", "batch_size", "resolution", "stages", "op_kinds",
+                "measured_ms", "predicted_ms"):  # fmt: skip
+        assert key in doc
+    assert set(doc["device"]) >= {"name", "threads", "peak_macs_per_s", "bandwidth_bytes_per_s"}
+    for key in ("stage", "measured_ms", "predicted_ms", "macs", "bytes_moved", "intensity",
+                "bound"):  # fmt: skip
+        assert key in doc["stages"][0]
+    for key in ("kind", "measured_ms", "predicted_ms", "macs", "bytes_moved"):
+        assert key in doc["op_kinds"][0]
+    assert result.stderr == ""  # no progress where stderr is not a terminal
+    only = json.loads(run("profile", TINY, "--predict-only", "-f", "json").stdout)
+    assert only["measured_ms"] is None and only["predicted_ms"] > 0
+
+
+def test_csv_carries_stages_and_op_kinds(cached) -> None:
+    result = run("profile", TINY, "--predict-only", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {"row", "stage", "name", "predicted_ms", "bytes_read", "bound_ms"} <= set(rows[0])
+    kinds = [row["row"] for row in rows]
+    assert kinds.count("stage") == 10 and kinds.count("op_kind") == 8
+    assert float(rows[0]["total_predicted_ms"]) > 0
+
+
+PROFILE_USAGE = [
+    (["profile", "b0", "--device", "meta"], ["profile needs a real device", "meta"]),
+    (["profile", "b0", "--iters", "0"], ["--iters", "0"]),
+    (["profile", "b0", "--threads", "0"], ["--threads", "0"]),
+    (["profile", "b0", "--op-steps", "0"], ["--op-steps", "0"]),
+    (["profile", "b0", "--seconds", "-1"], ["--seconds"]),
+    (["profile", "b0", "--warmup", "-1"], ["--warmup"]),
+    (["profile", "b0", "--predict-only", "--train"], ["--predict-only", "--train"]),
+    (["profile", "b0", "--predict-only", "--amp", "bfloat16"], ["--predict-only", "--amp"]),
+    (["profile", "b0", "--device", "tpu"], ["'tpu'"]),
+    (["profile", "b0", "--plot", "x.pdf"], ["x.pdf"]),
+    (["profile", "b0", "--train", "-r", "32"], ["--train", "batch 1"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"), PROFILE_USAGE, ids=[" ".join(a) for a, _ in PROFILE_USAGE]
+)
+def test_profile_usage_errors(args: list[str], fragments: list[str]) -> None:
+    assert_one_line_error(run(*args), 2, *fragments)
+
+
+def test_cuda_requested_where_there_is_none(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    result = run("profile", "b0", "--device", "cuda")
+    assert_one_line_error(result, 1, "'cuda'", "--device cpu")
+
+
+def test_op_kinds_cover_every_op_of_the_trace() -> None:
+    trace = probe_forward(build_model("v2-s", device="meta").eval(), (1, 3, 384, 384))
+    kinds = {op_kind(op) for op in trace.ops}
+    assert kinds == {"conv", "depthwise", "se_conv", "batch_norm", "activation", "elementwise",
+                     "pooling", "linear"}  # fmt: skip
