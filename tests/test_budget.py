@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from types import SimpleNamespace
 
 import pytest
 from conftest import assert_one_line_error, run
@@ -239,14 +240,17 @@ def test_resolution_applies_to_every_model() -> None:
 
 
 def _fake_latency(monkeypatch, per_gmac_ms: float = 10.0) -> list[str]:
-    """A stand-in for the latency model: proportional to MACs, with a note."""
+    """A stand-in for the latency model: proportional to the MACs of the trace it is given,
+    with a note as a calibration cache would give one."""
     calls: list[str] = []
 
-    def fake(spec, device, batch_size, resolution):
+    def fake(spec, trace, shape, model):
         calls.append(spec.name)
-        macs = measure(spec, resolution=resolution).totals.macs
-        return macs / 1e9 * per_gmac_ms * batch_size, "latency cache: fake"
+        macs = sum(op.macs for op in trace.ops if op.kind in ("conv", "linear"))
+        return macs / 1e9 * per_gmac_ms
 
+    monkeypatch.setattr(collect_module, "load_latency_model",
+                        lambda: SimpleNamespace(note="latency cache: fake"))  # fmt: skip
     monkeypatch.setattr(collect_module, "predicted_latency_ms", fake)
     return calls
 
@@ -293,6 +297,46 @@ def test_measure_does_not_time_what_is_predicted_far_over(monkeypatch) -> None:
     assert officials["b2"].fits  # timed at the fake's 1 ms
     assert any("not timed" in note and "b3" in note for note in report.notes)
     assert report.compound.phi == 1.0  # φ = 1.1 is predicted at 110 ms: not timed, fails
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    """A latency calibration run once into a cache of this module's own."""
+    from effnet_cli.measurement import latency
+
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(path))
+        cal, _ = latency.calibration()
+    return str(path), cal
+
+
+def test_latency_is_the_latency_models_estimate(calibrated, monkeypatch) -> None:
+    from effnet_cli.measurement.latency import estimate, fit
+    from effnet_cli.measurement.probe import probe_forward
+
+    cache, cal = calibrated
+    monkeypatch.setenv("XDG_CACHE_HOME", cache)
+    report = budget(max_latency="25ms", max_macs="1G", phi_max=1)
+    rows = {r.variant: r for r in report.variants}
+    for name in ("b0", "v2-b1"):
+        res = rows[name].resolution
+        trace = probe_forward(build_model(name, device="meta"), (1, 3, res, res))
+        expected = estimate(trace, fit(cal)).total_ms
+        assert rows[name].latency_ms == pytest.approx(expected)
+        assert rows[name].latency_source == "predicted"
+        assert ("latency" in rows[name].failed) == (expected > 25)
+    assert report.compound.phi is None or report.compound.latency_ms <= 25
+
+
+def test_measure_times_for_real_once_per_network(calibrated, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", calibrated[0])
+    report = budget(max_latency="2s", max_macs="0.4G", measure=True, phi_max=0)
+    b0 = next(r for r in report.variants if r.variant == "b0")
+    assert b0.latency_source == "measured" and 0 < b0.measured_latency_ms < 2000
+    assert b0.predicted_latency_ms is not None
+    assert report.compound.measured_latency_ms == b0.measured_latency_ms  # B0's network
+    assert all(r.measured_latency_ms is None for r in report.variants if r.variant != "b0")
 
 
 def test_latency_cli_writes_the_models_note_to_stderr(monkeypatch) -> None:
@@ -383,6 +427,7 @@ def test_plot_draws_the_budget(tmp_path) -> None:
         (["--max-memory", "1GiB", "-b", "0"], ["'0'"]),
         (["--max-latency", "30ms", "--device", "meta"], ["meta"]),
         (["--max-latency", "30ms", "--device", "tpu"], ["'tpu'"]),
+        (["--max-latency", "30ms", "--device", "cuda"], ["CPU only", "--measure"]),
         (["--max-macs", "2G", "--phi-step", "0.3"], ["--phi-step", "0.3"]),
         (["--max-macs", "2G", "--phi-max", "-1"], ["--phi-max"]),
         (["--max-macs", "2G", "--alpha", "0"], ["alpha", "0"]),

@@ -11,12 +11,11 @@ cached for the run, keyed by the network they build, so nothing is built twice.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from ..arch.families import FAMILIES
 from ..arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
 from ..arch.specs import ResolvedSpec, SpecError, parse_variant, resolve_compound
-from ..errors import RuntimeFailure
 from ..model import EfficientNet, build_model
 from ..reports import (
     BudgetConstraints,
@@ -38,7 +37,7 @@ from .constraints import (
 from .memory import predict
 from .peak import largest_batch
 from .prepare import check_train_shape, input_shape
-from .probe import probe_forward
+from .probe import Trace, probe_forward
 from .summary import MAC_KINDS
 
 MEASURE_SECONDS = 1.0
@@ -53,20 +52,51 @@ PHI_MAX = 16.0
 """The φ search's default grid: 0.1 apart, up to φ = 16 (L2's width is β^15.3)."""
 
 
+class LatencyModel:
+    """`effnet profile`'s latency model for this run: its calibration read from the cache
+    (or run and cached) once, fitted once. A candidate that is itself one of the calibration
+    models gets a fit without it, as profile does: no model predicts its own latency."""
+
+    def __init__(self) -> None:
+        from .latency import calibration, fit
+
+        self.calibration, self.note = calibration()
+        self.shared = fit(self.calibration)
+        self.calibrated = set()
+        for m in self.calibration.models:
+            try:  # an entry for part of a network is no whole model's spec
+                self.calibrated.add(self._key(parse_variant(m.spec), tuple(m.shape)))
+            except SpecError:
+                continue
+        self.own: dict[tuple, object] = {}
+
+    @staticmethod
+    def _key(spec: ResolvedSpec, shape: tuple) -> tuple:
+        return (spec.family, spec.stages, tuple(shape))
+
+    def predict(self, spec: ResolvedSpec, trace: Trace, shape: tuple) -> float:
+        """Milliseconds for one step of the probed ``trace``; nothing runs."""
+        from .latency import estimate, fit
+
+        key = self._key(spec, shape)
+        model = self.shared
+        if key in self.calibrated:
+            if key not in self.own:
+                self.own[key] = fit(self.calibration, leave_out=(spec, shape))
+            model = self.own[key]
+        return estimate(trace, model).total_ms  # type: ignore[arg-type]
+
+
+def load_latency_model() -> LatencyModel:
+    return LatencyModel()
+
+
 def predicted_latency_ms(
-    spec: ResolvedSpec, device: str, batch_size: int, resolution: int | None
-) -> tuple[float, str | None]:
-    """The latency model's estimate for one batch of ``spec`` and its one-line note (None
-    when it has nothing to say). The one place the budget asks for a latency prediction."""
-    try:
-        from .latency import predict_latency
-    except ImportError:
-        raise RuntimeFailure(
-            "--max-latency needs the latency model of `effnet profile`, which this build "
-            "does not have yet"
-        ) from None
-    estimate = predict_latency(spec, device=device, batch_size=batch_size, resolution=resolution)
-    return estimate.total_ms, estimate.note
+    spec: ResolvedSpec, trace: Trace, shape: tuple, model: LatencyModel
+) -> float:
+    """The latency model's estimate for one inference step of ``spec`` at ``shape``, from
+    the probe's trace of it. The one place the budget asks for a latency prediction."""
+    return model.predict(spec, trace, shape)
 
 
 def measured_latency_ms(spec: ResolvedSpec, c: BudgetConstraints) -> float:
@@ -91,6 +121,10 @@ class _Built:
     params: int
     inference_peak: int | None
     """The memory engine's peak of one forward at batch 1, when the probe was its pass."""
+    trace: Trace
+    """The probe's trace at batch 1 (the latency model prices its ops)."""
+    traces: dict[int, Trace] = field(default_factory=dict)
+    measured_ms: float | None = None
 
 
 class Evaluator:
@@ -102,6 +136,9 @@ class Evaluator:
         self.built: dict[tuple, _Built] = {}
         self.latency_notes: list[str] = []
         self.untimed: list[str] = []
+        self.latency: LatencyModel | None = None
+        self.predicts = c.max_latency_ms is not None and self.device_type == "cpu"
+        """The latency model is calibrated on the CPU; elsewhere only --measure times."""
 
     def shape(self, spec: ResolvedSpec, batch: int | None = None) -> tuple:
         return input_shape(spec, self.c.resolution, batch or self.c.batch_size)
@@ -120,7 +157,7 @@ class Evaluator:
                 trace = probe_forward(model, shape)
             macs = sum(op.macs for op in trace.ops if op.kind in MAC_KINDS)
             params = sum(p.numel() for p in model.parameters())
-            self.built[key] = _Built(model, macs, params, peak)
+            self.built[key] = _Built(model, macs, params, peak, trace)
         return self.built[key]
 
     def peak(self, spec: ResolvedSpec, batch: int) -> int:
@@ -157,24 +194,39 @@ class Evaluator:
                 f.max_batch = self.max_batch(spec, f.peak_bytes)
         if c.max_latency_ms is None or (stop_early and judge(f, c).failed):
             return judge(f, c)
-        f.predicted_latency_ms, note = predicted_latency_ms(
-            spec, c.device, c.batch_size, c.resolution
-        )
-        if note and note not in self.latency_notes:
-            self.latency_notes.append(note)
-        f.latency_ms, f.latency_source = f.predicted_latency_ms, "predicted"
+        if self.predicts:
+            f.predicted_latency_ms = self.predicted_ms(spec)
+            f.latency_ms, f.latency_source = f.predicted_latency_ms, "predicted"
         if c.measure and not set(judge(f, c).failed) - {"latency"}:  # the others pass
             self._time(spec, f)
         return judge(f, c)
 
+    def predicted_ms(self, spec: ResolvedSpec) -> float:
+        """The latency model's estimate at the batch the limits name."""
+        if self.latency is None:
+            self.latency = load_latency_model()
+            if self.latency.note:
+                self.latency_notes.append(self.latency.note)
+        built, shape = self._build(spec), self.shape(spec)
+        if shape[0] == 1:
+            trace = built.trace
+        else:
+            if shape[0] not in built.traces:
+                built.traces[shape[0]] = probe_forward(built.model, shape)
+            trace = built.traces[shape[0]]
+        return predicted_latency_ms(spec, trace, shape, self.latency)
+
     def _time(self, spec: ResolvedSpec, f: Figures) -> None:
-        """Time a candidate that meets every other limit, unless its prediction is so far
-        over the limit that timing it would only take long."""
+        """Time a candidate that meets every other limit (once per network), unless its
+        prediction is so far over the limit that timing it would only take long."""
         limit = limit_of(self.c, "latency")
         if (f.predicted_latency_ms or 0.0) > UNTIMED_FACTOR * limit:
             self.untimed.append(spec.name)
             return
-        f.measured_latency_ms = measured_latency_ms(spec, self.c)
+        built = self._build(spec)
+        if built.measured_ms is None:
+            built.measured_ms = measured_latency_ms(spec, self.c)
+        f.measured_latency_ms = built.measured_ms
         f.latency_ms, f.latency_source = f.measured_latency_ms, "measured"
 
 

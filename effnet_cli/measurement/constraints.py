@@ -91,6 +91,11 @@ def budget_constraints(
             "--max-latency needs a real device to predict or time on (cpu, cuda, cuda:N or "
             "mps), not meta"
         )
+    if latency is not None and dev.partition(":")[0] != "cpu" and not measure:
+        raise UsageError(
+            f"the latency model is calibrated on the CPU only: use --device cpu, or --measure "
+            f"to time the candidates on {dev}"
+        )
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     if num_classes < 1:

@@ -196,7 +196,7 @@ def _search_line(a: CompoundAnswer) -> str:
     fine = [f"{p.phi:g}" for p in a.checked if p.stage == "fine"]
     text = f"{len(a.checked)} models measured: whole φ {', '.join(whole)}"
     if fine:
-        text += f"; then φ {fine[0]} down to {fine[-1]}"
+        text += f"; then φ {fine[0]}" + (f" down to {fine[-1]}" if len(fine) > 1 else "")
     return text
 
 
