@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
-from ..measurement.constraints import budget_constraints, phi_grid
+from ..measurement.constraints import PHI_MAX, PHI_STEP, budget_constraints, phi_grid
 from .app import app
 from .options import (
     AlphaOpt,
@@ -100,8 +100,10 @@ def budget(
     gamma: GammaOpt = DEFAULT_GAMMA,
     phi_step: Annotated[
         float, typer.Option("--phi-step", help="Grid of the φ search (must divide 1).")
-    ] = 0.1,
-    phi_max: Annotated[float, typer.Option("--phi-max", help="Largest φ searched.")] = 16.0,
+    ] = PHI_STEP,
+    phi_max: Annotated[
+        float, typer.Option("--phi-max", help="Largest φ searched (L2 is about φ 9).")
+    ] = PHI_MAX,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,

@@ -26,6 +26,8 @@ from ..reports import (
     PhiCandidate,
 )
 from .constraints import (
+    PHI_MAX,
+    PHI_STEP,
     budget_constraints,
     judge,
     largest_phi,
@@ -47,9 +49,6 @@ MEASURE_WARMUP = 2
 UNTIMED_FACTOR = 5.0
 """With --measure, a candidate predicted above this many times the latency limit is not
 timed: it fails on the prediction, and the report says so."""
-PHI_STEP = 0.1
-PHI_MAX = 16.0
-"""The φ search's default grid: 0.1 apart, up to φ = 16 (L2's width is β^15.3)."""
 
 
 class LatencyModel:

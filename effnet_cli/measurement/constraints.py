@@ -28,6 +28,10 @@ In this order the search checks them: the cheapest figures first."""
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "none")
 AMP_DTYPES = ("bfloat16", "float16")
+PHI_STEP = 0.1
+PHI_MAX = 10.0
+"""The φ search's default grid: 0.1 apart, up to φ = 10 (L2's depth and resolution are
+α^9.1 and 224·γ^9.1); beyond it every whole φ is a model larger than L2 to build."""
 MAX_PHI = 30.0
 """The highest --phi-max accepted (γ^φ alone passes 16,384 px near φ = 30.7)."""
 
