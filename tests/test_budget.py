@@ -297,6 +297,8 @@ def test_measure_does_not_time_what_is_predicted_far_over(monkeypatch) -> None:
     assert officials["b2"].fits  # timed at the fake's 1 ms
     assert any("not timed" in note and "b3" in note for note in report.notes)
     assert report.compound.phi == 1.0  # φ = 1.1 is predicted at 110 ms: not timed, fails
+    markdown = render(budget_view(report), "markdown")
+    assert "| Predicted ms | Measured ms |" in markdown and "| not timed |" in markdown
 
 
 @pytest.fixture(scope="module")
