@@ -460,6 +460,9 @@ class BudgetReport:
     """One-line notes from the latency model (its calibration cache), for stderr."""
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    timings: list[BenchResult] = field(default_factory=list, repr=False)
+    """bench's results for the candidates --measure timed (their spread says how busy the
+    machine was)."""
 
 
 @dataclass

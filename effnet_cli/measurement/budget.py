@@ -18,6 +18,7 @@ from ..arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_G
 from ..arch.specs import ResolvedSpec, SpecError, parse_variant, resolve_compound
 from ..model import EfficientNet, build_model
 from ..reports import (
+    BenchResult,
     BudgetConstraints,
     BudgetReport,
     BudgetRow,
@@ -98,8 +99,8 @@ def predicted_latency_ms(
     return model.predict(spec, trace, shape)
 
 
-def measured_latency_ms(spec: ResolvedSpec, c: BudgetConstraints) -> float:
-    """The median latency of real inference steps of ``spec`` on the device (bench's timer)."""
+def measured_latency(spec: ResolvedSpec, c: BudgetConstraints) -> BenchResult:
+    """Real inference steps of ``spec`` on the device, timed by bench (its median judges)."""
     from .bench import benchmark
     from .settings import BenchSettings
 
@@ -108,7 +109,7 @@ def measured_latency_ms(spec: ResolvedSpec, c: BudgetConstraints) -> float:
         num_classes=c.num_classes, warmup=MEASURE_WARMUP, seconds=MEASURE_SECONDS,
         min_iters=MEASURE_STEPS,
     )  # fmt: skip
-    return benchmark(spec, settings).latency_ms["median"]
+    return benchmark(spec, settings)
 
 
 @dataclass
@@ -135,6 +136,7 @@ class Evaluator:
         self.built: dict[tuple, _Built] = {}
         self.latency_notes: list[str] = []
         self.untimed: list[str] = []
+        self.timings: list[BenchResult] = []
         self.latency: LatencyModel | None = None
         self.predicts = c.max_latency_ms is not None and self.device_type == "cpu"
         """The latency model is calibrated on the CPU; elsewhere only --measure times."""
@@ -224,7 +226,9 @@ class Evaluator:
             return
         built = self._build(spec)
         if built.measured_ms is None:
-            built.measured_ms = measured_latency_ms(spec, self.c)
+            timing = measured_latency(spec, self.c)
+            self.timings.append(timing)
+            built.measured_ms = timing.latency_ms["median"]
         f.measured_latency_ms = built.measured_ms
         f.latency_ms, f.latency_source = f.measured_latency_ms, "measured"
 
@@ -313,7 +317,8 @@ def collect(
         )
     seconds = {"officials": officials - start, "search": time.perf_counter() - officials,
                "total": time.perf_counter() - start}  # fmt: skip
-    return BudgetReport(c, rows, best, answer, top1_source(), ev.latency_notes, notes, seconds)
+    return BudgetReport(c, rows, best, answer, top1_source(), ev.latency_notes, notes, seconds,
+                        ev.timings)  # fmt: skip
 
 
 def budget(

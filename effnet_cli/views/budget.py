@@ -12,6 +12,7 @@ from ..arch.rules import Compound
 from ..arch.specs import compound_label
 from ..measurement.constraints import active
 from ..reports import BudgetConstraints, BudgetReport, BudgetRow, CompoundAnswer, Figures
+from .bench import noise_warnings
 from .core import MACS_NOTE, Column, Facts, Note, Part, View, csv_field, csv_text, grid, to_dict
 from .memory import OPTIMIZER_NAMES
 from .numbers import macs_g, nbytes, si
@@ -253,6 +254,7 @@ def budget_parts(r: BudgetReport) -> list[Part]:
         Note(UNRANKED_NOTE),
         Note(search_note(r.compound)),
         *r.notes,
+        *noise_warnings(r.timings),
         MACS_NOTE,
     ]
     return parts
@@ -279,6 +281,7 @@ def budget_doc(r: BudgetReport) -> dict[str, Any]:
         "compound": _compound_dict(r.compound),
         "top1_source": r.top1_source,
         "notes": [MARGIN_NOTE, UNRANKED_NOTE, search_note(r.compound), *r.notes, MACS_NOTE],
+        "warnings": noise_warnings(r.timings),
         "latency_notes": r.latency_notes,
         "seconds": r.seconds,
     }
