@@ -71,6 +71,24 @@ def cases() -> list[Case]:
             "summary",
             1.5,
         ),
+        Case(
+            "effnet budget --max-macs 2G --max-weights 20MB --dtype float16",
+            [*EFFNET, "budget", "--max-macs", "2G", "--max-weights", "20MB", "--dtype", "float16"],
+            "budget",
+            2.0,
+        ),
+        Case(
+            "effnet budget --max-memory 24GB -b 64 --train",
+            [*EFFNET, "budget", "--max-memory", "24GB", "-b", "64", "--train"],
+            "budget",
+            3.0,
+        ),
+        Case(
+            "effnet budget --max-memory 4GiB (largest batch per model)",
+            [*EFFNET, "budget", "--max-memory", "4GiB"],
+            "budget",
+            3.0,
+        ),
         Case("effnet --help", [*EFFNET, "--help"], "light", 0.2),
         Case("effnet summary --help", [*EFFNET, "summary", "--help"], "light", 0.2),
         Case("effnet summary b9 (error)", [*EFFNET, "summary", "b9"], "light", 0.2),
@@ -145,7 +163,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
     parser.add_argument(
         "--only", nargs="*", default=None,
-        help="groups: summary, many, light, hand, growth (default: all)",
+        help="groups: summary, many, budget, light, hand, growth (default: all)",
     )  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()

@@ -1,8 +1,8 @@
 """effnet: an architecture inspector for EfficientNet.
 
-``from effnet_cli import build_model, measure, memory, profile`` gives the Python API. All are
-loaded on
-first use so that importing the package (as the CLI does for ``--help``) never imports torch.
+``from effnet_cli import build_model, measure, memory, profile, budget`` gives the Python API.
+Each is loaded on first use so that importing the package (as the CLI does for ``--help``)
+never imports torch.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "build_model", "measure", "memory", "parse_variant", "profile"]
+__all__ = ["__version__", "budget", "build_model", "measure", "memory", "parse_variant", "profile"]
 
 _LAZY = {
     "build_model": "model.network",
@@ -18,6 +18,7 @@ _LAZY = {
     "memory": "measurement.peak",
     "parse_variant": "arch.specs",
     "profile": "measurement.profile",
+    "budget": "measurement.budget",
 }
 
 

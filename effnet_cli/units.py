@@ -26,6 +26,8 @@ _BYTES = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
 SIZE_HINT = "e.g. 16GiB, 500MB, 2e9 (KiB/MiB/GiB are powers of 1024, kB/MB/GB of 1000)"
 COUNT_HINT = "e.g. 2G, 500M, 2e9 (k, M, G, T are powers of 1000)"
+_MILLISECONDS = {"": 1.0, "ms": 1.0, "s": 1000.0, "us": 1e-3}
+TIME_HINT = "e.g. 30ms, 0.5s, 250us (a plain number is milliseconds)"
 
 
 def _split(text: str) -> tuple[float, str]:
@@ -54,3 +56,11 @@ def parse_count(text: str, option: str) -> int:
     if unit not in _DECIMAL or not (math.isfinite(value) and value > 0):
         raise UsageError(f"{option} '{text}' is not a positive count ({COUNT_HINT})")
     return int(value * _DECIMAL[unit])
+
+
+def parse_ms(text: str, option: str) -> float:
+    """A duration in milliseconds: ``30ms``, ``0.5s``, ``250us`` or a plain number of ms."""
+    value, unit = _split(text)
+    if unit not in _MILLISECONDS or not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{option} '{text}' is not a positive duration ({TIME_HINT})")
+    return value * _MILLISECONDS[unit]

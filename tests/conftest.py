@@ -48,6 +48,22 @@ def torchvision_logits() -> dict:
     return json.loads((FIXTURES / "torchvision_logits.json").read_text())["variants"]
 
 
+@pytest.fixture
+def built_models(monkeypatch) -> list[str]:
+    """The names of the EfficientNets constructed while the test runs, in order."""
+    from effnet_cli.model.network import EfficientNet
+
+    built: list[str] = []
+    original = EfficientNet.__init__
+
+    def counting(self, spec, *args, **kwargs) -> None:
+        built.append(spec.name)
+        original(self, spec, *args, **kwargs)
+
+    monkeypatch.setattr(EfficientNet, "__init__", counting)
+    return built
+
+
 def run(*args: str):
     """Invoke the CLI in-process; stdout and stderr come back separately."""
     return CliRunner().invoke(app, list(args))

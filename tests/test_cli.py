@@ -165,8 +165,11 @@ def _imports_torch(*argv: str) -> tuple[bool, str]:
 
 
 @pytest.mark.parametrize(
-    "argv", [("--help",), ("summary", "--help"), ("summary", "b9"), ("summary", "b0", "-r", "x")]
-)
+    "argv",
+    [("--help",), ("summary", "--help"), ("summary", "b9"), ("summary", "b0", "-r", "x"),
+     ("budget", "--help"), ("budget",), ("budget", "--max-macs", "2GB"),
+     ("budget", "--max-latency", "30ms", "--device", "meta")],
+)  # fmt: skip
 def test_help_and_errors_do_not_import_torch(argv: tuple[str, ...]) -> None:
     imported, _ = _imports_torch(*argv)
     assert not imported

@@ -32,6 +32,25 @@ CASES = {
     "compare_b0_b4": ["compare", "b0", "b4"],
     "compare_b3_phi3": ["compare", "b3", "phi=3"],
     "list": ["list"],
+    "budget_macs_weights": [
+        "budget",
+        "--max-macs",
+        "2G",
+        "--max-weights",
+        "20MB",
+        "--dtype",
+        "float16",
+    ],
+    "budget_memory_train": [
+        "budget",
+        "--max-memory",
+        "24GB",
+        "-b",
+        "64",
+        "--train",
+        "--phi-max",
+        "6",
+    ],
 }
 WALL_TIME_KEYS = {"seconds"}
 

@@ -79,15 +79,17 @@ def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, dev
 
 def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: str,
                   limit: int, device_type: str, num_classes: int = 1000,
-                  amp: str | None = None, model: EfficientNet | None = None) -> int:  # fmt: skip
+                  amp: str | None = None, model: EfficientNet | None = None,
+                  known: dict[int, int] | None = None) -> int:  # fmt: skip
     """The largest batch whose predicted peak fits ``limit`` (0 when not even one does).
 
     The peak grows with the batch, almost in proportion: the first guess extrapolates from
     the two smallest batches, a bracket around it is widened until it holds the answer, and
     the bracket is bisected. Every probe is a full prediction; typically four or five.
+    ``known`` holds peaks the caller already predicted for this step, by batch.
     """
     model = model or build_model(spec, num_classes, device="meta")  # shapes are all it reads
-    peaks: dict[int, int] = {}
+    peaks: dict[int, int] = dict(known or {})
 
     def peak(batch: int) -> int:
         if batch not in peaks:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
 from ..files import write_atomic
-from ..reports import Comparison, ProfileReport, Sweep, VariantList
+from ..reports import BudgetReport, Comparison, ProfileReport, Sweep, VariantList
 
 FORMATS = {".png": "png", ".svg": "svg"}
 MACS_AXIS = "MACs, conv + linear (paper's 'FLOPS')"
@@ -134,6 +134,47 @@ def plot_compare(comparison: Comparison, path: Path) -> None:
         ax.legend(fontsize=8)
     fig.suptitle("Where the cost goes, stage by stage")
     _save(fig, path)
+
+
+def plot_budget(report: BudgetReport, path: Path) -> None:
+    """The paper's top-1 against measured MACs for the variants that have one, filled where
+    they fit the budget and hollow where they do not; --max-macs as the shaded region, the
+    compound answer as a line (effnet predicts no accuracy, so it has no point)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    known = [r for r in report.variants if r.top1 is not None]
+    limit = report.constraints.max_macs
+    if limit is not None:
+        ax.axvspan(0, limit / 1e9, color="tab:green", alpha=0.12,
+                   label=f"--max-macs {limit / 1e9:g} G")  # fmt: skip
+    for fits, style in ((True, {}), (False, {"facecolors": "none"})):
+        rows = [r for r in known if r.fits == fits]
+        if rows:
+            ax.scatter([r.macs / 1e9 for r in rows], [r.top1 for r in rows], s=40,
+                       edgecolors="tab:blue", label="fits every limit" if fits else
+                       "over a limit", **style)  # fmt: skip
+    for r in known:
+        label = r.variant.upper() + ("" if r.fits else f" ({', '.join(r.failed)})")
+        ax.annotate(label, (r.macs / 1e9, r.top1), textcoords="offset points", xytext=(5, -10),
+                    fontsize=8)  # fmt: skip
+    a = report.compound
+    if a.phi is not None and a.macs is not None:
+        ax.axvline(a.macs / 1e9, color="tab:orange", linestyle="--",
+                   label=f"largest φ = {a.phi:g} (no published top-1)")  # fmt: skip
+    source = report.top1_source.partition("(")[2].partition(")")[0]
+    ax.set(xscale="log", xlabel=f"{MACS_AXIS}, billions",
+           ylabel=f"ImageNet top-1 %, published ({source})")  # fmt: skip
+    _plain_log(ax.xaxis)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Budget: " + "; ".join(_short_limits(report)))
+    _save(fig, path)
+
+
+def _short_limits(report: BudgetReport) -> list[str]:
+    from .budget import limits_text
+
+    return [text.split(" (")[0] for text in limits_text(report.constraints)]
 
 
 def plot_profile(r: ProfileReport, path: Path) -> None:

@@ -1,0 +1,135 @@
+"""`effnet budget`: the paper's constrained problem, asked of every official variant and of
+the compound-scaling rule. In a module of its own: commands.py holds the other commands."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Annotated
+
+import typer
+
+from ..arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
+from ..measurement.constraints import PHI_MAX, PHI_STEP, budget_constraints, phi_grid
+from .app import app
+from .options import (
+    AlphaOpt,
+    Amp,
+    BetaOpt,
+    ClassesOpt,
+    Dtype,
+    Format,
+    FormatOpt,
+    GammaOpt,
+    Optimizer,
+    OutputOpt,
+    PlotOpt,
+    ResolutionOpt,
+    WideOpt,
+)
+from .output import check_paths, deliver, draw_plot
+
+COUNT = "a decimal count: 2G, 500M, 2e9 (k, M, G, T = 10^3, 10^6, 10^9, 10^12)"
+SIZE = ("bytes, decimal or binary: 20MB = 20×10^6, 20MiB = 20×2^20, 1.5GiB; kB, MB, GB, TB "
+        "are powers of 1000, KiB, MiB, GiB, TiB of 1024")  # fmt: skip
+
+
+BATCH_HELP = ("Batch of --max-memory and --max-latency [default: 1; with --max-memory alone, "
+              "the largest batch is also searched].")  # fmt: skip
+LATENCY_HELP = ("Most latency per batch on --device: 30ms, 0.5s, 250us (a plain number is ms); "
+                "predicted without running the model unless --measure.")  # fmt: skip
+DEVICE_HELP = ("cpu, cuda, cuda:N or mps: where latency is predicted or timed, and whose "
+               "optimizer implementation --max-memory models [default: cpu].")  # fmt: skip
+MEASURE_HELP = ("Time the candidates that meet the other limits for real (bench's median) "
+                "instead of predicting their latency.")  # fmt: skip
+
+
+def _opt(name: str, help_text: str, short: str | None = None) -> typer.models.OptionInfo:
+    names = (name, short) if short else (name,)
+    return typer.Option(*names, help=help_text, show_default=False)
+
+
+@app.command(short_help="Which official variant, which φ and which batch fit your limits.")
+def budget(
+    max_macs: Annotated[
+        str | None, _opt("--max-macs", f"Most MACs (conv+linear, batch 1): {COUNT}.")
+    ] = None,
+    max_params: Annotated[str | None, _opt("--max-params", f"Most parameters: {COUNT}.")] = None,
+    max_weights: Annotated[
+        str | None, _opt("--max-weights", f"Most weight storage at --dtype: {SIZE}.")
+    ] = None,
+    dtype: Annotated[
+        Dtype | None, _opt("--dtype", "Bytes per weight for --max-weights [default: float32].")
+    ] = None,
+    max_memory: Annotated[
+        str | None,
+        _opt("--max-memory", f"Most peak memory of the step (predicted): {SIZE}."),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", "-b", min=1, show_default=False, help=BATCH_HELP),
+    ] = None,
+    train: Annotated[
+        bool, typer.Option("--train", help="--max-memory of a training step, not inference.")
+    ] = False,
+    optimizer: Annotated[
+        Optimizer | None,
+        _opt("--optimizer", "With --train: sgd (momentum 0.9, default), adam, adamw, none."),
+    ] = None,
+    amp: Annotated[Amp | None, _opt("--amp", "--max-memory under torch.autocast.")] = None,
+    max_batch: Annotated[
+        bool,
+        typer.Option("--max-batch", help="Also the largest batch within --max-memory per model."),
+    ] = False,
+    max_latency: Annotated[
+        str | None,
+        _opt("--max-latency", LATENCY_HELP),
+    ] = None,
+    device: Annotated[
+        str | None,
+        _opt("--device", DEVICE_HELP),
+    ] = None,
+    measure: Annotated[
+        bool,
+        typer.Option("--measure", help=MEASURE_HELP),
+    ] = False,
+    resolution: ResolutionOpt = None,
+    num_classes: ClassesOpt = 1000,
+    alpha: AlphaOpt = DEFAULT_ALPHA,
+    beta: BetaOpt = DEFAULT_BETA,
+    gamma: GammaOpt = DEFAULT_GAMMA,
+    phi_step: Annotated[
+        float, typer.Option("--phi-step", help="Grid of the φ search (must divide 1).")
+    ] = PHI_STEP,
+    phi_max: Annotated[
+        float, typer.Option("--phi-max", help="Largest φ searched (L2 is about φ 9).")
+    ] = PHI_MAX,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    wide: WideOpt = False,
+    plot: PlotOpt = None,
+) -> None:
+    """The paper's constrained problem: which official variant fits the limits (ranked by the
+    paper's published top-1), the largest batch that fits --max-memory, and the largest φ
+    whose compound-scaled model meets every limit. Give at least one --max-* limit."""
+    check_paths(output, None, plot)
+    c = budget_constraints(
+        max_macs=max_macs, max_params=max_params, max_weights=max_weights,
+        dtype=dtype.value if dtype else None, max_memory=max_memory, batch_size=batch_size,
+        train=train, optimizer=optimizer.value if optimizer else None,
+        amp=amp.value if amp else None, max_batch=max_batch, max_latency=max_latency,
+        device=device, measure=measure, resolution=resolution, num_classes=num_classes,
+    )  # fmt: skip
+    compound = Compound(0.0, alpha, beta, gamma, BASE_RESOLUTION).check()
+    phi_grid(phi_step, phi_max)
+    from ..measurement.budget import collect
+    from ..views.budget import budget_view
+
+    # Everything imported so far lives to the end of the process: leaving it out of the
+    # cyclic collector's passes saves about a quarter of the build time of 18+ models.
+    gc.freeze()
+    report = collect(c, compound, phi_step, phi_max)
+    for note in report.latency_notes:
+        sys.stderr.write(f"effnet: {note}\n")
+    deliver(budget_view(report), fmt, output, None, wide)
+    draw_plot("plot_budget", plot, report)

@@ -1,0 +1,357 @@
+"""Collect for `effnet budget`: every official variant and the φ search's candidates,
+measured against the limits. Nothing here prints.
+
+Each model is built once on meta and probed once (MACs and parameters, counted as
+`summary` counts them); its peak memory comes from the memory engine on that same model,
+its latency from ``predicted_latency_ms`` (the latency model of `effnet profile`, which
+never runs the model) or, with ``measure``, from timing it for real. Models and figures are
+cached for the run, keyed by the network they build, so nothing is built twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+
+from ..arch.families import FAMILIES
+from ..arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
+from ..arch.specs import ResolvedSpec, SpecError, parse_variant, resolve_compound
+from ..model import EfficientNet, build_model
+from ..reports import (
+    BenchResult,
+    BudgetConstraints,
+    BudgetReport,
+    BudgetRow,
+    CompoundAnswer,
+    Figures,
+    PhiCandidate,
+)
+from .constraints import (
+    PHI_MAX,
+    PHI_STEP,
+    budget_constraints,
+    judge,
+    largest_phi,
+    limit_of,
+    phi_grid,
+    rank,
+    weight_bytes,
+)
+from .memory import predict
+from .peak import largest_batch
+from .prepare import check_train_shape, input_shape
+from .probe import Trace, probe_forward
+from .summary import MAC_KINDS
+
+MEASURE_SECONDS = 1.0
+"""Timing budget per candidate with --measure (at least MEASURE_STEPS steps after warm-up)."""
+MEASURE_STEPS = 5
+MEASURE_WARMUP = 2
+UNTIMED_FACTOR = 5.0
+"""With --measure, a candidate predicted above this many times the latency limit is not
+timed: it fails on the prediction, and the report says so."""
+
+
+class LatencyModel:
+    """`effnet profile`'s latency model for this run: its calibration read from the cache
+    (or run and cached) once, fitted once. A candidate that is itself one of the calibration
+    models gets a fit without it, as profile does: no model predicts its own latency."""
+
+    def __init__(self) -> None:
+        from .latency import calibration, fit
+
+        self.calibration, self.note = calibration()
+        self.shared = fit(self.calibration)
+        self.calibrated = set()
+        for m in self.calibration.models:
+            try:  # an entry for part of a network is no whole model's spec
+                self.calibrated.add(self._key(parse_variant(m.spec), tuple(m.shape)))
+            except SpecError:
+                continue
+        self.own: dict[tuple, object] = {}
+
+    @staticmethod
+    def _key(spec: ResolvedSpec, shape: tuple) -> tuple:
+        return (spec.family, spec.stages, tuple(shape))
+
+    def predict(self, spec: ResolvedSpec, trace: Trace, shape: tuple) -> float:
+        """Milliseconds for one step of the probed ``trace``; nothing runs."""
+        from .latency import estimate, fit
+
+        key = self._key(spec, shape)
+        model = self.shared
+        if key in self.calibrated:
+            if key not in self.own:
+                self.own[key] = fit(self.calibration, leave_out=(spec, shape))
+            model = self.own[key]
+        return estimate(trace, model).total_ms  # type: ignore[arg-type]
+
+
+def load_latency_model() -> LatencyModel:
+    return LatencyModel()
+
+
+def predicted_latency_ms(
+    spec: ResolvedSpec, trace: Trace, shape: tuple, model: LatencyModel
+) -> float:
+    """The latency model's estimate for one inference step of ``spec`` at ``shape``, from
+    the probe's trace of it. The one place the budget asks for a latency prediction."""
+    return model.predict(spec, trace, shape)
+
+
+def measured_latency(spec: ResolvedSpec, c: BudgetConstraints) -> BenchResult:
+    """Real inference steps of ``spec`` on the device, timed by bench (its median judges)."""
+    from .bench import benchmark
+    from .settings import BenchSettings
+
+    settings = BenchSettings(
+        device=c.device, batch_size=c.batch_size, resolution=c.resolution,
+        num_classes=c.num_classes, warmup=MEASURE_WARMUP, seconds=MEASURE_SECONDS,
+        min_iters=MEASURE_STEPS,
+    )  # fmt: skip
+    return benchmark(spec, settings)
+
+
+@dataclass
+class _Built:
+    """One network built on meta and probed: what every later figure is read from."""
+
+    model: EfficientNet
+    macs: int
+    params: int
+    inference_peak: int | None
+    """The memory engine's peak of one forward at batch 1, when the probe was its pass."""
+    trace: Trace
+    """The probe's trace at batch 1 (the latency model prices its ops)."""
+    traces: dict[int, Trace] = field(default_factory=dict)
+    measured_ms: float | None = None
+
+
+class Evaluator:
+    """Measures models against the limits, building each network once per run."""
+
+    def __init__(self, c: BudgetConstraints) -> None:
+        self.c = c
+        self.device_type = c.device.partition(":")[0]
+        self.built: dict[tuple, _Built] = {}
+        self.latency_notes: list[str] = []
+        self.untimed: list[str] = []
+        self.timings: list[BenchResult] = []
+        self.latency: LatencyModel | None = None
+        self.predicts = c.max_latency_ms is not None and self.device_type == "cpu"
+        """The latency model is calibrated on the CPU; elsewhere only --measure times."""
+
+    def shape(self, spec: ResolvedSpec, batch: int | None = None) -> tuple:
+        return input_shape(spec, self.c.resolution, batch or self.c.batch_size)
+
+    def _build(self, spec: ResolvedSpec) -> _Built:
+        res = self.shape(spec)[2]
+        key = (spec.family, spec.stages, res)
+        if key not in self.built:
+            model = build_model(spec, self.c.num_classes, device="meta")
+            shape = (1, 3, res, res)
+            peak = None
+            if self.c.max_memory_bytes is not None:  # one pass gives trace and peak
+                prediction = predict(model, shape)
+                trace, peak = prediction.trace, prediction.peak_bytes
+            else:
+                trace = probe_forward(model, shape)
+            macs = sum(op.macs for op in trace.ops if op.kind in MAC_KINDS)
+            params = sum(p.numel() for p in model.parameters())
+            self.built[key] = _Built(model, macs, params, peak, trace)
+        return self.built[key]
+
+    def peak(self, spec: ResolvedSpec, batch: int) -> int:
+        """The predicted peak of the step the limits describe, at ``batch``."""
+        c, built = self.c, self._build(spec)
+        if not c.train and c.amp is None and batch == 1 and built.inference_peak is not None:
+            return built.inference_peak
+        shape = self.shape(spec, batch)
+        if c.train:
+            check_train_shape(shape)
+        optimizer = c.optimizer or "sgd"
+        return predict(built.model, shape, c.train, optimizer, self.device_type, c.amp).peak_bytes
+
+    def max_batch(self, spec: ResolvedSpec, peak: int) -> int:
+        """The largest batch within --max-memory, from the peak already predicted."""
+        c, built = self.c, self._build(spec)
+        res = self.shape(spec)[2]
+        return largest_batch(spec, res, c.train, c.optimizer or "sgd", c.max_memory_bytes or 0,
+                             self.device_type, c.num_classes, c.amp, built.model,
+                             {c.batch_size: peak})  # fmt: skip
+
+    def fill(self, spec: ResolvedSpec, f: Figures, stop_early: bool, largest: bool) -> Figures:
+        """Measure ``spec`` into ``f`` and judge it. ``stop_early`` skips the costlier
+        figures once a cheaper one fails (the φ search); ``largest`` adds the largest batch."""
+        c = self.c
+        built = self._build(spec)
+        f.macs, f.params = built.macs, built.params
+        f.weight_bytes = weight_bytes(built.params, c)
+        if stop_early and judge(f, c).failed:
+            return f
+        if c.max_memory_bytes is not None:
+            f.peak_bytes = self.peak(spec, c.batch_size)
+            if largest:
+                f.max_batch = self.max_batch(spec, f.peak_bytes)
+        if c.max_latency_ms is None or (stop_early and judge(f, c).failed):
+            return judge(f, c)
+        if self.predicts:
+            f.predicted_latency_ms = self.predicted_ms(spec)
+            f.latency_ms, f.latency_source = f.predicted_latency_ms, "predicted"
+        if c.measure and not set(judge(f, c).failed) - {"latency"}:  # the others pass
+            self._time(spec, f)
+        return judge(f, c)
+
+    def predicted_ms(self, spec: ResolvedSpec) -> float:
+        """The latency model's estimate at the batch the limits name."""
+        if self.latency is None:
+            self.latency = load_latency_model()
+            if self.latency.note:
+                self.latency_notes.append(self.latency.note)
+        built, shape = self._build(spec), self.shape(spec)
+        if shape[0] == 1:
+            trace = built.trace
+        else:
+            if shape[0] not in built.traces:
+                built.traces[shape[0]] = probe_forward(built.model, shape)
+            trace = built.traces[shape[0]]
+        return predicted_latency_ms(spec, trace, shape, self.latency)
+
+    def _time(self, spec: ResolvedSpec, f: Figures) -> None:
+        """Time a candidate that meets every other limit (once per network), unless its
+        prediction is so far over the limit that timing it would only take long."""
+        limit = limit_of(self.c, "latency")
+        if (f.predicted_latency_ms or 0.0) > UNTIMED_FACTOR * limit:
+            self.untimed.append(spec.name)
+            return
+        built = self._build(spec)
+        if built.measured_ms is None:
+            timing = measured_latency(spec, self.c)
+            self.timings.append(timing)
+            built.measured_ms = timing.latency_ms["median"]
+        f.measured_latency_ms = built.measured_ms
+        f.latency_ms, f.latency_source = f.measured_latency_ms, "measured"
+
+
+def _official_rows(ev: Evaluator) -> list[BudgetRow]:
+    rows = []
+    for family in FAMILIES.values():
+        for name, variant in family.variants.items():
+            spec = parse_variant(name)
+            row = BudgetRow(
+                variant=name, title=spec.title, family=family.key,
+                resolution=ev.shape(spec)[2], batch_size=ev.c.batch_size,
+                top1=variant.paper.top1 if variant.paper else None,
+            )  # fmt: skip
+            rows.append(ev.fill(spec, row, stop_early=False, largest=ev.c.max_batch))
+    return rows
+
+
+def _compound(ev: Evaluator, base: Compound, step: float, phi_max: float) -> CompoundAnswer:
+    """Search φ (``largest_phi``), every candidate built and measured; then the largest
+    batch and the nearest official variant of the answer."""
+    found: dict[float, tuple[ResolvedSpec, PhiCandidate]] = {}
+
+    def passes(phi: float) -> bool | None:
+        try:
+            spec = resolve_compound(base.at(phi))
+        except SpecError:  # past the stated limits: the search's ceiling
+            return None
+        k = spec.coefficients
+        candidate = PhiCandidate(phi=phi, width=k.width, depth=k.depth,
+                                 resolution=ev.shape(spec)[2])  # fmt: skip
+        found[phi] = (spec, ev.fill(spec, candidate, stop_early=True, largest=False))
+        return candidate.fits
+
+    walk = largest_phi(passes, step, phi_max)
+    for phi, _ok, stage in walk.checked:
+        found[phi][1].stage = stage
+    answer = CompoundAnswer(
+        phi=None, width=None, depth=None, resolution=None, nearest_official=None,
+        alpha=base.alpha, beta=base.beta, gamma=base.gamma, base_resolution=base.base_resolution,
+        phi_step=step, phi_max=phi_max, reached_max=walk.reached_max,
+        checked=[found[phi][1] for phi, _, _ in walk.checked],
+    )  # fmt: skip
+    if walk.best is None:
+        return answer
+    spec, best = found[walk.best]
+    if ev.c.max_batch and best.peak_bytes is not None:
+        best.max_batch = ev.max_batch(spec, best.peak_bytes)
+    for f in fields(Figures):
+        setattr(answer, f.name, getattr(best, f.name))
+    from .analysis import nearest_official
+
+    answer.phi, answer.width, answer.depth = best.phi, best.width, best.depth
+    answer.resolution, answer.nearest_official = best.resolution, nearest_official(spec)
+    return answer
+
+
+def top1_source() -> str:
+    """Where the top-1 figures come from, named on every view that shows them."""
+    tables = [f"{f.title} paper, {f.paper_table}" for f in FAMILIES.values()
+              if any(v.paper for v in f.variants.values())]  # fmt: skip
+    return "published ImageNet top-1 (" + "; ".join(tables) + "); effnet never predicts accuracy"
+
+
+def collect(
+    c: BudgetConstraints,
+    compound: Compound | None = None,
+    phi_step: float = PHI_STEP,
+    phi_max: float = PHI_MAX,
+) -> BudgetReport:
+    """Every official variant against ``c``, ranked; the best by the paper's top-1; the
+    largest φ (α, β, γ and base from ``compound``) whose model meets every limit."""
+    start = time.perf_counter()
+    compound = (compound or Compound(0.0)).check()
+    phi_grid(phi_step, phi_max)  # refused before anything is built
+    ev = Evaluator(c)
+    rows = rank(_official_rows(ev))
+    officials = time.perf_counter()
+    answer = _compound(ev, compound, phi_step, phi_max)
+    best = next((r.variant for r in rows if r.rank == 1), None)
+    notes = []
+    if ev.untimed:
+        notes.append(
+            f"not timed (predicted above {UNTIMED_FACTOR:g}× the latency limit, judged on "
+            f"the prediction): {', '.join(dict.fromkeys(ev.untimed))}"
+        )
+    seconds = {"officials": officials - start, "search": time.perf_counter() - officials,
+               "total": time.perf_counter() - start}  # fmt: skip
+    return BudgetReport(c, rows, best, answer, top1_source(), ev.latency_notes, notes, seconds,
+                        ev.timings)  # fmt: skip
+
+
+def budget(
+    *,
+    max_macs: str | int | float | None = None,
+    max_params: str | int | float | None = None,
+    max_weights: str | int | float | None = None,
+    dtype: str | None = None,
+    max_memory: str | int | float | None = None,
+    batch_size: int | None = None,
+    train: bool = False,
+    optimizer: str | None = None,
+    amp: str | None = None,
+    max_batch: bool = False,
+    max_latency: str | int | float | None = None,
+    device: str | None = None,
+    measure: bool = False,
+    resolution: int | None = None,
+    num_classes: int = 1000,
+    alpha: float = DEFAULT_ALPHA,
+    beta: float = DEFAULT_BETA,
+    gamma: float = DEFAULT_GAMMA,
+    base_resolution: int = BASE_RESOLUTION,
+    phi_step: float = PHI_STEP,
+    phi_max: float = PHI_MAX,
+) -> BudgetReport:
+    """The paper's constrained problem: which official variant, which φ and which batch
+    meet the limits. Limits take numbers or text: ``max_macs="2G"``, ``max_weights="20MB"``,
+    ``max_memory="4GiB"``, ``max_latency="30ms"`` (see `effnet budget --help`)."""
+    c = budget_constraints(
+        max_macs=max_macs, max_params=max_params, max_weights=max_weights, dtype=dtype,
+        max_memory=max_memory, batch_size=batch_size, train=train, optimizer=optimizer, amp=amp,
+        max_batch=max_batch, max_latency=max_latency, device=device, measure=measure,
+        resolution=resolution, num_classes=num_classes,
+    )  # fmt: skip
+    return collect(c, Compound(0.0, alpha, beta, gamma, base_resolution), phi_step, phi_max)

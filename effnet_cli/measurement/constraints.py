@@ -1,0 +1,249 @@
+"""The budget's rules without torch: which limits were asked, whether a model meets them,
+how the models that fit are ranked, and how the φ search walks its grid.
+
+Everything here is arithmetic on figures someone else measured, so a bad option is refused
+(exit 2) before torch loads, and the search's walk can be tested with any figures at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..devices import parse_device
+from ..errors import UsageError
+from ..reports import BudgetConstraints, BudgetRow, Figures
+from ..units import DTYPE_BYTES, check_dtype, parse_bytes, parse_count, parse_ms
+
+LIMITS: dict[str, tuple[str, str, str]] = {
+    "macs": ("max_macs", "macs", "--max-macs"),
+    "params": ("max_params", "params", "--max-params"),
+    "weights": ("max_weight_bytes", "weight_bytes", "--max-weights"),
+    "memory": ("max_memory_bytes", "peak_bytes", "--max-memory"),
+    "latency": ("max_latency_ms", "latency_ms", "--max-latency"),
+}
+"""Each limit by name: the constraint's field, the figure it bounds, the option that sets it.
+In this order the search checks them: the cheapest figures first."""
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "none")
+AMP_DTYPES = ("bfloat16", "float16")
+PHI_STEP = 0.1
+PHI_MAX = 10.0
+"""The φ search's default grid: 0.1 apart, up to φ = 10 (L2's depth and resolution are
+α^9.1 and 224·γ^9.1); beyond it every whole φ is a model larger than L2 to build."""
+MAX_PHI = 30.0
+"""The highest --phi-max accepted (γ^φ alone passes 16,384 px near φ = 30.7)."""
+
+Size = str | int | float | None
+
+
+def _parsed(value: Size, option: str, parse: Callable[[str, str], float]) -> float | None:
+    """A limit from text ('2G', '20MB', '30ms') or a number, refused when not positive."""
+    if value is None:
+        return None
+    return parse(str(value), option)
+
+
+def budget_constraints(
+    *,
+    max_macs: Size = None,
+    max_params: Size = None,
+    max_weights: Size = None,
+    dtype: str | None = None,
+    max_memory: Size = None,
+    batch_size: int | None = None,
+    train: bool = False,
+    optimizer: str | None = None,
+    amp: str | None = None,
+    max_batch: bool = False,
+    max_latency: Size = None,
+    device: str | None = None,
+    measure: bool = False,
+    resolution: int | None = None,
+    num_classes: int = 1000,
+) -> BudgetConstraints:
+    """Validated limits: every option that only qualifies a limit needs that limit, so
+    nothing the user typed is silently ignored."""
+    limits = {
+        "max_macs": _parsed(max_macs, "--max-macs", parse_count),
+        "max_params": _parsed(max_params, "--max-params", parse_count),
+        "max_weight_bytes": _parsed(max_weights, "--max-weights", parse_bytes),
+        "max_memory_bytes": _parsed(max_memory, "--max-memory", parse_bytes),
+        "max_latency_ms": _parsed(max_latency, "--max-latency", parse_ms),
+    }
+    if all(v is None for v in limits.values()):
+        raise UsageError(
+            "budget needs at least one limit: --max-macs, --max-params, --max-weights, "
+            "--max-memory or --max-latency (e.g. --max-macs 2G)"
+        )
+    memory, latency = limits["max_memory_bytes"], limits["max_latency_ms"]
+    _needs(dtype is not None, limits["max_weight_bytes"], "--dtype", "--max-weights")
+    for given, option in ((train, "--train"), (optimizer is not None, "--optimizer"),
+                          (amp is not None, "--amp"), (max_batch, "--max-batch")):  # fmt: skip
+        _needs(given, memory, option, "--max-memory")
+    _needs(measure, latency, "--measure", "--max-latency")
+    if batch_size is not None and memory is None and latency is None:
+        raise UsageError("--batch-size sets the batch of --max-memory and --max-latency: add one")
+    if optimizer is not None and not train:
+        raise UsageError("--optimizer applies to a training step: add --train")
+    _one_of(optimizer, OPTIMIZERS, "--optimizer")
+    _one_of(amp, AMP_DTYPES, "--amp")
+    dev = parse_device(device) if device else "cpu"
+    if latency is not None and dev == "meta":
+        raise UsageError(
+            "--max-latency needs a real device to predict or time on (cpu, cuda, cuda:N or "
+            "mps), not meta"
+        )
+    if latency is not None and dev.partition(":")[0] != "cpu" and not measure:
+        raise UsageError(
+            f"the latency model is calibrated on the CPU only: use --device cpu, or --measure "
+            f"to time the candidates on {dev}"
+        )
+    if batch_size is not None and batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    if num_classes < 1:
+        raise UsageError(f"--num-classes must be >= 1, got {num_classes}")
+    return BudgetConstraints(
+        max_macs=_whole(limits["max_macs"]), max_params=_whole(limits["max_params"]),
+        max_weight_bytes=_whole(limits["max_weight_bytes"]), dtype=check_dtype(dtype or "float32"),
+        max_memory_bytes=_whole(memory), batch_size=batch_size or 1, train=train,
+        optimizer=(optimizer or "sgd") if train else None, amp=amp,
+        max_batch=max_batch or (memory is not None and batch_size is None),
+        max_latency_ms=latency, device=dev, measure=measure, resolution=resolution,
+        num_classes=num_classes,
+    )  # fmt: skip
+
+
+def _needs(given: bool, limit: float | None, option: str, needed: str) -> None:
+    if given and limit is None:
+        raise UsageError(f"{option} qualifies {needed}, which is not given: add {needed}")
+
+
+def _one_of(value: str | None, accepted: tuple[str, ...], option: str) -> None:
+    if value is not None and value not in accepted:
+        raise UsageError(f"{option} must be one of {', '.join(accepted)}, got '{value}'")
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def active(c: BudgetConstraints) -> list[str]:
+    """The limits set, in checking order."""
+    return [name for name, (limit, _, _) in LIMITS.items() if getattr(c, limit) is not None]
+
+
+def limit_of(c: BudgetConstraints, name: str) -> float:
+    return getattr(c, LIMITS[name][0])
+
+
+def weight_bytes(params: int, c: BudgetConstraints) -> int:
+    return params * DTYPE_BYTES[c.dtype]
+
+
+def judge(figures: Figures, c: BudgetConstraints) -> Figures:
+    """Fill ``fits``, ``failed`` and ``margins`` from the figures measured so far. A limit
+    whose figure is missing was not reached, so the model does not fit on its strength."""
+    figures.failed, figures.margins = [], {}
+    complete = True
+    for name in active(c):
+        value = getattr(figures, LIMITS[name][1])
+        if value is None:
+            complete = False
+            continue
+        limit = limit_of(c, name)
+        figures.margins[name] = (limit - value) / limit
+        if value > limit:
+            figures.failed.append(name)
+    figures.fits = complete and not figures.failed
+    return figures
+
+
+def rank(rows: list[BudgetRow]) -> list[BudgetRow]:
+    """The rows in the order they are shown: the variants that fit by the paper's top-1
+    (best first, numbered), then those that fit but have no published top-1 (unranked:
+    effnet does not predict accuracy), then the rest, each group in the family data's order."""
+    ranked = sorted((r for r in rows if r.fits and r.top1 is not None), key=lambda r: -r.top1)
+    for place, row in enumerate(ranked, start=1):
+        row.rank = place
+    unranked = [r for r in rows if r.fits and r.top1 is None]
+    return ranked + unranked + [r for r in rows if not r.fits]
+
+
+# ----------------------------------------------------------------------------- φ search
+
+
+def phi_grid(step: float, phi_max: float) -> tuple[int, int]:
+    """Grid points per whole φ and the number of the last point, for a --phi-step that
+    divides 1 (0.5, 0.25, 0.2, 0.1, 0.05 …) so that every whole φ is on the grid."""
+    if not (math.isfinite(step) and 0 < step <= 1) or abs(1 / step - round(1 / step)) > 1e-6:
+        raise UsageError(f"--phi-step must divide 1 (e.g. 0.5, 0.25, 0.1), got {step:g}")
+    if not (math.isfinite(phi_max) and 0 <= phi_max <= MAX_PHI):
+        raise UsageError(f"--phi-max must be in 0..{MAX_PHI:g}, got {phi_max:g}")
+    per_whole = round(1 / step)
+    return per_whole, math.floor(phi_max * per_whole + 1e-9)
+
+
+@dataclass
+class Walk:
+    """What the φ search found: the largest passing grid point (None: not even φ = 0),
+    every point it checked, in order, and whether it stopped at its ceiling."""
+
+    best: float | None
+    checked: list[tuple[float, bool, str]]
+    reached_max: bool
+
+
+def largest_phi(passes: Callable[[float], bool | None], step: float, phi_max: float) -> Walk:
+    """The largest φ on the grid (multiples of ``step`` up to ``phi_max``) that passes,
+    without assuming a figure grows with φ everywhere.
+
+    1. Whole pass: φ = 0, 1, 2, … in order. After the first failure the next whole φ is
+       checked too; only two failures in a row end the pass, so a figure that dips once
+       (rounding to 8 channels, ceil of the layers) does not end it early.
+    2. Fine pass: from just below the first of those failures, every grid point downwards
+       until one passes (or the last whole φ that passed is reached). Each grid point above
+       the answer, up to a failing whole φ, was checked and failed.
+    ``passes`` returns None for a φ past the tool's stated limits: the ceiling."""
+    per_whole, last = phi_grid(step, phi_max)
+    checked: list[tuple[float, bool, str]] = []
+
+    def check(point: int, stage: str) -> bool | None:
+        phi = round(point / per_whole, 10)
+        ok = passes(phi)
+        if ok is not None:
+            checked.append((phi, ok, stage))
+        return ok
+
+    best = None
+    first_fail = None
+    misses = 0
+    for whole in range(0, last + 1, per_whole):
+        ok = check(whole, "whole")
+        if ok is None:  # beyond the stated limits: the last reachable point is the ceiling
+            last = whole - 1
+            break
+        if ok:
+            best, first_fail, misses = whole, None, 0
+            continue
+        first_fail = whole if first_fail is None else first_fail
+        misses += 1
+        if misses == 2:
+            break
+    top = first_fail if first_fail is not None else last + 1
+    floor = best if best is not None else -1
+    for point in range(min(top, last + 1) - 1, floor, -1):
+        if point % per_whole == 0:
+            continue  # a whole φ: checked in the first pass
+        ok = check(point, "fine")
+        if ok:
+            best = point
+            break
+    reached = first_fail is None and best is not None and best >= last - last % per_whole
+    answer = None if best is None else round(best / per_whole, 10)
+    return Walk(answer, checked, reached and not _fine_failures(checked, answer))
+
+
+def _fine_failures(checked: Iterable[tuple[float, bool, str]], answer: float | None) -> bool:
+    return any(not ok and (answer is None or phi > answer) for phi, ok, _ in checked)

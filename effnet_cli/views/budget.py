@@ -1,0 +1,314 @@
+"""The view of `effnet budget`: the limits, every official variant against them, the best
+by the paper's top-1, the compound-scaling answer and the φ search behind it. No torch, no
+printing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from ..arch.rules import Compound
+from ..arch.specs import compound_label
+from ..measurement.constraints import active
+from ..reports import BudgetConstraints, BudgetReport, BudgetRow, CompoundAnswer, Figures
+from .bench import noise_warnings
+from .core import MACS_NOTE, Column, Facts, Note, Part, View, csv_field, csv_text, grid, to_dict
+from .memory import OPTIMIZER_NAMES
+from .numbers import macs_g, nbytes, si
+
+MARGIN_NOTE = (
+    "Margin = (limit − figure) / limit: the headroom left, negative when over the limit "
+    "by that share. M, G = 10^6, 10^9; MiB, GiB = 2^20, 2^30 bytes."
+)
+UNRANKED_NOTE = (
+    "Variants that fit are ranked by the paper's published top-1; those with no published "
+    "top-1 in effnet's data (B8, L2, EfficientNetV2) are listed after them, unranked: "
+    "effnet does not predict accuracy."
+)
+VARIANTS_TITLE = "Official variants against the budget, ranked by the paper's top-1"
+ROLES = {"BudgetRow": "official", "PhiCandidate": "phi_search", "CompoundAnswer": "compound"}
+
+
+def _get(name: str) -> Callable[[Any], Any]:
+    return lambda row: getattr(row, name, None)
+
+
+def _scaled(value: float | None, unit: float, decimals: int) -> str:
+    return "" if value is None else f"{value / unit:,.{decimals}f}"
+
+
+def _mib(value: int | None) -> str:
+    return _scaled(value, 2**20, 1)
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def _margin(name: str, shown: bool) -> Column[Figures]:
+    def cell(r: Figures) -> str:
+        m = r.margins.get(name)
+        return "" if m is None else f"{100 * m:+.1f}%"
+
+    return Column("margin", cell if shown else None, f"margin_{name}",
+                  lambda r: r.margins.get(name), keep=True)  # fmt: skip
+
+
+def _top1(r: BudgetRow) -> str:
+    return "—" if r.top1 is None else f"{r.top1:.1f}"
+
+
+def _fits(r: Figures) -> str:
+    if r.fits:
+        return "✓"
+    return "✗ " + ", ".join(r.failed) if r.failed else "✗"
+
+
+def _shown(on: bool, cell: Callable[[Any], str]) -> Callable[[Any], str] | None:
+    """The cell when the table shows its figure (a limit is set on it); else CSV only."""
+    return cell if on else None
+
+
+def _mib_column(header: str, name: str, on: bool) -> Column[Any]:
+    return Column(header, _shown(on, lambda r: _mib(getattr(r, name))), name, keep=True)
+
+
+def figure_columns(c: BudgetConstraints) -> list[Column[Any]]:
+    """Each figure with its margin beside it; the table shows the figures under a limit
+    (MACs and parameters always), the CSV every one."""
+    on = set(active(c))
+    latency, measured = "latency" in on, c.measure
+    return [
+        Column("MACs G", lambda r: _scaled(r.macs, 1e9, 3), "macs", keep=True),
+        _margin("macs", "macs" in on),
+        Column("Params M", lambda r: _scaled(r.params, 1e6, 2), "params", keep="params" in on),
+        _margin("params", "params" in on),
+        _mib_column(f"Weights MiB {c.dtype}", "weight_bytes", "weights" in on),
+        _margin("weights", "weights" in on),
+        _mib_column(f"Peak MiB b{c.batch_size}", "peak_bytes", "memory" in on),
+        _margin("memory", "memory" in on),
+        Column(
+            "Max batch",
+            _shown(c.max_batch, lambda r: _scaled(r.max_batch, 1, 0)),
+            "max_batch",
+            keep=True,
+        ),
+        Column(
+            "Predicted ms",
+            _shown(measured, lambda r: _ms(r.predicted_latency_ms)),
+            "predicted_latency_ms",
+        ),
+        Column(
+            "Latency ms",
+            _shown(latency and not measured, lambda r: _ms(r.latency_ms)),
+            "latency_ms",
+            keep=True,
+        ),
+        csv_field("latency_source"),
+        Column(
+            "Measured ms",
+            _shown(measured, lambda r: _ms(r.measured_latency_ms) or "not timed"),
+            "measured_latency_ms",
+            keep=True,
+        ),
+        _margin("latency", latency),
+        Column("Fits", _fits, "fits", align="l", keep=True),
+        csv_field("failed", lambda r: ";".join(r.failed)),
+    ]
+
+
+def variant_columns(c: BudgetConstraints) -> list[Column[Any]]:
+    return [
+        Column("#", lambda r: str(r.rank or ""), "rank", keep=True),
+        Column("Variant", lambda r: r.variant, "variant", align="l", keep=True),
+        Column("Res", lambda r: str(r.resolution), "resolution"),
+        *figure_columns(c),
+        Column("paper top-1 %", _top1, "top1", keep=True),
+    ]
+
+
+def phi_columns(c: BudgetConstraints) -> list[Column[Any]]:
+    return [
+        Column("φ", lambda r: f"{r.phi:g}", "phi", keep=True),
+        Column("pass", lambda r: r.stage, "stage", align="l"),
+        Column("w", lambda r: f"{r.width:.3f}", "width"),
+        Column("d", lambda r: f"{r.depth:.3f}", "depth"),
+        Column("r", lambda r: str(r.resolution), "resolution"),
+        *figure_columns(c),
+    ]
+
+
+def compound_name(a: CompoundAnswer, phi: float | None = None) -> str:
+    """'phi=1.2', with α, β, γ and base where they are not the paper's."""
+    value = a.phi if phi is None else phi
+    return compound_label(Compound(value or 0.0, a.alpha, a.beta, a.gamma, a.base_resolution))
+
+
+def _step(c: BudgetConstraints) -> str:
+    step = f"training step ({OPTIMIZER_NAMES[c.optimizer or 'sgd']})" if c.train else "inference"
+    return step + (f", autocast to {c.amp}" if c.amp else "")
+
+
+def limits_text(c: BudgetConstraints) -> list[str]:
+    """Each limit in words, with what its figure is taken at."""
+    out = []
+    if c.max_macs is not None:
+        out.append(f"MACs ≤ {si(c.max_macs, 4)} (conv+linear, batch 1)")
+    if c.max_params is not None:
+        out.append(f"params ≤ {si(c.max_params, 4)}")
+    if c.max_weight_bytes is not None:
+        out.append(f"weights ≤ {nbytes(c.max_weight_bytes)} ({c.max_weight_bytes:,} bytes) "
+                   f"as {c.dtype}")  # fmt: skip
+    if c.max_memory_bytes is not None:
+        out.append(f"peak memory ≤ {nbytes(c.max_memory_bytes)} ({c.max_memory_bytes:,} bytes), "
+                   f"{_step(c)}, batch {c.batch_size}")  # fmt: skip
+    if c.max_latency_ms is not None:
+        how = "timed" if c.measure else "predicted"
+        out.append(f"latency ≤ {c.max_latency_ms:g} ms per batch of {c.batch_size} on "
+                   f"{c.device} ({how})")  # fmt: skip
+    return out
+
+
+def _figures_text(f: Figures, c: BudgetConstraints) -> str:
+    on = set(active(c))
+    parts = [f"{macs_g(f.macs or 0)} MACs", f"{si(f.params or 0, 4)} params"]
+    if "weights" in on:
+        parts.append(f"{nbytes(f.weight_bytes or 0)} weights as {c.dtype}")
+    if "memory" in on:
+        parts.append(f"peak {nbytes(f.peak_bytes or 0)} at batch {c.batch_size}")
+    if f.max_batch is not None:
+        parts.append(f"largest batch {f.max_batch:,}")
+    if f.latency_ms is not None:
+        parts.append(f"{f.latency_ms:,.2f} ms ({f.latency_source})")
+    return ", ".join(parts)
+
+
+def _best_line(r: BudgetReport) -> str:
+    fitting = [row for row in r.variants if row.fits]
+    unranked = [row.variant for row in fitting if row.top1 is None]
+    if r.best_official is None:
+        text = "none of the variants with a published top-1 fits"
+        return text + (f" (fitting, without one: {', '.join(unranked)})" if unranked else "")
+    best = next(row for row in r.variants if row.variant == r.best_official)
+    ranked = len(fitting) - len(unranked)
+    figures = _figures_text(best, r.constraints)
+    return (f"{best.variant} ({best.title}): paper top-1 {best.top1:.1f}%, the highest of the "
+            f"{ranked} ranked variant(s) that fit; {figures}")  # fmt: skip
+
+
+def _search_line(a: CompoundAnswer) -> str:
+    whole = [f"{p.phi:g}" for p in a.checked if p.stage == "whole"]
+    fine = [f"{p.phi:g}" for p in a.checked if p.stage == "fine"]
+    text = f"{len(a.checked)} models measured: whole φ {', '.join(whole)}"
+    if fine:
+        text += f"; then φ {fine[0]}" + (f" down to {fine[-1]}" if len(fine) > 1 else "")
+    return text
+
+
+def answer_lines(r: BudgetReport) -> list[tuple[str, str]]:
+    a, c = r.compound, r.constraints
+    lines = [("Best official variant", _best_line(r))]
+    coefficients = f"α {a.alpha:g}, β {a.beta:g}, γ {a.gamma:g}, base {a.base_resolution} px"
+    if a.phi is None:
+        first = a.checked[0] if a.checked else None
+        failed = ", ".join(first.failed) if first else ""
+        lines.append(("Largest φ", f"none: φ = 0 (B0) already exceeds {failed} ({coefficients})"))
+    else:
+        lines += [
+            ("Largest φ", f"{compound_name(a)}: w {a.width:.4f}, d {a.depth:.4f}, "
+                          f"r {a.resolution} px ({coefficients})"),
+            ("Its figures", _figures_text(a, c)),
+            ("Nearest official", a.nearest_official or ""),
+        ]  # fmt: skip
+        if a.reached_max:
+            lines.append(("Ceiling", f"every φ up to {a.phi_max:g} fits: raise --phi-max"))
+    lines.append(("φ search", _search_line(a)))
+    return lines
+
+
+def search_note(a: CompoundAnswer) -> str:
+    return (
+        f"φ search on a grid of {a.phi_step:g} up to {a.phi_max:g}: whole φ first (0, 1, 2, … "
+        "until two fail in a row), then every grid point downwards from the first failing "
+        "whole φ until one fits. Each candidate is built and measured (MACs and params on "
+        "the module, peak memory by the memory engine, latency by the latency model), never "
+        "interpolated, so a figure that dips with rounding cannot hide a larger φ below "
+        "that failure; a candidate stops at the first limit it fails (cheapest first)."
+    )
+
+
+def budget_parts(r: BudgetReport) -> list[Part]:
+    c = r.constraints
+    parts: list[Part] = [
+        "Budget: " + " · ".join(limits_text(c)),
+        grid(VARIANTS_TITLE, variant_columns(c), r.variants),
+        Facts("Answer", answer_lines(r)),
+        grid(
+            f"φ search: every candidate measured ({compound_name(r.compound, 0)} upwards)",
+            phi_columns(c),
+            r.compound.checked,
+        ),
+        Note(MARGIN_NOTE),
+        f"top-1: {r.top1_source}.",
+        Note(UNRANKED_NOTE),
+        Note(search_note(r.compound)),
+        *r.notes,
+        *noise_warnings(r.timings),
+        MACS_NOTE,
+    ]
+    return parts
+
+
+def _row_dict(row: BudgetRow) -> dict[str, Any]:
+    d = to_dict(row)
+    head = {k: d.pop(k) for k in ("variant", "title", "family", "rank", "resolution", "batch_size")}
+    return head | d
+
+
+def _compound_dict(a: CompoundAnswer) -> dict[str, Any]:
+    d = to_dict(a)
+    head = {k: d.pop(k) for k in ("phi", "width", "depth", "resolution", "nearest_official")}
+    return {"spec": compound_name(a) if a.phi is not None else None} | head | d
+
+
+def budget_doc(r: BudgetReport) -> dict[str, Any]:
+    return {
+        "constraints": asdict(r.constraints),
+        "limits": limits_text(r.constraints),
+        "variants": [_row_dict(row) for row in r.variants],
+        "best_official": r.best_official,
+        "compound": _compound_dict(r.compound),
+        "top1_source": r.top1_source,
+        "notes": [MARGIN_NOTE, UNRANKED_NOTE, search_note(r.compound), *r.notes, MACS_NOTE],
+        "warnings": noise_warnings(r.timings),
+        "latency_notes": r.latency_notes,
+        "seconds": r.seconds,
+    }
+
+
+def _csv(r: BudgetReport) -> str:
+    """One line per official variant, then the compound answer, then each φ candidate;
+    ``role`` says which, and the limits lead every line."""
+    c = r.constraints
+    columns = [
+        csv_field("role", lambda row: ROLES[type(row).__name__]),
+        csv_field("variant", lambda row: getattr(row, "variant", None) or _phi_name(r, row)),
+        csv_field("best", lambda row: getattr(row, "variant", None) == r.best_official),
+        *(csv_field(name, _get(name)) for name in ("rank", "phi", "stage", "width", "depth",
+                                                   "resolution", "nearest_official")),
+        *figure_columns(c),
+        csv_field("top1", _get("top1")),
+    ]  # fmt: skip
+    taken = {column.field for column in columns}
+    lead = {f"budget_{k}" if k in taken else k: v for k, v in asdict(c).items()}
+    answer = [r.compound] if r.compound.phi is not None else []
+    return csv_text(columns, [*r.variants, *answer, *r.compound.checked], lead)
+
+
+def _phi_name(r: BudgetReport, row: Any) -> str:
+    return compound_name(r.compound, row.phi)
+
+
+def budget_view(r: BudgetReport) -> View:
+    return View(lambda w: budget_parts(r), lambda: budget_doc(r), lambda: _csv(r))
