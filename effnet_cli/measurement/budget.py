@@ -54,37 +54,20 @@ timed: it fails on the prediction, and the report says so."""
 
 class LatencyModel:
     """`effnet profile`'s latency model for this run: its calibration read from the cache
-    (or run and cached) once, fitted once. A candidate that is itself one of the calibration
-    models gets a fit without it, as profile does: no model predicts its own latency."""
+    (or run and cached) once. ``fit`` fits once per set of calibration models used, and
+    leaves out a calibration model that is the candidate itself, as profile does: no model
+    predicts its own latency."""
 
     def __init__(self) -> None:
-        from .latency import calibration, fit
+        from .latency import calibration
 
         self.calibration, self.note = calibration()
-        self.shared = fit(self.calibration)
-        self.calibrated = set()
-        for m in self.calibration.models:
-            try:  # an entry for part of a network is no whole model's spec
-                self.calibrated.add(self._key(parse_variant(m.spec), tuple(m.shape)))
-            except SpecError:
-                continue
-        self.own: dict[tuple, object] = {}
-
-    @staticmethod
-    def _key(spec: ResolvedSpec, shape: tuple) -> tuple:
-        return (spec.family, spec.stages, tuple(shape))
 
     def predict(self, spec: ResolvedSpec, trace: Trace, shape: tuple) -> float:
         """Milliseconds for one step of the probed ``trace``; nothing runs."""
         from .latency import estimate, fit
 
-        key = self._key(spec, shape)
-        model = self.shared
-        if key in self.calibrated:
-            if key not in self.own:
-                self.own[key] = fit(self.calibration, leave_out=(spec, shape))
-            model = self.own[key]
-        return estimate(trace, model).total_ms  # type: ignore[arg-type]
+        return estimate(trace, fit(self.calibration, leave_out=(spec, shape))).total_ms
 
 
 def load_latency_model() -> LatencyModel:

@@ -9,8 +9,8 @@ fastest bare step: on a shared machine the minimum is what load disturbs least.
 The fit, in two layers:
 - per op kind, seconds = fixed + MACs × a + bytes read × b + bytes written × c, plus two
   more byte rates for ops whose footprint passes a knee (out of cache; on the CPU, fresh
-  pages for the output). Least squares on relative error, every coefficient ≥ 0; the knee
-  is the candidate that fits best;
+  pages for the output). Least squares weighted by 1/time, every coefficient ≥ 0; the
+  knee is the candidate with the least relative error;
 - per model, the end-to-end time from its priced ops: a scale on their sum, plus seconds per
   op and per large byte written between ops (Python, dispatch, freeing large outputs).
 A prediction probes the model on meta (no arithmetic, nothing allocated) and prices each op.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -46,10 +47,12 @@ CALIBRATION: tuple[tuple[str, int], ...] = (
     ("w=0.8,d=0.5,r=224", 8),
     ("w=0.6,d=0.3,r=300", 8),
     ("w=1.4,d=0.3,r=456", 4),
+    ("w=1.0,d=0.5,r=320,family=v2", 4),
 )
-"""(spec, batch) of the calibration models: shallow custom scalings from 128 px to 528 px
-and batch 1 to 8, so the samples span tiny ops ruled by overheads and ops whose tensors are
-far beyond any cache (up to 0.2 GB). None is an official variant or a φ scaling."""
+"""(spec, batch) of the calibration models: shallow custom scalings of both families from
+128 px to 528 px and batch 1 to 8, so the samples span tiny ops ruled by overheads, ops whose
+tensors are far beyond any cache (up to 0.2 GB), and V2's fused k3×3 convs. None is an
+official variant or a φ scaling."""
 PROFILED_STEPS = 3
 TIMED_STEPS = 3
 BUSY = 2.0
@@ -135,29 +138,18 @@ def _timed_ops(trace: Trace) -> list[OpRecord]:
     return [op for op in trace.ops if op.kind not in ("dropout", "loss")]
 
 
-def _front(trace: Trace, stages: int) -> Trace:
-    """The ops of the first ``stages`` Table-1 stages only."""
-    keep = {f"features.{i}" for i in range(stages)}
-    ops = [op for op in trace.ops if ".".join(op.module.split(".")[:2]) in keep]
-    return Trace(ops, trace.shapes, trace.leaf_output_elements, trace.output_shape)
-
-
-def _samples(spec: str, batch: int, stages: int | None = None) -> ModelSamples:
-    """Run one calibration model for real (or its first ``stages`` stages): its ops under
-    the profiler, then bare steps."""
+def _samples(spec: str, batch: int) -> ModelSamples:
+    """Run one calibration model for real: its ops under the profiler, then bare steps."""
     resolved = parse_variant(spec)
     res = resolved.coefficients.resolution
     shape = (batch, 3, res, res)
     model = build_model(resolved).eval()
     x = torch.randn(*shape)
     trace = probe_forward(model, shape)
-    run = model
-    if stages is not None:
-        run, trace = model.features[:stages], _front(trace, stages)
 
     def step() -> None:
         with torch.inference_mode():
-            run(x)
+            model(x)
 
     step()
     times = time_ops(step, trace, PROFILED_STEPS, reduce=min, shapes=False)
@@ -171,8 +163,7 @@ def _samples(spec: str, batch: int, stages: int | None = None) -> ModelSamples:
         for op, s in zip(trace.ops, times.seconds, strict=True)
         if op.kind not in ("dropout", "loss")
     ]
-    name = spec if stages is None else f"{spec}, stages 1-{stages}"
-    return ModelSamples(name, shape, ops, min(bare), max(bare) / min(bare))
+    return ModelSamples(spec, shape, ops, min(bare), max(bare) / min(bare))
 
 
 def calibrate(progress: Progress | None = None) -> Calibration:
@@ -223,18 +214,22 @@ def _features(macs: int, read: int, write: int, knee: int) -> list[float]:
 
 
 def _fit_kind(samples: list, knee: int) -> tuple[list[float], float]:
-    """One kind's coefficients at one knee, and their summed squared relative error."""
-    rows = [[f / s for f in _features(m, r, w, knee)] for _, m, r, w, s in samples]
-    coef = _nnls(rows, [1.0] * len(rows))
-    err = sum((sum(c * f for c, f in zip(coef, row, strict=True)) - 1) ** 2 for row in rows)
+    """One kind's coefficients at one knee, by least squares weighted by 1/time (a timing's
+    noise grows with its length: neither the many tiny ops nor the few large ones rule), and
+    the summed squared relative error that picks the knee."""
+    rows = [[f / math.sqrt(s) for f in _features(m, r, w, knee)] for _, m, r, w, s in samples]
+    target = [math.sqrt(s) for *_, s in samples]
+    coef = _nnls(rows, target)
+    err = sum(
+        ((sum(c * f for c, f in zip(coef, row, strict=True)) - t) / t) ** 2
+        for row, t in zip(rows, target, strict=True)
+    )
     return coef, err
 
 
 def _same(samples: ModelSamples, spec: ResolvedSpec, shape: tuple) -> bool:
     """Whether a calibration model is ``spec`` at ``shape``: same family, multipliers and
     input, whatever the spelling."""
-    if ", stages" in samples.spec:  # part of a network is never the whole one predicted
-        return False
     mine = parse_variant(samples.spec)
     return (
         tuple(samples.shape) == tuple(shape)
@@ -334,7 +329,10 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
     entries, note = _read(path)
     key = cache_key("cpu", torch.get_num_threads())
     if not recalibrate and key in entries:
-        return _load(entries[key]), note
+        cached = _load(entries[key])
+        if [(m.spec, m.shape[0]) for m in cached.models] == list(CALIBRATION):
+            return cached, note
+        # fitted on another calibration set (an older effnet): calibrate with this one
     fresh = calibrate(progress)
     spread = max((m.spread for m in fresh.models), default=1.0)
     if spread > BUSY:
