@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -56,8 +57,8 @@ official variant or a φ scaling."""
 PROFILED_STEPS = 3
 TIMED_STEPS = 3
 BUSY = 2.0
-"""A calibration model whose slowest bare step took this many times its fastest ran on a
-busy machine; the calibration says so (bench's rule for p90 against median)."""
+"""A calibration model whose median bare step took this many times its fastest ran on a
+busy machine; the calibration says so."""
 
 Progress = Callable[[int, int], None]
 
@@ -72,7 +73,8 @@ class ModelSamples:
     ops: list[tuple[str, int, int, int, float]]
     seconds: float
     spread: float = 1.0
-    """The slowest bare step over the fastest: far above 1 means the machine was busy."""
+    """The median bare step over the fastest: far above 1 means the machine was busy for
+    most of the steps (one slow step is common, and the fastest is what is kept)."""
 
 
 @dataclass
@@ -163,7 +165,7 @@ def _samples(spec: str, batch: int) -> ModelSamples:
         for op, s in zip(trace.ops, times.seconds, strict=True)
         if op.kind not in ("dropout", "loss")
     ]
-    return ModelSamples(spec, shape, ops, min(bare), max(bare) / min(bare))
+    return ModelSamples(spec, shape, ops, min(bare), statistics.median(bare) / min(bare))
 
 
 def calibrate(progress: Progress | None = None) -> Calibration:
@@ -337,7 +339,7 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
     spread = max((m.spread for m in fresh.models), default=1.0)
     if spread > BUSY:
         note = (
-            f"the machine was busy while calibrating (one model's slowest step took "
+            f"the machine was busy while calibrating (one model's median step took "
             f"{spread:.1f}× its fastest); predictions may be off: --recalibrate when quiet"
         )
     entries[key] = asdict(fresh)
