@@ -21,7 +21,6 @@ the fit, so the set never includes the model being predicted.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import statistics
 import time
@@ -33,12 +32,11 @@ import torch
 
 from ..arch.specs import ResolvedSpec, parse_variant
 from ..errors import UsageError
-from ..files import write_atomic
 from ..model import build_model
 from .optimes import OP_KINDS, op_kind, time_ops
 from .prepare import input_shape
 from .probe import OpRecord, Trace, probe_forward
-from .roofline import cache_key, cache_path
+from .roofline import cache_key, cache_path, read_cache, write_cache
 
 CACHE_NAME = "latency.json"
 CALIBRATION: tuple[tuple[str, int], ...] = (
@@ -300,22 +298,6 @@ def estimate(trace: Trace, model: CostModel, note: str | None = None) -> Latency
 # ----------------------------------------------------------------------------- cache
 
 
-def _read(path) -> tuple[dict, str | None]:
-    if not path.exists():
-        return {}, None
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(entries, dict):
-            raise ValueError("not an object")
-        for value in entries.values():
-            _load(value)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        return {}, f"ignored the latency calibration cache {path} ({type(exc).__name__}); " + (
-            "calibrating again"
-        )
-    return entries, None
-
-
 def _load(value: dict) -> Calibration:
     models = [ModelSamples(m["spec"], tuple(m["shape"]), [tuple(o) for o in m["ops"]],
                            float(m["seconds"]), float(m.get("spread", 1.0)))
@@ -328,7 +310,7 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
                 ) -> tuple[Calibration, str | None]:  # fmt: skip
     """The CPU's calibration from the cache, or run (and cached) when missing or asked."""
     path = cache_path().with_name(CACHE_NAME)
-    entries, note = _read(path)
+    entries, note = read_cache(path, _load, "latency calibration")
     key = cache_key("cpu", torch.get_num_threads())
     if not recalibrate and key in entries:
         cached = _load(entries[key])
@@ -343,11 +325,7 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
             f"{spread:.1f}× its fastest); predictions may be off: --recalibrate when quiet"
         )
     entries[key] = asdict(fresh)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(entries) + "\n")
-    except OSError:
-        note = f"could not write the latency calibration cache {path}"
+    note = write_cache(path, entries, "latency calibration") or note
     return fresh, note
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -101,8 +103,9 @@ def measure_roofline(device: str = "cpu") -> Roofline:
                     time.perf_counter() - start)  # fmt: skip
 
 
-def _read_cache(path: Path) -> tuple[dict, str | None]:
-    """The cached entries, and a note when the file had to be ignored."""
+def read_cache(path: Path, check: Callable[[dict], Any], what: str) -> tuple[dict, str | None]:
+    """The entries of a JSON cache file, each passed through ``check`` (which raises on a
+    malformed one), and a one-line note when the file had to be ignored."""
     if not path.exists():
         return {}, None
     try:
@@ -110,10 +113,20 @@ def _read_cache(path: Path) -> tuple[dict, str | None]:
         if not isinstance(entries, dict):
             raise ValueError("not an object")
         for value in entries.values():
-            Roofline(**value)
-    except (OSError, ValueError, TypeError) as exc:
-        return {}, f"ignored the roofline cache {path} ({type(exc).__name__}); measuring again"
+            check(value)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return {}, f"ignored the {what} cache {path} ({type(exc).__name__}); measuring again"
     return entries, None
+
+
+def write_cache(path: Path, entries: dict, what: str) -> str | None:
+    """Write the entries atomically; a note instead of an error when it cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(entries) + "\n")
+    except OSError:
+        return f"could not write the {what} cache {path}; it will be measured again next time"
+    return None
 
 
 def roofline(device: str = "cpu", recalibrate: bool = False) -> tuple[Roofline, str | None]:
@@ -121,16 +134,11 @@ def roofline(device: str = "cpu", recalibrate: bool = False) -> tuple[Roofline, 
     this device, torch version and thread count, or when ``recalibrate`` is set. Returns it
     with a one-line note when a corrupt or foreign cache file was ignored."""
     path = cache_path()
-    entries, note = _read_cache(path)
+    entries, note = read_cache(path, lambda value: Roofline(**value), "roofline")
     threads = torch.get_num_threads() if device == "cpu" else 0
     key = cache_key(device, threads)
     if not recalibrate and key in entries:
         return Roofline(**entries[key]), note
     fresh = measure_roofline(device)
     entries[fresh.key] = asdict(fresh)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(entries, indent=1) + "\n")
-    except OSError:
-        note = f"could not write the roofline cache {path}; it will be measured again next time"
-    return fresh, note
+    return fresh, write_cache(path, entries, "roofline") or note
