@@ -13,7 +13,14 @@ from ..devices import available_bytes, check_available
 from ..errors import RuntimeFailure, UsageError
 from ..model import EfficientNet, build_model, materialize
 from ..reports import MeasuredPeak, MemoryReport, MemoryStage
-from .memory import AMP_DTYPES, END_OF_FORWARD, OPTIMIZERS, MemoryPrediction, predict
+from .memory import (
+    AMP_DTYPES,
+    END_OF_FORWARD,
+    OPTIMIZERS,
+    MemoryPrediction,
+    base_bytes,
+    predict,
+)
 from .prepare import check_train_shape, input_shape
 from .summary import StageMap
 from .tracker import measure_step
@@ -83,9 +90,13 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
                   known: dict[int, int] | None = None) -> int:  # fmt: skip
     """The largest batch whose predicted peak fits ``limit`` (0 when not even one does).
 
-    The peak grows with the batch, almost in proportion: the first guess extrapolates from
-    the two smallest batches, a bracket around it is widened until it holds the answer, and
-    the bracket is bisected. Every probe is a full prediction; typically four or five.
+    The peak is a part the step holds whatever the batch plus a part that grows with it.
+    For float32 inference the fixed part is the weights and buffers, so one prediction
+    splits the peak and the first guess is exact (two more predictions confirm it); a
+    training step's peak moves between phases, and autocast's casts come and go, so there
+    the slope is measured from the two smallest batches. A
+    bracket around the guess is widened until it holds the answer, then bisected; every
+    probe is a full prediction.
     ``known`` holds peaks the caller already predicted for this step, by batch.
     """
     model = model or build_model(spec, num_classes, device="meta")  # shapes are all it reads
@@ -100,8 +111,13 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
     smallest = 2 if train and -(-resolution // 32) == 1 else 1  # batch-norm needs two values
     if peak(smallest) > limit:
         return 0
-    slope = max(1, peak(smallest + 1) - peak(smallest))
-    guess = min(MAX_BATCH, max(smallest, smallest + (limit - peak(smallest)) // slope))
+    if train or amp:  # the peak moves between phases (or casts) with the batch: measure it
+        per_sample = max(1, peak(smallest + 1) - peak(smallest))
+        fixed = peak(smallest) - smallest * per_sample
+    else:  # one forward: weights and buffers, plus activations in proportion to the batch
+        fixed = _fixed_bytes(model, resolution)
+        per_sample = max(1, (peak(smallest) - fixed) // smallest)
+    guess = min(MAX_BATCH, max(smallest, (limit - fixed) // per_sample))
     low, high, step = guess, guess + 1, 1
     while peak(low) > limit:  # widen downwards: low must fit
         low, high, step = max(smallest, low - step), low, step * 2
@@ -113,6 +129,12 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
         mid = (low + high) // 2
         low, high = (mid, high) if peak(mid) <= limit else (low, mid)
     return low
+
+
+def _fixed_bytes(model: EfficientNet, resolution: int) -> int:
+    """What a float32 inference step holds whatever its batch: weights and buffers."""
+    base = base_bytes(model, (1, 3, resolution, resolution), False, "none")
+    return base["weights"] + base["buffers"]
 
 
 def memory(
