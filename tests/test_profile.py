@@ -32,7 +32,7 @@ def cache(tmp_path_factory) -> str:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(path))
         cal, _ = latency.calibration()  # a note may say the machine was busy
-        assert len(cal.models) == len(latency.CALIBRATION)
+        assert len(cal.models) == len(latency.CALIBRATION) + len(latency.FRONTS)
     return str(path)
 
 
