@@ -31,10 +31,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ..arch.specs import ResolvedSpec, parse_variant
-from ..errors import UsageError
 from ..model import build_model
 from .optimes import OP_KINDS, op_kind, time_ops
-from .prepare import input_shape
 from .probe import OpRecord, Trace, probe_forward
 from .roofline import cache_key, cache_path, read_cache, write_cache
 
@@ -354,21 +352,3 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
     entries[key] = asdict(fresh)
     note = write_cache(path, entries, "latency calibration") or note
     return fresh, note
-
-
-def predict_latency(
-    spec: ResolvedSpec | str,
-    device: str = "cpu",
-    batch_size: int = 1,
-    resolution: int | None = None,
-    recalibrate: bool = False,
-) -> LatencyEstimate:
-    """The predicted latency of one float32 inference step of ``spec`` (built on meta and
-    probed, never run), with the calibration cache's note if it had to be ignored."""
-    if device != "cpu":
-        raise UsageError("the latency prediction is calibrated on the CPU only: use --device cpu")
-    spec = parse_variant(spec) if isinstance(spec, str) else spec
-    shape = input_shape(spec, resolution, batch_size)
-    cal, note = calibration(recalibrate)
-    trace = probe_forward(build_model(spec, device="meta").eval(), shape)
-    return estimate(trace, fit(cal, leave_out=(spec, shape)), note)
