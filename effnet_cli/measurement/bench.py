@@ -21,7 +21,6 @@ from ..arch.specs import ResolvedSpec
 from ..devices import process_peak_rss_bytes, reset_peak_rss
 from ..errors import RuntimeFailure
 from ..reports import BenchResult
-from .memory import predict
 from .prepare import BuildOptions, Prepared, check_train_shape, input_shape, prepare
 from .settings import MAX_ITERS, BenchSettings
 
@@ -250,5 +249,5 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
         peak_memory_bytes=memory.peak(),
         memory_kind=memory.kind,
         samples_ms=samples,
-        predicted_peak_bytes=predict(p.model, shape, s.train, "none", device.type).peak_bytes,
+        predicted_peak_bytes=p.training_step().peak_bytes if s.train else p.inference_peak,
     )

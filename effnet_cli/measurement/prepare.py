@@ -17,7 +17,7 @@ from ..arch.specs import ResolvedSpec
 from ..devices import available_bytes, check_available, process_rss_bytes
 from ..errors import RuntimeFailure, UsageError
 from ..model import EfficientNet, build_model, load_weights, materialize
-from .memory import predict
+from .memory import MemoryPrediction, predict
 from .probe import Trace
 
 
@@ -45,6 +45,17 @@ class Prepared:
     seconds: dict[str, float] = field(default_factory=dict)
     inference_peak: int = 0
     """The memory engine's peak of one no-grad forward of this model at this shape."""
+    training_prediction: MemoryPrediction | None = None
+    """The memory engine's prediction of bench's training step (no optimizer state), kept
+    from the fit check when the model was prepared for training."""
+
+    def training_step(self) -> MemoryPrediction:
+        """bench's training step as the memory engine predicts it: its peak, and the trace
+        of a training forward (stochastic depth and dropout included)."""
+        if self.training_prediction is None:
+            device_type = self.device.partition(":")[0]
+            self.training_prediction = predict(self.model, self.shape, True, "none", device_type)
+        return self.training_prediction
 
 
 def input_shape(spec: ResolvedSpec, resolution: int | None, batch_size: int) -> tuple:
@@ -105,11 +116,13 @@ def prepare(
     trace = inference.trace
     probed = time.perf_counter()
     base = 0
+    step = None
     if device != "meta":
         # training is counted without optimizer state, as bench runs it
         need = inference.peak_bytes
         if training:
-            need = predict(model, shape, True, "none", device.partition(":")[0]).peak_bytes
+            step = predict(model, shape, True, "none", device.partition(":")[0])
+            need = step.peak_bytes
         check_fits(model, device, shape, need, meta_ok)
         base = process_rss_bytes()
         materialize(model, device)
@@ -118,7 +131,7 @@ def prepare(
     label = str(weights) if weights is not None else None
     seconds = {"build": built - start + time.perf_counter() - probed, "probe": probed - built}
     return Prepared(spec, model, shape, device, trace, label, base, seconds,
-                    inference.peak_bytes)  # fmt: skip
+                    inference.peak_bytes, step)  # fmt: skip
 
 
 def adopt(model: EfficientNet, shape: tuple) -> Prepared:

@@ -29,7 +29,6 @@ from ..model import build_model
 from ..reports import DeviceRoofline, ProfileReport, ProfileRow
 from .bench import _Clock, _input, _ready, _stats, _step_fn, _threads, time_steps
 from .latency import LatencyEstimate, calibration, estimate, fit
-from .memory import predict
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
 from .prepare import BuildOptions, check_train_shape, input_shape, prepare
 from .probe import OpRecord, Trace, probe_forward
@@ -141,9 +140,7 @@ def _measure(spec: ResolvedSpec, shape: tuple, s: ProfileSettings,
     p = prepare(spec, s.device, shape, BuildOptions(s.num_classes), s.weights,
                 training=s.train, meta_ok=False)  # fmt: skip
     device = torch.device(p.device)
-    trace = p.trace
-    if s.train:  # the ops of a training forward: stochastic depth and dropout included
-        trace = predict(p.model, shape, True, "none", device.type).trace
+    trace = p.training_step().trace if s.train else p.trace  # a training forward's ops
     model = _ready(p, s)
     step = _step_fn(model, _input(shape, s, device), s, device)
     samples, spans = _time_stages(model, spec, step, device, s, progress)
