@@ -13,17 +13,15 @@ _DEVICE = re.compile(r"^(cpu|meta|mps|cuda)(?::(\d+))?$")
 REAL_DEVICE_HINT = "cpu, cuda, cuda:N or mps"
 
 
-def parse_device(text: str, meta_ok: bool = True) -> str:
+def parse_device(text: str, meta_ok: bool = True, command: str = "this command") -> str:
     """Normalise a --device value; reject anything but cpu, cuda, cuda:N, mps and (where the
-    command accepts it) meta, naming only what this command accepts (exit 2)."""
+    command accepts it) meta, naming only what ``command`` accepts (exit 2)."""
     name = text.strip().lower()
     match = _DEVICE.match(name)
     if not match or (match.group(2) is not None and match.group(1) != "cuda"):
         raise UsageError(f"unknown device '{text}' (accepted: {_accepted(meta_ok)})")
     if name == "meta" and not meta_ok:
-        raise UsageError(
-            f"this command needs a real device, not meta (accepted: {REAL_DEVICE_HINT})"
-        )
+        raise UsageError(f"{command} needs a real device, not meta (accepted: {REAL_DEVICE_HINT})")
     return name
 
 

@@ -424,7 +424,7 @@ def profile(
     from ..measurement.settings import ProfileSettings
 
     settings = ProfileSettings(
-        device=_profile_device(device),
+        device=parse_device(device, meta_ok=False, command="profile"),
         batch_size=batch_size, resolution=resolution, num_classes=num_classes, iters=iters,
         seconds=seconds, warmup=warmup, amp=amp.value if amp else None,
         channels_last=channels_last, threads=threads, train=train, weights=weights,
@@ -450,8 +450,3 @@ def profile(
         for line in [*report.notes, *profile_warnings(report)]:
             sys.stderr.write(f"effnet: {line}\n")
     draw_plot("plot_profile", plot, report)
-
-
-def _profile_device(text: str) -> str:
-    """meta gets profile's own message (it needs a real device to time on)."""
-    return "meta" if text.strip().lower() == "meta" else parse_device(text, meta_ok=False)
