@@ -26,7 +26,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -117,18 +117,22 @@ class CostModel:
 
 @dataclass
 class LatencyEstimate:
-    """A prediction: per op (aligned with the trace), per kind, the whole, and the note to
-    show when the calibration cache had to be ignored."""
+    """A prediction: seconds per op (aligned with the trace's ops), per kind, the whole."""
 
     trace: Trace
     op_seconds: list[float]
     model: CostModel
-    note: str | None = None
-    by_kind: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_ms(self) -> float:
         return 1e3 * sum(self.op_seconds)
+
+    def by_kind(self) -> dict[str, float]:
+        """Seconds per op kind."""
+        totals: Counter = Counter()
+        for op, s in zip(self.trace.ops, self.op_seconds, strict=True):
+            totals[op_kind(op)] += s
+        return dict(totals)
 
 
 # ----------------------------------------------------------------------------- calibrate
@@ -307,15 +311,11 @@ def _fit_whole(used: list[ModelSamples], kinds: dict, knee: int) -> tuple[float,
     return (scale, per_op, per_byte)
 
 
-def estimate(trace: Trace, model: CostModel, note: str | None = None) -> LatencyEstimate:
+def estimate(trace: Trace, model: CostModel) -> LatencyEstimate:
     """Price every op of a probe trace; nothing runs."""
     ops = _timed_ops(trace)
-    seconds = [model.op_seconds(op) for op in ops]
-    by_kind: Counter = Counter()
-    for op, s in zip(ops, seconds, strict=True):
-        by_kind[op_kind(op)] += s
     timed = Trace(ops, trace.shapes, trace.leaf_output_elements, trace.output_shape)
-    return LatencyEstimate(timed, seconds, model, note, dict(by_kind))
+    return LatencyEstimate(timed, [model.op_seconds(op) for op in ops], model)
 
 
 # ----------------------------------------------------------------------------- cache

@@ -89,7 +89,6 @@ class OpTimes:
     trace: Trace
     seconds: list[float]
     backward: dict[str, float]
-    steps: int
 
     def by_kind(self) -> dict[str, float]:
         totals = dict.fromkeys(OP_KINDS, 0.0)
@@ -156,7 +155,7 @@ def time_ops(
         forward, bwd = _split(top, cuda)
         per_step.append(forward)
         backward.append(bwd)
-    return _aligned(trace, per_step, backward, steps, reduce)
+    return _aligned(trace, per_step, backward, reduce)
 
 
 def _split(top, cuda: bool) -> tuple[list[tuple[str, float]], dict[str, float]]:
@@ -192,7 +191,7 @@ def _backward_nodes(top) -> list:
     return found
 
 
-def _aligned(trace: Trace, per_step: list, backward: list, steps: int,
+def _aligned(trace: Trace, per_step: list, backward: list,
              reduce: Callable[[list[float]], float]) -> OpTimes:  # fmt: skip
     """Match each step's timed ops to the probe's, kind by kind in order; refuse a mismatch
     rather than charge a time to the wrong op."""
@@ -210,4 +209,4 @@ def _aligned(trace: Trace, per_step: list, backward: list, steps: int,
     seconds = [next(medians) if op.kind in _MATCHED else 0.0 for op in trace.ops]
     kinds = {k for b in backward for k in b}
     bwd = {k: reduce([b.get(k, 0.0) for b in backward]) for k in kinds}
-    return OpTimes(trace, seconds, bwd, steps)
+    return OpTimes(trace, seconds, bwd)

@@ -242,6 +242,7 @@ def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline
         stage_ms = {i + 1: m for i, m in enumerate(medians)}
         kind_ms = {k: 1e3 * v for k, v in op_times.by_kind().items()}
     pred_stage: Counter = Counter()
+    predicted_kinds = guess.by_kind() if guess is not None else {}
     if guess is not None:
         for op, sec in zip(guess.trace.ops, guess.op_seconds, strict=True):
             pred_stage[_stage_of(spec, op.module)] += 1e3 * sec
@@ -252,7 +253,7 @@ def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline
     ]  # fmt: skip
     kinds = [
         _row(line, None, kind, kind, kinds_work.get(kind, [0, 0, 0]), kind_ms.get(kind),
-             1e3 * guess.by_kind.get(kind, 0.0) if guess else None, scale)
+             1e3 * predicted_kinds.get(kind, 0.0) if guess else None, scale)
         for kind in OP_KINDS
     ]  # fmt: skip
     stats = _stats(samples) if samples else None
