@@ -48,10 +48,9 @@ def _share(part: float | None, whole: float | None) -> str:
     return pct(part / whole) if part is not None and whole else ""
 
 
-def _time_columns(rows: list[ProfileRow]) -> list[Column[ProfileRow]]:
+def _time_columns(rows: list[ProfileRow], measured: bool) -> list[Column[ProfileRow]]:
     """Measured time and its share, kept at any width, then the prediction; with nothing
     measured (--predict-only) the predicted time is the one kept and shared out."""
-    measured = any(x.measured_ms is not None for x in rows)
 
     def time(x: ProfileRow) -> float | None:
         return x.measured_ms if measured else x.predicted_ms
@@ -79,7 +78,7 @@ def _columns(rows: list[ProfileRow], first: list[Column[ProfileRow]]) -> list[Co
     measured = any(x.measured_ms is not None for x in rows)
     return [
         *first,
-        *_time_columns(rows),
+        *_time_columns(rows, measured),
         Column(
             "MACs share",
             lambda x: pct(x.macs / macs),
