@@ -179,7 +179,7 @@ def test_memory_without_cuda_is_one_line(monkeypatch) -> None:
 
 
 def test_memory_refuses_a_step_the_device_cannot_hold(monkeypatch) -> None:
-    import effnet_cli.measurement.peak as peak
+    import effnet_cli.measurement.prepare as prepare
 
-    monkeypatch.setattr(peak, "available_bytes", lambda device: 8 << 20)
+    monkeypatch.setattr(prepare, "available_bytes", lambda device: 8 << 20)
     assert_one_line_error(run("memory", "b0", "--device", "cpu"), 1, "GiB", "--device meta")

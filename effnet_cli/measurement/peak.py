@@ -10,7 +10,7 @@ import torch
 
 from ..arch.specs import ResolvedSpec, parse_variant
 from ..devices import available_bytes, check_available
-from ..errors import RuntimeFailure, UsageError
+from ..errors import UsageError
 from ..model import EfficientNet, build_model, materialize
 from ..reports import MeasuredPeak, MemoryReport, MemoryStage
 from .memory import (
@@ -21,7 +21,7 @@ from .memory import (
     base_bytes,
     predict,
 )
-from .prepare import check_train_shape, input_shape
+from .prepare import check_fits, check_train_shape, input_shape
 from .summary import StageMap
 from .tracker import measure_step
 
@@ -61,14 +61,7 @@ def _peak_at(spec: ResolvedSpec, p: MemoryPrediction) -> dict[str, str | int | N
 def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, device: str,
              predicted: int, amp: str | None, channels_last: bool) -> MeasuredPeak:  # fmt: skip
     """Run the real step on ``device`` (after checking the prediction fits) and compare."""
-    free = available_bytes(device)
-    if free is not None and predicted > free:
-        gib = 1 << 30
-        raise RuntimeFailure(
-            f"the step needs {predicted / gib:.2f} GiB (predicted) and {device} has "
-            f"{free / gib:.2f} GiB free: measure on --device meta (prediction only), or use a "
-            "smaller --batch-size or --resolution"
-        )
+    check_fits(model, device, shape, predicted)
     materialize(model, device)
     x = torch.randn(*shape, device=device)
     if channels_last:
