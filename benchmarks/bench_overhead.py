@@ -19,9 +19,9 @@ import time
 import torch
 
 from effnet_cli.arch.specs import parse_variant
-from effnet_cli.measurement.bench import _Clock, _input, _step_fn
-from effnet_cli.measurement.prepare import input_shape
-from effnet_cli.measurement.settings import BenchSettings
+from effnet_cli.measurement.timing.loop import Clock, make_input, step_fn
+from effnet_cli.measurement.timing.settings import BenchSettings
+from effnet_cli.measurement.trace.prepare import input_shape
 from effnet_cli.model.network import build_model
 
 
@@ -45,8 +45,8 @@ def bare_loop(model, x, device: torch.device, steps: int) -> list[float]:
 
 def harness(model, x, settings: BenchSettings, device: torch.device, steps: int) -> list[float]:
     """effnet bench's own step and clock, as `benchmark()` runs them."""
-    step = _step_fn(model, x, settings, device)
-    clock = _Clock(device)
+    step = step_fn(model, x, settings, device)
+    clock = Clock(device)
     return [clock.time(step) for _ in range(steps)]
 
 
@@ -66,7 +66,7 @@ def main() -> None:
         device=args.device, batch_size=args.batch_size, resolution=args.resolution
     )
     model = build_model(spec, device=device).eval()
-    x = _input(input_shape(spec, args.resolution, args.batch_size), settings, device)
+    x = make_input(input_shape(spec, args.resolution, args.batch_size), settings, device)
     harness(model, x, settings, device, 3)  # warm-up for both
     bare, ours = [], []
     for r in range(args.rounds):

@@ -19,8 +19,8 @@ import time
 import torch
 
 from effnet_cli.arch.specs import parse_variant
-from effnet_cli.measurement.latency import calibration
-from effnet_cli.measurement.profile import profile
+from effnet_cli.measurement.timing.latency import calibration
+from effnet_cli.measurement.timing.profiling import profile
 from effnet_cli.model.network import build_model
 
 OFFICIAL = ["b1", "b2", "b3", "b4", "b5", "b6", "b7"]

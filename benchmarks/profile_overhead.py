@@ -19,7 +19,7 @@ import time
 import torch
 
 from effnet_cli.arch.specs import parse_variant
-from effnet_cli.measurement.profile import StageClock
+from effnet_cli.measurement.timing.profiling import StageClock
 from effnet_cli.model.network import build_model
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from effnet_cli.measurement.profile import profile
+from effnet_cli.measurement.timing.profiling import profile
 
 
 def _share(report, kind: str) -> tuple[float, float]:

@@ -7,26 +7,19 @@ never imports torch.
 
 from __future__ import annotations
 
-from typing import Any
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "budget", "build_model", "measure", "memory", "parse_variant", "profile"]
 
-_LAZY = {
-    "build_model": "model.network",
-    "measure": "measurement.summary",
-    "memory": "measurement.peak",
-    "parse_variant": "arch.specs",
-    "profile": "measurement.profile",
-    "budget": "measurement.budget",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'effnet_cli' has no attribute '{name}'")
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "build_model": "model.network",
+        "measure": "measurement.counting",
+        "memory": "measurement.memory",
+        "parse_variant": "arch.specs",
+        "profile": "measurement.timing",
+        "budget": "measurement.budget",
+    },
+)

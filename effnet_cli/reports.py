@@ -347,6 +347,16 @@ class MemoryReport:
 
 # ----------------------------------------------------------------------------- budget
 
+LIMITS: dict[str, tuple[str, str, str]] = {
+    "macs": ("max_macs", "macs", "--max-macs"),
+    "params": ("max_params", "params", "--max-params"),
+    "weights": ("max_weight_bytes", "weight_bytes", "--max-weights"),
+    "memory": ("max_memory_bytes", "peak_bytes", "--max-memory"),
+    "latency": ("max_latency_ms", "latency_ms", "--max-latency"),
+}
+"""Each limit by name: the constraint's field, the figure it bounds, the option that sets it.
+In this order the search checks them: the cheapest figures first."""
+
 
 @dataclass(frozen=True)
 class BudgetConstraints:
@@ -373,6 +383,10 @@ class BudgetConstraints:
     resolution: int | None = None
     """One input size for every model; None: each variant's own (φ models: base·γ^φ)."""
     num_classes: int = 1000
+
+    def active(self) -> list[str]:
+        """The limits set, in checking order."""
+        return [name for name, (limit, _, _) in LIMITS.items() if getattr(self, limit) is not None]
 
 
 @dataclass(kw_only=True)

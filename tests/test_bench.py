@@ -9,8 +9,8 @@ import torch
 from conftest import assert_one_line_error, run
 
 from effnet_cli.arch.specs import parse_variant
-from effnet_cli.measurement.bench import benchmark
-from effnet_cli.measurement.settings import BenchSettings
+from effnet_cli.measurement.timing.bench import benchmark
+from effnet_cli.measurement.timing.settings import BenchSettings
 
 SMALL = ["-r", "64", "--iters", "4", "--warmup", "1"]
 

@@ -13,11 +13,11 @@ from conftest import assert_one_line_error, run
 
 from effnet_cli import budget
 from effnet_cli.errors import UsageError
-from effnet_cli.measurement import budget as collect_module
-from effnet_cli.measurement.constraints import budget_constraints, judge, largest_phi, rank
-from effnet_cli.measurement.memory import predict
-from effnet_cli.measurement.peak import memory
-from effnet_cli.measurement.summary import measure
+from effnet_cli.measurement.budget import collect as collect_module
+from effnet_cli.measurement.budget.constraints import budget_constraints, judge, largest_phi, rank
+from effnet_cli.measurement.counting.summary import measure
+from effnet_cli.measurement.memory.peak import memory
+from effnet_cli.measurement.trace.simulate import predict
 from effnet_cli.model import build_model
 from effnet_cli.reports import BudgetRow
 from effnet_cli.units import parse_bytes, parse_count, parse_ms
@@ -310,7 +310,7 @@ def test_measure_does_not_time_what_is_predicted_far_over(monkeypatch) -> None:
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
     """A latency calibration run once into a cache of this module's own."""
-    from effnet_cli.measurement import latency
+    from effnet_cli.measurement.timing import latency as latency
 
     path = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
@@ -320,8 +320,8 @@ def calibrated(tmp_path_factory):
 
 
 def test_latency_is_the_latency_models_estimate(calibrated, monkeypatch) -> None:
-    from effnet_cli.measurement.latency import estimate, fit
-    from effnet_cli.measurement.probe import probe_forward
+    from effnet_cli.measurement.timing.latency import estimate, fit
+    from effnet_cli.measurement.trace.probe import probe_forward
 
     cache, cal = calibrated
     monkeypatch.setenv("XDG_CACHE_HOME", cache)

@@ -104,7 +104,7 @@ def test_runtime_errors_exit_1(monkeypatch, tmp_path) -> None:
 
 
 def test_memory_check_refuses_before_allocating(monkeypatch) -> None:
-    import effnet_cli.measurement.prepare as measure_module
+    import effnet_cli.measurement.trace.prepare as measure_module
 
     monkeypatch.setattr(measure_module, "available_bytes", lambda device: 8 << 20)
     result = run("summary", "b0", "--device", "cpu")

@@ -3,6 +3,7 @@ one model serves every measurement, and no module outgrows a reader."""
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
@@ -23,15 +24,18 @@ from effnet_cli.arch.families import (
     Variant,
 )
 from effnet_cli.arch.specs import resolve_official
-from effnet_cli.measurement.summary import measure
+from effnet_cli.measurement.counting.summary import measure
 from effnet_cli.model import build_model, materialize
 from effnet_cli.views.core import render
 from effnet_cli.views.summary import summary_view
 
 PACKAGE = Path(effnet_cli.__file__).parent
 LIGHT_PACKAGES = ("arch", "views", "cli")
-LIGHT_MODULES = ("cli", "reports", "errors", "files", "devices", "units", "measurement.settings",
-                 "measurement.constraints")  # fmt: skip
+LIGHT_MODULES = (
+    "cli", "reports", "errors", "files", "devices", "units", "lazy", "measurement",
+    "measurement.trace", "measurement.counting", "measurement.memory", "measurement.timing",
+    "measurement.budget", "measurement.timing.settings", "measurement.budget.constraints",
+)  # fmt: skip
 
 
 def _light_modules() -> list[str]:
@@ -54,6 +58,69 @@ def test_grammar_reports_and_views_import_no_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"imported: {out.stdout.strip()}"
+
+
+QUESTIONS = {
+    "trace": {"trace"},
+    "counting": {"trace", "counting"},
+    "memory": {"trace", "memory"},
+    "timing": {"trace", "timing"},
+    "budget": {"trace", "counting", "memory", "timing", "budget"},
+}
+"""Which measuring packages each may import: budget → {counting, memory, timing} → trace."""
+
+
+def _imported(path: Path) -> set[str]:
+    """Every effnet_cli module a file imports, absolute or relative, at any depth."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module.rsplit(".", 1)[0]  # a package's __init__ is relative to the package
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            found |= {name} | {f"{name}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return {name for name in found if name.startswith("effnet_cli.")}
+
+
+def _question(module: str) -> str | None:
+    parts = module.removesuffix(".__init__").split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "measurement" else None
+
+
+def test_measuring_packages_import_one_way_only() -> None:
+    """budget may read every question; counting, memory and timing only the trace layer
+    and themselves; the trace layer nothing but itself."""
+    wrong = []
+    for path in (PACKAGE / "measurement").rglob("*.py"):
+        mine = _question(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
+        if mine is None:
+            continue
+        assert mine in QUESTIONS, f"{path}: a measuring package the layout test does not know"
+        for target in _imported(path):
+            theirs = _question(target)
+            if theirs is not None and theirs not in QUESTIONS[mine]:
+                wrong.append(f"{path.relative_to(PACKAGE)} imports {target}")
+    assert not wrong, wrong
+
+
+def test_views_and_reports_never_import_the_measurement_layer() -> None:
+    """Views render reports; what they need to know lives in reports/ or arch/, torch-free."""
+    paths = [*(PACKAGE / "views").rglob("*.py"), *PACKAGE.glob("reports*.py"),
+             *(PACKAGE / "reports").rglob("*.py")]  # fmt: skip
+    wrong = [
+        f"{path.relative_to(PACKAGE)} imports {target}"
+        for path in paths
+        for target in _imported(path)
+        if target.startswith("effnet_cli.measurement")
+    ]
+    assert paths and not wrong, wrong
 
 
 def test_no_module_over_600_lines() -> None:

@@ -12,7 +12,7 @@ from torch import nn
 
 from effnet_cli import build_model, measure
 from effnet_cli.errors import UsageError
-from effnet_cli.measurement.probe import UnsupportedOp, probe_forward
+from effnet_cli.measurement.trace.probe import UnsupportedOp, probe_forward
 
 
 @pytest.fixture(scope="module")

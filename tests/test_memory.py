@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from effnet_cli.measurement.memory import BREAKDOWN, predict
-from effnet_cli.measurement.tracker import LiveStorages, measure_step
+from effnet_cli.measurement.memory.tracker import LiveStorages, measure_step
+from effnet_cli.measurement.trace.simulate import BREAKDOWN, predict
 from effnet_cli.model import build_model
 
 CASES = [("w=0.25,d=0.5,r=32", 32, 2), ("b0", 64, 1), ("phi=0.5,alpha=1.3", 48, 3)]
@@ -94,7 +94,7 @@ def test_prediction_allocates_nothing_for_l2() -> None:
         "import sys\n"
         "from effnet_cli.devices import process_peak_rss_bytes\n"
         "from effnet_cli.model import build_model\n"
-        "from effnet_cli.measurement.memory import predict\n"
+        "from effnet_cli.measurement.trace.simulate import predict\n"
         "p = predict(build_model('l2', device='meta'), (8, 3, 800, 800), True, 'adam')\n"
         "rss = process_peak_rss_bytes() / 2**20  # VmHWM: this process only, unlike ru_maxrss\n"
         "print(p.peak_bytes, int(rss), 'torch._dynamo' in sys.modules)\n"
@@ -141,7 +141,7 @@ def test_max_batch_is_the_largest_that_fits() -> None:
     import json
 
     from effnet_cli.arch.specs import parse_variant
-    from effnet_cli.measurement.peak import largest_batch
+    from effnet_cli.measurement.memory.peak import largest_batch
 
     doc = json.loads(run("memory", "b0", "--train", "--max-batch", "--limit", "4GiB",
                          "-f", "json").stdout)  # fmt: skip
@@ -179,7 +179,7 @@ def test_memory_without_cuda_is_one_line(monkeypatch) -> None:
 
 
 def test_memory_refuses_a_step_the_device_cannot_hold(monkeypatch) -> None:
-    import effnet_cli.measurement.prepare as prepare
+    import effnet_cli.measurement.trace.prepare as prepare
 
     monkeypatch.setattr(prepare, "available_bytes", lambda device: 8 << 20)
     assert_one_line_error(run("memory", "b0", "--device", "cpu"), 1, "GiB", "--device meta")

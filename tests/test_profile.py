@@ -15,11 +15,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.errors import RuntimeFailure
-from effnet_cli.measurement import latency
-from effnet_cli.measurement.memory import predict
-from effnet_cli.measurement.optimes import op_kind, time_ops
-from effnet_cli.measurement.probe import probe_forward
-from effnet_cli.measurement.profile import profile
+from effnet_cli.measurement.timing import latency
+from effnet_cli.measurement.timing.optimes import op_kind, time_ops
+from effnet_cli.measurement.timing.profiling import profile
+from effnet_cli.measurement.trace.probe import probe_forward
+from effnet_cli.measurement.trace.simulate import predict
 from effnet_cli.model import build_model
 
 TINY = "w=0.5,d=0.3,r=96"

@@ -6,7 +6,8 @@ import json
 
 import torch
 
-from effnet_cli.measurement.roofline import cache_path, measure_roofline, roofline
+from effnet_cli.measurement.timing.cache import cache_path
+from effnet_cli.measurement.timing.roofline import CACHE_NAME, measure_roofline, roofline
 
 
 def test_measured_roofline_is_plausible_for_a_cpu() -> None:
@@ -21,7 +22,7 @@ def test_measured_roofline_is_plausible_for_a_cpu() -> None:
 def test_cache_is_reused_per_device_torch_and_threads(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     first, note = roofline("cpu")
-    assert note is None and cache_path() == tmp_path / "effnet" / "roofline.json"
+    assert note is None and cache_path(CACHE_NAME) == tmp_path / "effnet" / "roofline.json"
     again, _ = roofline("cpu")
     assert again == first  # read back, not measured again
     threads = torch.get_num_threads()
@@ -31,14 +32,14 @@ def test_cache_is_reused_per_device_torch_and_threads(tmp_path, monkeypatch) -> 
     finally:
         torch.set_num_threads(threads)
     assert other.threads != first.threads
-    assert len(json.loads(cache_path().read_text())) == 2
+    assert len(json.loads(cache_path(CACHE_NAME).read_text())) == 2
     fresh, _ = roofline("cpu", recalibrate=True)
     assert fresh.key == first.key and fresh != first
 
 
 def test_corrupt_or_foreign_cache_is_ignored_with_a_note(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    path = cache_path()
+    path = cache_path(CACHE_NAME)
     path.parent.mkdir(parents=True)
     for content in ("{not json", "[1, 2]", json.dumps({"cpu|x": {"device": "cpu"}})):
         path.write_text(content)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
-from ..measurement.constraints import PHI_MAX, PHI_STEP, budget_constraints, phi_grid
+from ..measurement.budget.constraints import PHI_MAX, PHI_STEP, budget_constraints, phi_grid
 from .app import app
 from .options import (
     AlphaOpt,
@@ -122,7 +122,7 @@ def budget(
     )  # fmt: skip
     compound = Compound(0.0, alpha, beta, gamma, BASE_RESOLUTION).check()
     phi_grid(phi_step, phi_max)
-    from ..measurement.budget import collect
+    from ..measurement.budget.collect import collect
     from ..views.budget import budget_view
 
     # Everything imported so far lives to the end of the process: leaving it out of the

@@ -119,9 +119,9 @@ def summary(
             device=dev, batch_size=batch_size, resolution=resolution, num_classes=num_classes,
             iters=SUMMARY_TIMED_STEPS, warmup=1, weights=weights,
         )  # fmt: skip
-    from ..measurement.bench import benchmark_prepared
-    from ..measurement.prepare import BuildOptions, input_shape, prepare
-    from ..measurement.summary import measure_prepared
+    from ..measurement.counting.summary import measure_prepared
+    from ..measurement.timing.bench import benchmark_prepared
+    from ..measurement.trace.prepare import BuildOptions, input_shape, prepare
     from ..views.summary import summary_view
 
     shape = input_shape(spec, resolution, batch_size)
@@ -179,7 +179,7 @@ def scale(
     compound = Compound(phi or 0.0, alpha, beta, gamma, base_resolution)
     if search:
         candidates = scaling.search_grid(grid_step, tolerance)
-        from ..measurement.analysis import search as run_search
+        from ..measurement.counting.analysis import search as run_search
         from ..views.analysis import search_view
 
         found = run_search(candidates, base_resolution, (grid_step, tolerance, top), **common)
@@ -189,7 +189,7 @@ def scale(
         phis = scaling.parse_sweep(sweep)
         for value in phis:
             scaling.derive(compound.at(value))  # validate before torch
-        from ..measurement.analysis import sweep as run_sweep
+        from ..measurement.counting.analysis import sweep as run_sweep
         from ..views.analysis import sweep_view
 
         swept = run_sweep(phis, compound, **common)
@@ -197,7 +197,7 @@ def scale(
         draw_plot("plot_sweep", plot, swept)
         return
     scaling.derive(compound)  # validate before torch
-    from ..measurement.analysis import scale_report
+    from ..measurement.counting.analysis import scale_report
     from ..views.analysis import scale_view
 
     deliver(scale_view(scale_report(compound, **common)), fmt, output, export, wide)
@@ -226,7 +226,7 @@ def compare(
         raise UsageError(f"compare needs at least two variants, got {len(variants)}")
     specs = [parse_variant(v) for v in variants]
     dev = parse_device(device) if device else "meta"
-    from ..measurement.analysis import compare as run_compare
+    from ..measurement.counting.analysis import compare as run_compare
     from ..views.analysis import compare_view
 
     result = run_compare(
@@ -255,7 +255,7 @@ def list_(
 ) -> None:
     """Every official variant: coefficients, measured params/MACs, the paper's figures."""
     check_paths(output, export, plot)
-    from ..measurement.analysis import list_variants
+    from ..measurement.counting.analysis import list_variants
     from ..views.analysis import list_view
 
     variants = list_variants(batch_size=batch_size, num_classes=num_classes, dtype=dtype.value)
@@ -312,7 +312,7 @@ def memory(
 
     limit_bytes = parse_bytes(limit, "--limit") if limit is not None else None
     dev = parse_device(device) if device else "meta"
-    from ..measurement.peak import memory as run_memory
+    from ..measurement.memory.peak import memory as run_memory
     from ..views.memory import memory_view
 
     report = run_memory(
@@ -359,7 +359,7 @@ def bench(
         amp=amp.value if amp else None, channels_last=channels_last, compile=compile_,
         threads=threads, train=train, weights=weights,
     )  # fmt: skip
-    from ..measurement.bench import benchmark
+    from ..measurement.timing.bench import benchmark
     from ..views.bench import bench_view, noise_warnings
     from ..views.core import render
 
@@ -379,7 +379,7 @@ def bench(
 
 def _bench_settings(**values: Any):
     """Validated bench settings, before torch is imported for the run."""
-    from ..measurement.settings import BenchSettings
+    from ..measurement.timing.settings import BenchSettings
 
     return BenchSettings(**values).validate()
 
@@ -421,7 +421,7 @@ def profile(
     spec = parse_variant(variant)
     if weights is not None:
         check_checkpoint_path(weights)
-    from ..measurement.settings import ProfileSettings
+    from ..measurement.timing.settings import ProfileSettings
 
     settings = ProfileSettings(
         device=parse_device(device, meta_ok=False, command="profile"),
@@ -430,7 +430,7 @@ def profile(
         channels_last=channels_last, threads=threads, train=train, weights=weights,
         op_steps=op_steps, predict_only=predict_only, recalibrate=recalibrate,
     ).validate()  # fmt: skip
-    from ..measurement.profile import profile as run_profile
+    from ..measurement.timing.profiling import profile as run_profile
     from ..views.profile import profile_view, profile_warnings
 
     bar = progress_bar("profile")

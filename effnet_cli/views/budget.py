@@ -10,7 +10,6 @@ from typing import Any
 
 from ..arch.rules import Compound
 from ..arch.specs import compound_label
-from ..measurement.constraints import active
 from ..reports import BudgetConstraints, BudgetReport, BudgetRow, CompoundAnswer, Figures
 from .bench import noise_warnings
 from .core import MACS_NOTE, Column, Facts, Note, Part, View, csv_field, csv_text, grid, to_dict
@@ -77,7 +76,7 @@ def _mib_column(header: str, name: str, on: bool) -> Column[Any]:
 def figure_columns(c: BudgetConstraints) -> list[Column[Any]]:
     """Each figure with its margin beside it; the table shows the figures under a limit
     (MACs and parameters always), the CSV every one."""
-    on = set(active(c))
+    on = set(c.active())
     latency, measured = "latency" in on, c.measure
     return [
         Column("MACs G", lambda r: _scaled(r.macs, 1e9, 3), "macs", keep=True),
@@ -171,7 +170,7 @@ def limits_text(c: BudgetConstraints) -> list[str]:
 
 
 def _figures_text(f: Figures, c: BudgetConstraints) -> str:
-    on = set(active(c))
+    on = set(c.active())
     parts = [f"{macs_g(f.macs or 0)} MACs", f"{si(f.params or 0, 4)} params"]
     if "weights" in on:
         parts.append(f"{nbytes(f.weight_bytes or 0)} weights as {c.dtype}")

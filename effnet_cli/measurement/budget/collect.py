@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
+from typing import Any
 
-from ..arch.families import FAMILIES
-from ..arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
-from ..arch.specs import ResolvedSpec, SpecError, parse_variant, resolve_compound
-from ..model import EfficientNet, build_model
-from ..reports import (
+from ...arch.families import FAMILIES
+from ...arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
+from ...arch.specs import ResolvedSpec, SpecError, parse_variant, resolve_compound
+from ...model import EfficientNet, build_model
+from ...reports import (
     BenchResult,
     BudgetConstraints,
     BudgetReport,
@@ -26,6 +27,11 @@ from ..reports import (
     Figures,
     PhiCandidate,
 )
+from ..counting.summary import MAC_KINDS
+from ..memory.peak import largest_batch
+from ..trace.prepare import check_train_shape, input_shape
+from ..trace.probe import Shape, Trace, probe_forward
+from ..trace.simulate import predict
 from .constraints import (
     PHI_MAX,
     PHI_STEP,
@@ -37,11 +43,6 @@ from .constraints import (
     rank,
     weight_bytes,
 )
-from .memory import predict
-from .peak import largest_batch
-from .prepare import check_train_shape, input_shape
-from .probe import Trace, probe_forward
-from .summary import MAC_KINDS
 
 MEASURE_SECONDS = 1.0
 """Timing budget per candidate with --measure (at least MEASURE_STEPS steps after warm-up)."""
@@ -59,13 +60,13 @@ class LatencyModel:
     predicts its own latency."""
 
     def __init__(self) -> None:
-        from .latency import calibration
+        from ..timing.latency import calibration
 
         self.calibration, self.note = calibration()
 
-    def predict(self, spec: ResolvedSpec, trace: Trace, shape: tuple) -> float:
+    def predict(self, spec: ResolvedSpec, trace: Trace, shape: Shape) -> float:
         """Milliseconds for one step of the probed ``trace``; nothing runs."""
-        from .latency import estimate, fit
+        from ..timing.latency import estimate, fit
 
         return estimate(trace, fit(self.calibration, leave_out=(spec, shape))).total_ms
 
@@ -75,7 +76,7 @@ def load_latency_model() -> LatencyModel:
 
 
 def predicted_latency_ms(
-    spec: ResolvedSpec, trace: Trace, shape: tuple, model: LatencyModel
+    spec: ResolvedSpec, trace: Trace, shape: Shape, model: LatencyModel
 ) -> float:
     """The latency model's estimate for one inference step of ``spec`` at ``shape``, from
     the probe's trace of it. The one place the budget asks for a latency prediction."""
@@ -84,8 +85,8 @@ def predicted_latency_ms(
 
 def measured_latency(spec: ResolvedSpec, c: BudgetConstraints) -> BenchResult:
     """Real inference steps of ``spec`` on the device, timed by bench (its median judges)."""
-    from .bench import benchmark
-    from .settings import BenchSettings
+    from ..timing.bench import benchmark
+    from ..timing.settings import BenchSettings
 
     settings = BenchSettings(
         device=c.device, batch_size=c.batch_size, resolution=c.resolution,
@@ -116,7 +117,7 @@ class Evaluator:
     def __init__(self, c: BudgetConstraints) -> None:
         self.c = c
         self.device_type = c.device.partition(":")[0]
-        self.built: dict[tuple, _Built] = {}
+        self.built: dict[tuple[str, tuple[Any, ...], int], _Built] = {}
         self.latency_notes: list[str] = []
         self.untimed: list[str] = []
         self.timings: list[BenchResult] = []
@@ -124,7 +125,7 @@ class Evaluator:
         self.predicts = c.max_latency_ms is not None and self.device_type == "cpu"
         """The latency model is calibrated on the CPU; elsewhere only --measure times."""
 
-    def shape(self, spec: ResolvedSpec, batch: int | None = None) -> tuple:
+    def shape(self, spec: ResolvedSpec, batch: int | None = None) -> Shape:
         return input_shape(spec, self.c.resolution, batch or self.c.batch_size)
 
     def _build(self, spec: ResolvedSpec) -> _Built:
@@ -262,7 +263,7 @@ def _compound(ev: Evaluator, base: Compound, step: float, phi_max: float) -> Com
         best.max_batch = ev.max_batch(spec, best.peak_bytes)
     for f in fields(Figures):
         setattr(answer, f.name, getattr(best, f.name))
-    from .analysis import nearest_official
+    from ..counting.analysis import nearest_official
 
     answer.phi, answer.width, answer.depth = best.phi, best.width, best.depth
     answer.resolution, answer.nearest_official = best.resolution, nearest_official(spec)

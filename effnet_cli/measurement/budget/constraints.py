@@ -11,20 +11,10 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..devices import parse_device
-from ..errors import UsageError
-from ..reports import BudgetConstraints, BudgetRow, Figures
-from ..units import DTYPE_BYTES, check_dtype, parse_bytes, parse_count, parse_ms
-
-LIMITS: dict[str, tuple[str, str, str]] = {
-    "macs": ("max_macs", "macs", "--max-macs"),
-    "params": ("max_params", "params", "--max-params"),
-    "weights": ("max_weight_bytes", "weight_bytes", "--max-weights"),
-    "memory": ("max_memory_bytes", "peak_bytes", "--max-memory"),
-    "latency": ("max_latency_ms", "latency_ms", "--max-latency"),
-}
-"""Each limit by name: the constraint's field, the figure it bounds, the option that sets it.
-In this order the search checks them: the cheapest figures first."""
+from ...devices import parse_device
+from ...errors import UsageError
+from ...reports import LIMITS, BudgetConstraints, BudgetRow, Figures
+from ...units import DTYPE_BYTES, check_dtype, parse_bytes, parse_count, parse_ms
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "none")
 AMP_DTYPES = ("bfloat16", "float16")
@@ -129,11 +119,6 @@ def _whole(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
-def active(c: BudgetConstraints) -> list[str]:
-    """The limits set, in checking order."""
-    return [name for name, (limit, _, _) in LIMITS.items() if getattr(c, limit) is not None]
-
-
 def limit_of(c: BudgetConstraints, name: str) -> float:
     return getattr(c, LIMITS[name][0])
 
@@ -147,7 +132,7 @@ def judge(figures: Figures, c: BudgetConstraints) -> Figures:
     whose figure is missing was not reached, so the model does not fit on its strength."""
     figures.failed, figures.margins = [], {}
     complete = True
-    for name in active(c):
+    for name in c.active():
         value = getattr(figures, LIMITS[name][1])
         if value is None:
             complete = False

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 from functools import lru_cache
+from typing import Any
 
-from ..arch.families import FAMILIES, Family
-from ..arch.rules import Compound
-from ..arch.scaling import Candidate, base_spec, derive, official_for_phi, spec_for
-from ..arch.specs import ResolvedSpec, parse_variant, same_architecture
-from ..reports import (
+from ...arch.families import FAMILIES, Family
+from ...arch.rules import Compound
+from ...arch.scaling import Candidate, base_spec, derive, official_for_phi, spec_for
+from ...arch.specs import ResolvedSpec, parse_variant, same_architecture
+from ...reports import (
     Comparison,
     ListRow,
     OfficialRow,
@@ -119,7 +120,9 @@ def search(
     ``grid`` is (step, tolerance, rows to show), kept with the result for its views."""
     base = _measured(base_spec(base_resolution), batch_size, num_classes).totals.macs
     rows = []
-    seen: dict[tuple, Totals] = {}  # neighbouring grid points often round to the same network
+    seen: dict[
+        tuple[tuple[Any, ...], int], Totals
+    ] = {}  # neighbouring grid points often round to the same network
     for c in candidates:
         d = derive(Compound(1.0, c.alpha, c.beta, c.gamma, base_resolution))
         spec = spec_for(d)

@@ -11,7 +11,8 @@ from collections import Counter
 import torch
 from torch import nn
 
-from ..reports import LayerRow
+from ...reports import LayerRow
+from ..trace.probe import Shape
 
 
 def fvcore_counts(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Counter]:
@@ -30,7 +31,7 @@ def fvcore_counts(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, C
         return dict(analysis.by_module_and_operator())
 
 
-def torchinfo_layers(model: nn.Module, shape: tuple, depth: int) -> list[LayerRow]:
+def torchinfo_layers(model: nn.Module, shape: Shape, depth: int) -> list[LayerRow]:
     """torchinfo's per-layer summary down to ``depth``, on the model's own device.
 
     A module's mult-adds are torchinfo's (params × output positions, biases and batch-norm

@@ -11,9 +11,8 @@ Engines
 Both report ``macs``: multiply-accumulates of conv and linear layers, the paper's "FLOPS".
 Element-wise work is counted apart, one op per output element (pooling: per input element).
 
-Stages are found from module names: ``features.i`` is Table-1 stage i+1, and what follows
-``features`` (pooling, classifier) belongs to the last stage, the head. How many stages
-there are comes from the spec's rows.
+Stages and blocks are found from module names by ``trace/stages.py``, in Table 1's
+numbering (pooling and the classifier belong to the head).
 """
 
 from __future__ import annotations
@@ -27,43 +26,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..arch.specs import BLOCKS, HEAD, ResolvedSpec, parse_variant
-from ..errors import UsageError
-from ..model import EfficientNet
-from ..reports import ELEMENTWISE_KINDS, BlockFigures, StageFigures, Summary, Totals
-from ..units import DTYPE_BYTES, check_dtype
+from ...arch.specs import BLOCKS, HEAD, ResolvedSpec, parse_variant
+from ...errors import UsageError
+from ...model import EfficientNet
+from ...reports import ELEMENTWISE_KINDS, BlockFigures, StageFigures, Summary, Totals
+from ...units import DTYPE_BYTES, check_dtype
+from ..trace.prepare import BuildOptions, Prepared, adopt, input_shape, prepare
+from ..trace.probe import Trace
+from ..trace.stages import StageMap, block_module, stage_module
 from .engines import fvcore_counts, torchinfo_layers
-from .prepare import BuildOptions, Prepared, adopt, input_shape, prepare
-from .probe import Trace
 
 ENGINES = ("auto", "fast", "fvcore")
 MAC_KINDS = ("conv", "linear")
-
-
-class StageMap:
-    """Which Table-1 stage and which block a module name belongs to, for one spec."""
-
-    def __init__(self, spec: ResolvedSpec) -> None:
-        self.count = len(spec.stages)
-        self.block_stages = {row.stage - 1 for row in spec.stages if row.role == BLOCKS}
-
-    def stage_of(self, module_name: str) -> int:
-        """features.i is stage i+1; pooling and classifier belong to the last stage."""
-        head, _, rest = module_name.partition(".")
-        if head == "features" and rest:
-            return int(rest.split(".", 1)[0]) + 1
-        return self.count
-
-    def block_of(self, module_name: str) -> str:
-        """'features.i.j' for anything inside block j of a stage of blocks, else ''."""
-        parts = module_name.split(".")
-        if len(parts) >= 3 and parts[0] == "features" and int(parts[1]) in self.block_stages:
-            return ".".join(parts[:3])
-        return ""
-
-    def top_level(self) -> list[str]:
-        """The modules whose counts add up to the whole model, stage by stage."""
-        return [f"features.{i}" for i in range(self.count)] + ["avgpool", "classifier"]
 
 
 def _hw(shape: tuple[int, ...]) -> list[int]:
@@ -103,9 +77,8 @@ def _stage_rows(
             elementwise[where.stage_of(op.module)][op.kind] += op.elements
     rows = []
     for row in p.spec.stages:
-        name = f"features.{row.stage - 1}"
-        first = trace.shapes[name]
-        last = trace.shapes["avgpool" if row.role == HEAD else name]
+        first = trace.shapes[stage_module(row.stage)]
+        last = trace.shapes[where.last_module(row.stage)]
         operator = row.operator
         if row.role == HEAD and not model.include_top:
             operator = operator.replace(" & FC", "")
@@ -138,7 +111,7 @@ def _block_rows(
     rows = []
     for row in p.spec.block_stages:
         for j, block in enumerate(p.model.features[row.stage - 1]):
-            name = f"features.{row.stage - 1}.{j}"
+            name = block_module(row.stage, j)
             shape_in, shape_out = p.trace.shapes[name]
             rows.append(
                 BlockFigures(

@@ -8,12 +8,14 @@ from collections import Counter
 
 import torch
 
-from ..arch.specs import ResolvedSpec, parse_variant
-from ..devices import available_bytes, check_available
-from ..errors import UsageError
-from ..model import EfficientNet, build_model, materialize
-from ..reports import MeasuredPeak, MemoryReport, MemoryStage
-from .memory import (
+from ...arch.specs import ResolvedSpec, parse_variant
+from ...devices import available_bytes, check_available
+from ...errors import UsageError
+from ...model import EfficientNet, build_model, materialize
+from ...reports import MeasuredPeak, MemoryReport, MemoryStage
+from ..trace.prepare import check_fits, check_train_shape, input_shape
+from ..trace.probe import Shape
+from ..trace.simulate import (
     AMP_DTYPES,
     END_OF_FORWARD,
     OPTIMIZERS,
@@ -21,15 +23,14 @@ from .memory import (
     base_bytes,
     predict,
 )
-from .prepare import check_fits, check_train_shape, input_shape
-from .summary import StageMap
+from ..trace.stages import StageMap, stage_module
 from .tracker import measure_step
 
 MAX_BATCH = 1 << 20
 """The largest batch --max-batch reports (a bound on the search, not a claim)."""
 
 
-def _check(train: bool, optimizer: str, shape: tuple, amp: str | None) -> None:
+def _check(train: bool, optimizer: str, shape: Shape, amp: str | None) -> None:
     if amp is not None and amp not in AMP_DTYPES:
         raise UsageError(f"--amp must be one of {', '.join(AMP_DTYPES)}, got '{amp}'")
     if optimizer not in OPTIMIZERS:
@@ -45,7 +46,7 @@ def _stages(spec: ResolvedSpec, p: MemoryPrediction) -> list[MemoryStage]:
         saved[where.stage_of(module)] += nbytes
     rows = []
     for row in spec.stages:
-        after = p.live_after.get(f"features.{row.stage - 1}", 0)
+        after = p.live_after.get(stage_module(row.stage), 0)
         if row is spec.stages[-1]:  # the head's pooling and classifier end the forward
             after = p.live_after.get(END_OF_FORWARD, after)
         rows.append(MemoryStage(row.stage, row.operator, saved[row.stage], after))
@@ -58,7 +59,7 @@ def _peak_at(spec: ResolvedSpec, p: MemoryPrediction) -> dict[str, str | int | N
     return {"phase": phase, "stage": stage, "module": module, "op": op}
 
 
-def _measure(model: EfficientNet, shape: tuple, train: bool, optimizer: str, device: str,
+def _measure(model: EfficientNet, shape: Shape, train: bool, optimizer: str, device: str,
              predicted: int, amp: str | None, channels_last: bool) -> MeasuredPeak:  # fmt: skip
     """Run the real step on ``device`` (after checking the prediction fits) and compare."""
     check_fits(model, device, shape, predicted)

@@ -30,11 +30,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..arch.specs import ResolvedSpec, parse_variant
-from ..model import build_model
+from ...arch.specs import ResolvedSpec, parse_variant
+from ...model import build_model
+from ..trace.probe import OpRecord, Trace, probe_forward
+from ..trace.stages import in_first_stages
+from .cache import cache_key, cache_path, read_cache, write_cache
 from .optimes import OP_KINDS, op_kind, time_ops
-from .probe import OpRecord, Trace, probe_forward
-from .roofline import cache_key, cache_path, read_cache, write_cache
 
 CACHE_NAME = "latency.json"
 CALIBRATION: tuple[tuple[str, int], ...] = (
@@ -144,8 +145,7 @@ def _timed_ops(trace: Trace) -> list[OpRecord]:
 
 def _front(trace: Trace, stages: int) -> Trace:
     """The ops of the first ``stages`` Table-1 stages."""
-    keep = {f"features.{i}" for i in range(stages)}
-    ops = [op for op in trace.ops if ".".join(op.module.split(".")[:2]) in keep]
+    ops = [op for op in trace.ops if in_first_stages(op.module, stages)]
     return Trace(ops, trace.shapes, trace.leaf_output_elements, trace.output_shape)
 
 
@@ -332,7 +332,7 @@ def _load(value: dict) -> Calibration:
 def calibration(recalibrate: bool = False, progress: Progress | None = None
                 ) -> tuple[Calibration, str | None]:  # fmt: skip
     """The CPU's calibration from the cache, or run (and cached) when missing or asked."""
-    path = cache_path().with_name(CACHE_NAME)
+    path = cache_path(CACHE_NAME)
     entries, note = read_cache(path, _load, "latency calibration")
     key = cache_key("cpu", torch.get_num_threads())
     if not recalibrate and key in entries:

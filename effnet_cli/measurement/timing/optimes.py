@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from ..errors import RuntimeFailure
-from .probe import OpRecord, Trace
+from ...errors import RuntimeFailure
+from ..trace.probe import OpRecord, Trace
 
 STEP = "effnet.step"
 

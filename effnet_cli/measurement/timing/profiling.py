@@ -19,24 +19,24 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-from ..arch.specs import HEAD, ResolvedSpec, parse_variant
-from ..devices import check_available
-from ..model import build_model
-from ..reports import DeviceRoofline, ProfileReport, ProfileRow
-from .bench import _Clock, _input, _ready, _stats, _step_fn, _threads, time_steps
+from ...arch.specs import ResolvedSpec, parse_variant
+from ...devices import check_available
+from ...model import build_model
+from ...reports import DeviceRoofline, ProfileReport, ProfileRow
+from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepare
+from ..trace.probe import OpRecord, Shape, Trace, probe_forward
+from ..trace.stages import CLASSIFIER, CLASSIFIER_OPERATOR, StageMap, stage_module
 from .latency import LatencyEstimate, calibration, estimate, fit
+from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
-from .prepare import BuildOptions, check_train_shape, input_shape, prepare
-from .probe import OpRecord, Trace, probe_forward
 from .roofline import Roofline, roofline
 from .settings import ProfileSettings
 
 Progress = Callable[[str, int, int | None], None]
-CLASSIFIER = "classifier"
 
 
 # ----------------------------------------------------------------------------- stages
@@ -53,12 +53,11 @@ class StageClock:
     def __init__(self, model: Any, spec: ResolvedSpec, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
         self.sync = device.type == "mps"
-        names = [f"features.{row.stage - 1}" for row in spec.stages if row.role != HEAD]
-        self.names = [*names, "avgpool", CLASSIFIER]
+        self.names = StageMap(spec, timed=True).boundaries()
         modules = dict(model.named_modules())
         self.forward: list[Any] = []
         self.backward: list[tuple[int, Any]] = []
-        self.handles = [modules["features.0"].register_forward_pre_hook(self._start)]
+        self.handles = [modules[stage_module(1)].register_forward_pre_hook(self._start)]
         for i, name in enumerate(self.names):
             self.handles.append(modules[name].register_forward_hook(partial(self._end, i)))
 
@@ -107,15 +106,17 @@ def _elapsed(a: Any, b: Any) -> float:
     return float(a.elapsed_time(b))
 
 
-def _stage_of(spec: ResolvedSpec, module: str) -> int:
-    """Table-1 stage of a module; the classifier is the stage after the head."""
-    head, _, rest = module.partition(".")
-    if head == "features" and rest:
-        return int(rest.split(".", 1)[0]) + 1
-    return len(spec.stages) + (1 if head == CLASSIFIER else 0)
-
-
 # ----------------------------------------------------------------------------- run
+
+
+class Measured(NamedTuple):
+    """What the measured part of a profile ran: the trace timed, the step times (ms),
+    each step's stage spans (ms) and the op-kind times."""
+
+    trace: Trace
+    samples: list[float]
+    spans: list[list[float]]
+    ops: OpTimes
 
 
 def _time_stages(model: Any, spec: ResolvedSpec, step: Callable, device: torch.device,
@@ -129,30 +130,30 @@ def _time_stages(model: Any, spec: ResolvedSpec, step: Callable, device: torch.d
             progress("timing stages", done, total)
 
     try:
-        samples = time_steps(step, _Clock(device), s, tick, lambda: spans.append(stages.spans()))
+        samples = time_steps(step, Clock(device), s, tick, lambda: spans.append(stages.spans()))
     finally:
         stages.remove()
     return samples, spans[s.warmup :]
 
 
-def _measure(spec: ResolvedSpec, shape: tuple, s: ProfileSettings,
-             progress: Progress | None) -> tuple[Trace, list, list, OpTimes]:  # fmt: skip
+def _measure(spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
+             progress: Progress | None) -> Measured:  # fmt: skip
     p = prepare(spec, s.device, shape, BuildOptions(s.num_classes), s.weights,
                 training=s.train, meta_ok=False)  # fmt: skip
     device = torch.device(p.device)
     trace = p.training_step().trace if s.train else p.trace  # a training forward's ops
-    model = _ready(p, s)
-    step = _step_fn(model, _input(shape, s, device), s, device)
+    model = ready(p, s)
+    step = step_fn(model, make_input(shape, s, device), s, device)
     samples, spans = _time_stages(model, spec, step, device, s, progress)
     if progress is not None:
         progress("timing op kinds", 0, s.op_steps)
     ops = time_ops(step, trace, s.op_steps, device.type == "cuda", shapes=s.train)
     if progress is not None:
         progress("timing op kinds", s.op_steps, s.op_steps)
-    return trace, samples, spans, ops
+    return Measured(trace, samples, spans, ops)
 
 
-def _predict(trace: Trace, spec: ResolvedSpec, shape: tuple, s: ProfileSettings,
+def _predict(trace: Trace, spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
              progress: Progress | None, notes: list[str]) -> LatencyEstimate | None:  # fmt: skip
     why = s.unpredictable()
     if why:
@@ -185,7 +186,7 @@ def profile(
     if s.train:
         check_train_shape(shape)
     notes: list[str] = []
-    with _threads(s):
+    with threads(s):
         line, note = roofline(s.device, s.recalibrate)
         notes.extend([note] if note else [])
         if s.predict_only:
@@ -193,7 +194,7 @@ def profile(
             measured = None
         else:
             measured = _measure(spec, shape, s, progress)
-            trace = measured[0]
+            trace = measured.trace
         guess = _predict(trace, spec, shape, s, progress, notes)
     return _report(spec, shape, s, line, trace, measured, guess, notes)
 
@@ -223,29 +224,30 @@ def _row(line: Roofline, stage: int | None, kind: str, operator: str, work: list
 
 def _operators(spec: ResolvedSpec) -> list[tuple[int, str, str]]:
     rows = [(row.stage, row.role, row.operator.replace(" & FC", "")) for row in spec.stages]
-    return [*rows, (len(spec.stages) + 1, CLASSIFIER, "Flatten & Dropout & FC")]
+    return [*rows, (len(spec.stages) + 1, CLASSIFIER, CLASSIFIER_OPERATOR)]
 
 
-def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline,
-            trace: Trace, measured: tuple | None, guess: LatencyEstimate | None,
+def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline,
+            trace: Trace, measured: Measured | None, guess: LatencyEstimate | None,
             notes: list[str]) -> ProfileReport:  # fmt: skip
     scale = 3 if s.train else 1  # forward, input gradients, weight gradients
     ops = [op for op in trace.ops if op.kind not in ("dropout", "loss")]
-    work = _rows_of(ops, lambda op: _stage_of(spec, op.module))
+    where = StageMap(spec, timed=True)
+    work = _rows_of(ops, lambda op: where.stage_of(op.module))
     kinds_work = _rows_of(ops, op_kind)
     stage_ms: dict[int, float] = {}
     kind_ms: dict[str, float] = {}
     samples: list[float] = []
     if measured is not None:
-        _, samples, spans, op_times = measured
+        samples, spans = measured.samples, measured.spans
         medians = [statistics.median(col) for col in zip(*spans, strict=True)]
         stage_ms = {i + 1: m for i, m in enumerate(medians)}
-        kind_ms = {k: 1e3 * v for k, v in op_times.by_kind().items()}
+        kind_ms = {k: 1e3 * v for k, v in measured.ops.by_kind().items()}
     pred_stage: Counter = Counter()
     predicted_kinds = guess.by_kind() if guess is not None else {}
     if guess is not None:
         for op, sec in zip(guess.trace.ops, guess.op_seconds, strict=True):
-            pred_stage[_stage_of(spec, op.module)] += 1e3 * sec
+            pred_stage[where.stage_of(op.module)] += 1e3 * sec
     stages = [
         _row(line, stage, role, operator, work.get(stage, [0, 0, 0]), stage_ms.get(stage),
              pred_stage.get(stage) if guess else None, scale)
@@ -256,7 +258,7 @@ def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline
              1e3 * predicted_kinds.get(kind, 0.0) if guess else None, scale)
         for kind in OP_KINDS
     ]  # fmt: skip
-    stats = _stats(samples) if samples else None
+    step_stats = stats(samples) if samples else None
     device = DeviceRoofline(s.device, line.threads, line.peak_macs_per_s,
                             line.bandwidth_bytes_per_s, line.seconds)  # fmt: skip
     return ProfileReport(
@@ -272,9 +274,9 @@ def _report(spec: ResolvedSpec, shape: tuple, s: ProfileSettings, line: Roofline
         iterations=len(samples),
         stages=stages,
         op_kinds=kinds,
-        measured_ms=stats["median"] if stats else None,
+        measured_ms=step_stats["median"] if step_stats else None,
         predicted_ms=guess.total_ms if guess else None,
-        p90_ms=stats["p90"] if stats else None,
+        p90_ms=step_stats["p90"] if step_stats else None,
         op_steps=0 if measured is None else s.op_steps,
         op_kinds_total_ms=sum(kind_ms.values()) if kind_ms else None,
         calibration=list(guess.model.used) if guess else [],

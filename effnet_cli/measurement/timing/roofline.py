@@ -4,24 +4,18 @@ measured by two short microbenchmarks and cached per device, torch version and t
 - Compute: a dense float32 matmul (n×n by n×n, n³ MACs), the best of several runs.
 - Bandwidth: a large tensor copied into another (its bytes read plus its bytes written),
   the best of several runs.
-The cache is a JSON file in the user's cache directory (``$XDG_CACHE_HOME/effnet`` or
-``~/.cache/effnet``). A corrupt or foreign file is ignored, with a one-line note for the
-caller to show, and measured afresh. Nothing here prints. (Groundwork for `effnet profile`.)
+The result is cached (``cache.py``); a corrupt or foreign cache file is ignored, with a
+one-line note for the caller to show, and measured afresh. Nothing here prints.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 
-from ..files import write_atomic
+from .cache import cache_key, cache_path, read_cache, write_cache
 
 CACHE_NAME = "roofline.json"
 MATMUL_SIZE = 1024
@@ -48,16 +42,6 @@ class Roofline:
     def bound_seconds(self, macs: float, nbytes: float) -> float:
         """The roofline bound of an op: max(MACs / peak, bytes / bandwidth)."""
         return max(macs / self.peak_macs_per_s, nbytes / self.bandwidth_bytes_per_s)
-
-
-def cache_key(device: str, threads: int) -> str:
-    return f"{device}|torch {torch.__version__}|{threads} threads"
-
-
-def cache_path() -> Path:
-    """``$XDG_CACHE_HOME/effnet/roofline.json``, or ``~/.cache/effnet/roofline.json``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "effnet" / CACHE_NAME
 
 
 def _sync(device: torch.device) -> None:
@@ -103,37 +87,11 @@ def measure_roofline(device: str = "cpu") -> Roofline:
                     time.perf_counter() - start)  # fmt: skip
 
 
-def read_cache(path: Path, check: Callable[[dict], Any], what: str) -> tuple[dict, str | None]:
-    """The entries of a JSON cache file, each passed through ``check`` (which raises on a
-    malformed one), and a one-line note when the file had to be ignored."""
-    if not path.exists():
-        return {}, None
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(entries, dict):
-            raise ValueError("not an object")
-        for value in entries.values():
-            check(value)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        return {}, f"ignored the {what} cache {path} ({type(exc).__name__}); measuring again"
-    return entries, None
-
-
-def write_cache(path: Path, entries: dict, what: str) -> str | None:
-    """Write the entries atomically; a note instead of an error when it cannot."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(entries) + "\n")
-    except OSError:
-        return f"could not write the {what} cache {path}; it will be measured again next time"
-    return None
-
-
 def roofline(device: str = "cpu", recalibrate: bool = False) -> tuple[Roofline, str | None]:
     """The device's roofline from the cache, or measured (and cached) when there is none for
     this device, torch version and thread count, or when ``recalibrate`` is set. Returns it
     with a one-line note when a corrupt or foreign cache file was ignored."""
-    path = cache_path()
+    path = cache_path(CACHE_NAME)
     entries, note = read_cache(path, lambda value: Roofline(**value), "roofline")
     threads = torch.get_num_threads() if device == "cpu" else 0
     key = cache_key(device, threads)

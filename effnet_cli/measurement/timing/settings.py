@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..errors import UsageError
+from ...errors import UsageError
 
 AMP_DTYPES = ("bfloat16", "float16")
 MAX_ITERS = 100_000

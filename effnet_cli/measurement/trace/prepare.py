@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..arch.rules import check_resolution
-from ..arch.specs import ResolvedSpec
-from ..devices import available_bytes, check_available, process_rss_bytes
-from ..errors import RuntimeFailure, UsageError
-from ..model import EfficientNet, build_model, load_weights, materialize
-from .memory import MemoryPrediction, predict
-from .probe import Trace
+from ...arch.rules import check_resolution
+from ...arch.specs import ResolvedSpec
+from ...devices import available_bytes, check_available, process_rss_bytes
+from ...errors import RuntimeFailure, UsageError
+from ...model import EfficientNet, build_model, load_weights, materialize
+from .probe import Shape, Trace
+from .simulate import MemoryPrediction, predict
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Prepared:
 
     spec: ResolvedSpec
     model: EfficientNet
-    shape: tuple[int, int, int, int]
+    shape: Shape
     device: str
     trace: Trace
     weights: str | None = None
@@ -58,7 +58,7 @@ class Prepared:
         return self.training_prediction
 
 
-def input_shape(spec: ResolvedSpec, resolution: int | None, batch_size: int) -> tuple:
+def input_shape(spec: ResolvedSpec, resolution: int | None, batch_size: int) -> Shape:
     """(N, 3, H, W) for a measurement: the variant's own resolution unless one is given."""
     res = (
         check_resolution(resolution, "--resolution") if resolution else spec.coefficients.resolution
@@ -68,7 +68,7 @@ def input_shape(spec: ResolvedSpec, resolution: int | None, batch_size: int) -> 
     return (batch_size, 3, res, res)
 
 
-def check_train_shape(shape: tuple) -> None:
+def check_train_shape(shape: Shape) -> None:
     """A training step needs more than one value per channel in every batch-norm."""
     if shape[0] == 1 and -(-shape[2] // 32) == 1:
         raise UsageError(
@@ -78,7 +78,7 @@ def check_train_shape(shape: tuple) -> None:
 
 
 def check_fits(
-    model: EfficientNet, device: str, shape: tuple, need: int, meta_ok: bool = True
+    model: EfficientNet, device: str, shape: Shape, need: int, meta_ok: bool = True
 ) -> None:
     """Refuse (exit 1) before allocating a model whose step needs more than ``device`` has
     free; ``need`` is the memory engine's peak for the model still on meta."""
@@ -95,7 +95,7 @@ def check_fits(
 def prepare(
     spec: ResolvedSpec,
     device: str = "meta",
-    shape: tuple | None = None,
+    shape: Shape | None = None,
     build: BuildOptions | None = None,
     weights: str | Path | None = None,
     training: bool = False,
@@ -134,7 +134,7 @@ def prepare(
                     inference.peak_bytes, step)  # fmt: skip
 
 
-def adopt(model: EfficientNet, shape: tuple) -> Prepared:
+def adopt(model: EfficientNet, shape: Shape) -> Prepared:
     """A model the caller built (the Python API's ``measure(model)``), as a Prepared one."""
     device = str(next(model.parameters()).device)
     start = time.perf_counter()

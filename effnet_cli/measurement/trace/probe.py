@@ -50,6 +50,10 @@ class OpRecord:
         return self.read_bytes + self.weight_bytes + self.write_bytes
 
 
+Shape = tuple[int, int, int, int]
+"""An input batch's shape: (batch, channels, height, width)."""
+
+
 @dataclass
 class Trace:
     """Everything one probe forward pass observed."""
@@ -289,10 +293,10 @@ class _Tracer:
         """A view of ``x`` with another shape: no op, no new memory."""
         return ShapeProbe(shape, self)
 
-    def pre(self, module: nn.Module, args: tuple) -> None:
+    def pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         self.stack.append(self.names.get(id(module), "?"))
 
-    def post(self, module: nn.Module, args: tuple, output: Any) -> None:
+    def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         name = self.stack.pop()
         if isinstance(output, ShapeProbe) and args and isinstance(args[0], ShapeProbe):
             self.trace.shapes[name] = (args[0].shape, output.shape)
@@ -300,7 +304,9 @@ class _Tracer:
                 self.trace.leaf_output_elements[name] = output.numel()
 
 
-def _traffic(record: OpRecord, inputs: tuple, params: tuple, out: ShapeProbe) -> None:
+def _traffic(
+    record: OpRecord, inputs: tuple[Any, ...], params: tuple[Any, ...], out: ShapeProbe
+) -> None:
     """An op's memory traffic: every input and parameter read once, the output written once
     (the roofline's convention; caches may do better, never worse)."""
     record.read_bytes = sum(x.numel() * x.elem for x in inputs if isinstance(x, ShapeProbe))

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .probe import ShapeProbe, Trace, _Tracer, hooked
+from .stages import is_stage_module
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "none")
 END_OF_FORWARD = "<end of forward>"
@@ -199,7 +200,9 @@ class MemoryTracer(_Tracer):
             self._node("view", out, (x,), [], [], "")
         return out
 
-    def _saves(self, kind: str, info: dict, inputs: tuple, out: ShapeProbe) -> list[Storage]:
+    def _saves(
+        self, kind: str, info: dict, inputs: tuple[Any, ...], out: ShapeProbe
+    ) -> list[Storage]:
         """What autograd keeps of the op's own inputs and output for its backward."""
         x = inputs[0]
         if kind in ("conv", "linear", "batch_norm"):
@@ -211,7 +214,9 @@ class MemoryTracer(_Tracer):
             return [s for s, other in ((b.storage, a), (a.storage, b)) if other.requires_grad]
         return []
 
-    def _extra(self, kind: str, info: dict, inputs: tuple, inplace: bool) -> list[Storage]:
+    def _extra(
+        self, kind: str, info: dict, inputs: tuple[Any, ...], inplace: bool
+    ) -> list[Storage]:
         """Tensors an op creates only to keep for backward."""
         x = inputs[0]
         size = _bytes(x.shape, x.elem)
@@ -255,10 +260,10 @@ class MemoryTracer(_Tracer):
         """Leaving autocast clears its cache: copies nothing saved for backward are freed."""
         self.cast_cache.clear()
 
-    def post(self, module: nn.Module, args: tuple, output: Any) -> None:
+    def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         name = self.stack[-1] if self.stack else ""
         super().post(module, args, output)
-        if name.count(".") == 1 and name.startswith("features."):
+        if is_stage_module(name):
             self.live_after[name] = self.ledger.current
 
 
