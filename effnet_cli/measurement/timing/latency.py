@@ -26,13 +26,14 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import torch
 
 from ...arch.specs import ResolvedSpec, parse_variant
 from ...model import build_model
-from ..trace.probe import OpRecord, Trace, probe_forward
+from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import in_first_stages
 from .cache import cache_key, cache_path, read_cache, write_cache
 from .optimes import OP_KINDS, op_kind, time_ops
@@ -62,18 +63,47 @@ busy machine; the calibration says so."""
 Progress = Callable[[int, int], None]
 
 
+class OpSample(NamedTuple):
+    """One op of a calibration model, as the fit reads it."""
+
+    kind: str
+    macs: int
+    read: int
+    """Bytes read: inputs and weights."""
+    write: int
+    """Bytes written: the output."""
+    seconds: float
+
+
 @dataclass
 class ModelSamples:
-    """One calibration model's ops (kind, MACs, bytes read, bytes written, seconds) and its
-    end-to-end time."""
+    """One calibration model's ops and its end-to-end time. ``spec`` is the grammar's text
+    (what the cache stores); ``resolved`` is parsed once, when the samples are made or
+    loaded, so a search that fits many times never parses it again."""
 
     spec: str
-    shape: tuple[int, int, int, int]
-    ops: list[tuple[str, int, int, int, float]]
+    shape: Shape
+    ops: list[OpSample]
     seconds: float
     spread: float = 1.0
     """The median bare step over the fastest: far above 1 means the machine was busy for
     most of the steps (one slow step is common, and the fastest is what is kept)."""
+    stages: int | None = None
+    """A front part: only the first ``stages`` Table-1 stages ran (never a whole model)."""
+    resolved: ResolvedSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.resolved = parse_variant(self.spec)
+
+    @property
+    def name(self) -> str:
+        """How reports name it: the spec, and the stages of a front part."""
+        return self.spec if self.stages is None else f"{self.spec}, stages 1-{self.stages}"
+
+    def dump(self) -> dict[str, Any]:
+        """The cache's JSON form (the resolved spec is parsed again on loading)."""
+        return {"spec": self.spec, "shape": list(self.shape), "ops": [list(o) for o in self.ops],
+                "seconds": self.seconds, "spread": self.spread, "stages": self.stages}  # fmt: skip
 
 
 @dataclass
@@ -99,19 +129,19 @@ class CostModel:
     used: tuple[str, ...] = ()
     """The calibration models it was fitted on."""
 
-    def sample_seconds(self, sample: tuple) -> float:
-        """The fitted time of one op (kind, MACs, bytes read, bytes written, ...)."""
-        coef = self.kinds.get(sample[0])
+    def sample_seconds(self, kind: str, macs: int, read: int, write: int) -> float:
+        """The fitted time of one op of ``kind`` from its MACs and bytes read and written."""
+        coef = self.kinds.get(kind)
         if coef is None:
             return 0.0
-        x = _features(sample[1], sample[2], sample[3], self.knee)
+        x = _features(macs, read, write, self.knee)
         return sum(c * f for c, f in zip(coef, x, strict=True))
 
     def op_seconds(self, op: OpRecord) -> float:
         """An op's share of the step: its priced time scaled, plus the time after it."""
         read = op.read_bytes + op.weight_bytes
         scale, per_op, per_byte = self.whole
-        priced = self.sample_seconds((op_kind(op), op.macs, read, op.write_bytes))
+        priced = self.sample_seconds(op_kind(op), op.macs, read, op.write_bytes)
         big = read + op.write_bytes > self.knee
         return scale * priced + per_op + per_byte * (op.write_bytes if big else 0)
 
@@ -174,16 +204,12 @@ def _samples(spec: str, batch: int, stages: int | None = None) -> ModelSamples:
         step()
         bare.append(time.perf_counter() - start)
     ops = [
-        (op_kind(op), op.macs, op.read_bytes + op.weight_bytes, op.write_bytes, s)
+        OpSample(op_kind(op), op.macs, op.read_bytes + op.weight_bytes, op.write_bytes, s)
         for op, s in zip(trace.ops, times.seconds, strict=True)
         if op.kind not in ("dropout", "loss")
     ]
-    return ModelSamples(_name(spec, stages), shape, ops, min(bare),
-                        statistics.median(bare) / min(bare))  # fmt: skip
-
-
-def _name(spec: str, stages: int | None) -> str:
-    return spec if stages is None else f"{spec}, stages 1-{stages}"
+    return ModelSamples(spec, shape, ops, min(bare), statistics.median(bare) / min(bare),
+                        stages)  # fmt: skip
 
 
 def _plan() -> list[tuple[str, int, int | None]]:
@@ -238,12 +264,13 @@ def _features(macs: int, read: int, write: int, knee: int) -> list[float]:
     return [1.0, float(macs), float(read), float(write), big * read, big * write]
 
 
-def _fit_kind(samples: list, knee: int) -> tuple[list[float], float]:
+def _fit_kind(samples: list[OpSample], knee: int) -> tuple[list[float], float]:
     """One kind's coefficients at one knee, by least squares weighted by 1/time (a timing's
     noise grows with its length: neither the many tiny ops nor the few large ones rule), and
     the summed squared relative error that picks the knee."""
-    rows = [[f / math.sqrt(s) for f in _features(m, r, w, knee)] for _, m, r, w, s in samples]
-    target = [math.sqrt(s) for *_, s in samples]
+    rows = [[f / math.sqrt(o.seconds) for f in _features(o.macs, o.read, o.write, knee)]
+            for o in samples]  # fmt: skip
+    target = [math.sqrt(o.seconds) for o in samples]
     coef = _nnls(rows, target)
     err = sum(
         ((sum(c * f for c, f in zip(coef, row, strict=True)) - t) / t) ** 2
@@ -252,29 +279,28 @@ def _fit_kind(samples: list, knee: int) -> tuple[list[float], float]:
     return coef, err
 
 
-def _same(samples: ModelSamples, spec: ResolvedSpec, shape: tuple) -> bool:
+def _same(samples: ModelSamples, spec: ResolvedSpec, shape: Shape) -> bool:
     """Whether a calibration model is ``spec`` at ``shape``: same family, multipliers and
     input, whatever the spelling. Part of a network is never the whole one."""
-    if ", stages" in samples.spec:
-        return False
-    mine = parse_variant(samples.spec)
+    mine = samples.resolved
     return (
-        tuple(samples.shape) == tuple(shape)
+        samples.stages is None
+        and tuple(samples.shape) == tuple(shape)
         and mine.family == spec.family
         and mine.stages == spec.stages
     )
 
 
-_FITTED: dict[tuple, CostModel] = {}
+_FITTED: dict[tuple[float, int, tuple[tuple[str, Shape], ...]], CostModel] = {}
 """Cost models fitted in this process, by calibration and models used: a search pricing
 many candidates fits once."""
 
 
-def fit(calibration: Calibration, leave_out: tuple[ResolvedSpec, tuple] | None = None
+def fit(calibration: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None = None
         ) -> CostModel:  # fmt: skip
     """The cost model from every calibration model except ``leave_out`` (spec, shape)."""
     used = [m for m in calibration.models if leave_out is None or not _same(m, *leave_out)]
-    key = (calibration.seconds, calibration.threads, tuple((m.spec, m.shape) for m in used))
+    key = (calibration.seconds, calibration.threads, tuple((m.name, m.shape) for m in used))
     if key not in _FITTED:
         _FITTED[key] = _fit(used)
     return _FITTED[key]
@@ -282,7 +308,9 @@ def fit(calibration: Calibration, leave_out: tuple[ResolvedSpec, tuple] | None =
 
 def _fit(used: list[ModelSamples]) -> CostModel:
     """Each kind's coefficients at the knee that fits best overall, then the whole step."""
-    by_kind = {k: [o for m in used for o in m.ops if o[0] == k and o[4] > 0] for k in OP_KINDS}
+    by_kind = {
+        k: [o for m in used for o in m.ops if o.kind == k and o.seconds > 0] for k in OP_KINDS
+    }
     best: tuple[float, int, dict] | None = None
     for knee in KNEES:
         fits = {k: _fit_kind(samples, knee) for k, samples in by_kind.items() if samples}
@@ -290,7 +318,7 @@ def _fit(used: list[ModelSamples]) -> CostModel:
         if best is None or err < best[0]:
             best = (err, knee, {k: tuple(c) for k, (c, _) in fits.items()})
     _, knee, kinds = best if best is not None else (0.0, KNEES[0], {})
-    used_names = tuple(f"{m.spec} (batch {m.shape[0]})" for m in used)
+    used_names = tuple(f"{m.name} (batch {m.shape[0]})" for m in used)
     return CostModel(kinds, _fit_whole(used, kinds, knee), knee, used_names)
 
 
@@ -304,8 +332,8 @@ def _fit_whole(used: list[ModelSamples], kinds: dict, knee: int) -> tuple[float,
     draft = CostModel(kinds, (1.0, 0.0, 0.0), knee)
     rows = []
     for m in used:
-        priced = sum(draft.sample_seconds(o) for o in m.ops)
-        big = sum(o[3] for o in m.ops if o[2] + o[3] > knee)
+        priced = sum(draft.sample_seconds(o.kind, o.macs, o.read, o.write) for o in m.ops)
+        big = sum(o.write for o in m.ops if o.read + o.write > knee)
         rows.append([priced / m.seconds, len(m.ops) / m.seconds, big / m.seconds])
     scale, per_op, per_byte = _nnls(rows, [1.0] * len(rows))
     return (scale, per_op, per_byte)
@@ -322,11 +350,17 @@ def estimate(trace: Trace, model: CostModel) -> LatencyEstimate:
 
 
 def _load(value: dict) -> Calibration:
-    models = [ModelSamples(m["spec"], tuple(m["shape"]), [tuple(o) for o in m["ops"]],
-                           float(m["seconds"]), float(m.get("spread", 1.0)))
+    """A cached calibration (raises on a malformed entry: the cache reader ignores it)."""
+    models = [ModelSamples(m["spec"], tuple(m["shape"]), [OpSample(*o) for o in m["ops"]],
+                           float(m["seconds"]), float(m.get("spread", 1.0)), m.get("stages"))
               for m in value["models"]]  # fmt: skip
     return Calibration(value["device"], value["torch_version"], int(value["threads"]), models,
                        float(value["seconds"]))  # fmt: skip
+
+
+def _dump(c: Calibration) -> dict[str, Any]:
+    return {"device": c.device, "torch_version": c.torch_version, "threads": c.threads,
+            "models": [m.dump() for m in c.models], "seconds": c.seconds}  # fmt: skip
 
 
 def calibration(recalibrate: bool = False, progress: Progress | None = None
@@ -337,9 +371,7 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
     key = cache_key("cpu", torch.get_num_threads())
     if not recalibrate and key in entries:
         cached = _load(entries[key])
-        if [(m.spec, m.shape[0]) for m in cached.models] == [
-            (_name(spec, stages), batch) for spec, batch, stages in _plan()
-        ]:
+        if [(m.spec, m.shape[0], m.stages) for m in cached.models] == _plan():
             return cached, note
         # fitted on another calibration set (an older effnet): calibrate with this one
     fresh = calibrate(progress)
@@ -349,6 +381,6 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
             f"the machine was busy while calibrating (one model's median step took "
             f"{spread:.1f}× its fastest); predictions may be off: --recalibrate when quiet"
         )
-    entries[key] = asdict(fresh)
+    entries[key] = _dump(fresh)
     note = write_cache(path, entries, "latency calibration") or note
     return fresh, note
