@@ -216,10 +216,9 @@ def _rows_of(ops: list[OpRecord], key: Callable[[OpRecord], Any]) -> dict[Any, l
 def _row(line: Roofline, stage: int | None, kind: str, operator: str, work: list[int],
          measured: float | None, predicted: float | None, scale: int) -> ProfileRow:  # fmt: skip
     macs, read, written = (scale * w for w in work)
-    compute, memory = macs / line.peak_macs_per_s, (read + written) / line.bandwidth_bytes_per_s
-    bound = "compute" if compute >= memory else "memory"
+    seconds, bound = line.bound(macs, read + written)
     return ProfileRow(stage, kind, operator, measured, predicted, macs, read, written,
-                      1e3 * max(compute, memory), bound if macs or read else "")  # fmt: skip
+                      1e3 * seconds, bound if macs or read else "")  # fmt: skip
 
 
 def _operators(spec: ResolvedSpec) -> list[tuple[int, str, str]]:

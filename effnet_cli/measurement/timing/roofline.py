@@ -39,9 +39,11 @@ class Roofline:
     def key(self) -> str:
         return cache_key(self.device, self.threads)
 
-    def bound_seconds(self, macs: float, nbytes: float) -> float:
-        """The roofline bound of an op: max(MACs / peak, bytes / bandwidth)."""
-        return max(macs / self.peak_macs_per_s, nbytes / self.bandwidth_bytes_per_s)
+    def bound(self, macs: float, nbytes: float) -> tuple[float, str]:
+        """The roofline bound of an op, max(MACs / peak, bytes / bandwidth), in seconds,
+        and which side sets it: "compute" (ties too) or "memory"."""
+        compute, memory = macs / self.peak_macs_per_s, nbytes / self.bandwidth_bytes_per_s
+        return max(compute, memory), "compute" if compute >= memory else "memory"
 
 
 def _sync(device: torch.device) -> None:
