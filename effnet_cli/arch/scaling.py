@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from .families import V1
 from .rules import TARGET, Compound, check_phi, parse_number
-from .specs import ResolvedSpec, parse_variant, resolve_compound
+from .specs import ResolvedSpec, resolve_compound, resolve_official
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def official_for_phi(phi: float) -> ResolvedSpec | None:
     """The hand-tuned variant the paper made for this φ (B0-B7 for 0-7), else None."""
     for variant in V1.variants.values():
         if variant.phi is not None and variant.phi == phi:
-            return parse_variant(variant.name)
+            return resolve_official(variant.name)
     return None
 
 

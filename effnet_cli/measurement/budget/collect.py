@@ -16,7 +16,12 @@ from typing import Any
 
 from ...arch.families import FAMILIES
 from ...arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
-from ...arch.specs import ResolvedSpec, SpecError, parse_variant, resolve_compound
+from ...arch.specs import (
+    ResolvedSpec,
+    SpecError,
+    resolve_compound,
+    resolve_official,
+)
 from ...model import EfficientNet, build_model
 from ...reports import (
     BenchResult,
@@ -221,7 +226,7 @@ def _official_rows(ev: Evaluator) -> list[BudgetRow]:
     rows = []
     for family in FAMILIES.values():
         for name, variant in family.variants.items():
-            spec = parse_variant(name)
+            spec = resolve_official(name)
             row = BudgetRow(
                 variant=name, title=spec.title, family=family.key,
                 resolution=ev.shape(spec)[2], batch_size=ev.c.batch_size,
@@ -266,7 +271,7 @@ def _compound(ev: Evaluator, base: Compound, step: float, phi_max: float) -> Com
     from ..counting.analysis import nearest_official
 
     answer.phi, answer.width, answer.depth = best.phi, best.width, best.depth
-    answer.resolution, answer.nearest_official = best.resolution, nearest_official(spec)
+    answer.resolution, answer.nearest_official = best.resolution, nearest_official(spec).name
     return answer
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from ...arch.families import FAMILIES, Family
 from ...arch.rules import Compound
 from ...arch.scaling import Candidate, base_spec, derive, official_for_phi, spec_for
-from ...arch.specs import ResolvedSpec, parse_variant, same_architecture
+from ...arch.specs import ResolvedSpec, resolve_official, same_architecture
 from ...reports import (
     Comparison,
     ListRow,
@@ -35,15 +35,20 @@ from .summary import measure
 
 @lru_cache(maxsize=64)
 def _measured(
-    spec: ResolvedSpec, batch_size: int, num_classes: int, dtype: str = "float32"
+    spec: ResolvedSpec,
+    batch_size: int,
+    num_classes: int,
+    dtype: str = "float32",
+    peak: bool = True,
 ) -> Summary:
-    """Fast-engine measurement, cached: sweeps and searches revisit B0 and the officials."""
-    return measure(spec, batch_size=batch_size, num_classes=num_classes, dtype=dtype)
+    """Fast-engine measurement, cached: sweeps and searches revisit B0 and the officials.
+    ``peak=False`` where the view shows no inference peak (sweep, search, list)."""
+    return measure(spec, batch_size=batch_size, num_classes=num_classes, dtype=dtype, peak=peak)
 
 
-def nearest_official(spec: ResolvedSpec) -> str:
+def nearest_official(spec: ResolvedSpec) -> ResolvedSpec:
     """The official variant of the spec's family closest in (ln w, ln d, ln r): the
-    hand-tuned model to set beside."""
+    hand-tuned model to set beside, resolved (never a name to parse again)."""
     c = spec.coefficients
 
     def distance(name: str) -> float:
@@ -51,7 +56,7 @@ def nearest_official(spec: ResolvedSpec) -> str:
         pairs = ((c.width, o.width), (c.depth, o.depth), (c.resolution, o.resolution))
         return math.sqrt(sum(math.log(a / b) ** 2 for a, b in pairs))
 
-    return min(spec.family_data.variants, key=distance)
+    return resolve_official(min(spec.family_data.variants, key=distance))
 
 
 def scale_report(compound: Compound, batch_size: int = 1, num_classes: int = 1000) -> ScaleReport:
@@ -59,7 +64,7 @@ def scale_report(compound: Compound, batch_size: int = 1, num_classes: int = 100
     d = derive(compound)
     model = _measured(spec_for(d), batch_size, num_classes)
     base = _measured(base_spec(compound.base_resolution), batch_size, num_classes)
-    nearest = _measured(parse_variant(nearest_official(spec_for(d))), batch_size, num_classes)
+    nearest = _measured(nearest_official(spec_for(d)), batch_size, num_classes)
     bphi = official_for_phi(compound.phi)
     official = _measured(bphi, batch_size, num_classes) if bphi else None
     return ScaleReport(
@@ -84,15 +89,17 @@ def sweep(
 ) -> Sweep:
     """Measure the compound-scaled model at every φ (α, β, γ and base from ``compound``),
     with the official Bφ beside it."""
-    base = _measured(base_spec(compound.base_resolution), batch_size, num_classes).totals.macs
+    b0 = base_spec(compound.base_resolution)
+    base = _measured(b0, batch_size, num_classes, peak=False).totals.macs
     rows = []
     for phi in phis:
         d = derive(compound.at(phi))
-        t = _measured(spec_for(d), batch_size, num_classes).totals
+        t = _measured(spec_for(d), batch_size, num_classes, peak=False).totals
         bphi = official_for_phi(phi)
         official = None
         if bphi is not None:
-            official = _official_row(bphi, _measured(bphi, batch_size, num_classes).totals, base)
+            totals = _measured(bphi, batch_size, num_classes, peak=False).totals
+            official = _official_row(bphi, totals, base)
         rows.append(
             SweepRow(
                 phi=phi,
@@ -118,17 +125,17 @@ def search(
 ) -> Search:
     """Measure each candidate at φ=1 and rank by how close its MACs land to 2× B0's;
     ``grid`` is (step, tolerance, rows to show), kept with the result for its views."""
-    base = _measured(base_spec(base_resolution), batch_size, num_classes).totals.macs
+    base = _measured(base_spec(base_resolution), batch_size, num_classes, peak=False).totals.macs
     rows = []
-    seen: dict[
-        tuple[tuple[Any, ...], int], Totals
-    ] = {}  # neighbouring grid points often round to the same network
+    # neighbouring grid points often round to the same network
+    seen: dict[tuple[tuple[Any, ...], int], Totals] = {}
     for c in candidates:
         d = derive(Compound(1.0, c.alpha, c.beta, c.gamma, base_resolution))
         spec = spec_for(d)
         key = (spec.stages, spec.coefficients.resolution)
         if key not in seen:
-            seen[key] = measure(spec, batch_size=batch_size, num_classes=num_classes).totals
+            seen[key] = measure(spec, batch_size=batch_size, num_classes=num_classes,
+                                peak=False).totals  # fmt: skip
         t = seen[key]
         ratio = t.macs / base
         rows.append(SearchRow(c.alpha, c.beta, c.gamma, c.constraint, d.resolution, t.params,
@@ -157,7 +164,7 @@ def compare(specs: list[ResolvedSpec], **options) -> Comparison:
 
 
 def _list_row(name: str, family: Family, batch_size: int, num_classes: int, dtype: str) -> ListRow:
-    s = _measured(parse_variant(name), batch_size, num_classes, dtype)
+    s = _measured(resolve_official(name), batch_size, num_classes, dtype, peak=False)
     paper = family.variants[name].paper
     return ListRow(
         variant=name,

@@ -256,14 +256,16 @@ def measure(
     weights: str | Path | None = None,
     layers_depth: int | None = None,
     dtype: str = "float32",
+    peak: bool = True,
 ) -> Summary:
     """Build (or take) a model and measure it stage by stage and block by block; with
-    ``layers_depth``, add torchinfo's per-layer view to that depth."""
+    ``layers_depth``, add torchinfo's per-layer view to that depth; ``peak=False`` leaves
+    the inference peak out (0) where nothing shows it."""
     if isinstance(spec, EfficientNet):
         p = adopt(spec, input_shape(spec.spec, resolution, batch_size))
     else:
         spec = parse_variant(spec) if isinstance(spec, str) else spec
         shape = input_shape(spec, resolution, batch_size)
         build = BuildOptions(num_classes, include_top, pooling)
-        p = prepare(spec, device, shape, build, weights)
+        p = prepare(spec, device, shape, build, weights, peak=peak)
     return measure_prepared(p, engine, layers_depth, dtype)

@@ -17,7 +17,7 @@ from ...arch.specs import ResolvedSpec
 from ...devices import available_bytes, check_available, process_rss_bytes
 from ...errors import RuntimeFailure, UsageError
 from ...model import EfficientNet, build_model, load_weights, materialize
-from .probe import Shape, Trace
+from .probe import Shape, Trace, probe_forward
 from .simulate import MemoryPrediction, predict
 
 
@@ -100,10 +100,13 @@ def prepare(
     weights: str | Path | None = None,
     training: bool = False,
     meta_ok: bool = True,
+    peak: bool = True,
 ) -> Prepared:
     """Build ``spec`` once on meta, probe it, check it fits ``device``, then give it storage
     there and load ``weights``. Every command that needs a model comes through here;
-    ``meta_ok`` says whether the command accepts meta, so no hint suggests it wrongly."""
+    ``meta_ok`` says whether the command accepts meta, so no hint suggests it wrongly.
+    ``peak=False`` probes shapes without the memory engine (left 0), on meta only: for
+    views that show no peak (list, sweep, search) it is a third of the probe's time."""
     if weights is not None and device == "meta":
         raise UsageError("--weights needs a real device to load into: use --device cpu")
     check_available(device, meta_ok)
@@ -112,14 +115,17 @@ def prepare(
     start = time.perf_counter()
     model = build_model(spec, build.num_classes, build.include_top, build.pooling, "meta")
     built = time.perf_counter()
-    inference = predict(model, shape)  # one probe pass: the trace and the inference peak
-    trace = inference.trace
+    if peak or device != "meta":  # one probe pass: the trace and the inference peak
+        inference = predict(model, shape)
+        trace, inference_peak = inference.trace, inference.peak_bytes
+    else:
+        trace, inference_peak = probe_forward(model, shape), 0
     probed = time.perf_counter()
     base = 0
     step = None
     if device != "meta":
         # training is counted without optimizer state, as bench runs it
-        need = inference.peak_bytes
+        need = inference_peak
         if training:
             step = predict(model, shape, True, "none", device.partition(":")[0])
             need = step.peak_bytes
@@ -131,7 +137,7 @@ def prepare(
     label = str(weights) if weights is not None else None
     seconds = {"build": built - start + time.perf_counter() - probed, "probe": probed - built}
     return Prepared(spec, model, shape, device, trace, label, base, seconds,
-                    inference.peak_bytes, step)  # fmt: skip
+                    inference_peak, step)  # fmt: skip
 
 
 def adopt(model: EfficientNet, shape: Shape) -> Prepared:
