@@ -3,7 +3,7 @@
 
 For each model, batch and mode, the memory engine's prediction (meta device, nothing
 allocated) is compared with the real step's peak of live tensor storages, measured by the
-live-storage tracker (a TorchDispatchMode with finalizers on storages), as DESIGN.md
+live-storage tracker (a TorchDispatchMode with finalizers on storages), as the README
 defines peak. A case whose predicted peak exceeds the memory this machine has free is
 reported and skipped. Nothing here is a test: it prints a Markdown table.
 

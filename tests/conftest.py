@@ -1,4 +1,4 @@
-"""Shared reference figures (from ../shared/DESIGN.md) and fixtures."""
+"""Shared reference figures (the design contract's tables, also in the README) and fixtures."""
 
 from __future__ import annotations
 

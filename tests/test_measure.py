@@ -26,7 +26,7 @@ def test_reference_params_and_macs(variant: str, fast: dict) -> None:
     totals = fast[variant].totals
     assert totals.params == PARAMS[variant]
     assert totals.macs / 1e9 == pytest.approx(MACS_G[variant], rel=0.005)
-    # DESIGN.md rounds to 3 decimals: the measured figure must round to the listed one.
+    # The reference table rounds to 3 decimals: the measured figure must round to the listed one.
     assert round(totals.macs / 1e9, 3) == pytest.approx(MACS_G[variant], abs=0.0011)
 
 

@@ -350,7 +350,7 @@ def _resolve_pairs(text: str, pairs: dict[str, str]) -> ResolvedSpec:
 
 
 def parse_variant(text: str) -> ResolvedSpec:
-    """Parse one VARIANT spec of the grammar in DESIGN.md into a resolved spec."""
+    """Parse one VARIANT spec of the grammar (README, "Variant specs") into a resolved spec."""
     if not isinstance(text, str) or not text.strip():
         raise SpecError(f"empty variant spec (accepted: {GRAMMAR_HINT})")
     if "=" in text:

@@ -228,7 +228,7 @@ def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 12
 
 
 def summary_dict(summary: Summary) -> dict[str, Any]:
-    """The summary JSON document: DESIGN.md's keys plus the per-block breakdown."""
+    """The summary JSON document: the README's documented keys plus the per-block breakdown."""
     doc = to_dict(summary)
     doc["macs_convention"] = MACS_NOTE
     return doc

@@ -3,7 +3,7 @@
 On the CPU (and anywhere torch dispatches), ``LiveStorages`` is a TorchDispatchMode that
 sees each op's outputs, counts each new storage once (views and in-place results share
 their input's) and hears, through a finalizer on the storage, the moment it is freed. The
-peak of that count is the definition of peak memory in DESIGN.md, with nothing rounded.
+peak of that count is the README's definition of peak memory, with nothing rounded.
 On CUDA the allocator's own counters are read as well: ``max_memory_allocated`` (the same
 thing, rounded to the allocator's blocks) and ``max_memory_reserved`` (what the caching
 allocator holds from the driver, the figure nvidia-smi is closer to).
