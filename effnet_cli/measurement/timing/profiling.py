@@ -29,7 +29,7 @@ from ...model import build_model
 from ...reports import DeviceRoofline, ProfileReport, ProfileRow
 from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepare
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
-from ..trace.stages import CLASSIFIER, CLASSIFIER_OPERATOR, StageMap, stage_module
+from ..trace.stages import StageMap, stage_module
 from .latency import LatencyEstimate, calibration, estimate, fit
 from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
@@ -221,11 +221,6 @@ def _row(line: Roofline, stage: int | None, kind: str, operator: str, work: list
                       1e3 * seconds, bound if macs or read else "")  # fmt: skip
 
 
-def _operators(spec: ResolvedSpec) -> list[tuple[int, str, str]]:
-    rows = [(row.stage, row.role, row.operator.replace(" & FC", "")) for row in spec.stages]
-    return [*rows, (len(spec.stages) + 1, CLASSIFIER, CLASSIFIER_OPERATOR)]
-
-
 def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline,
             trace: Trace, measured: Measured | None, guess: LatencyEstimate | None,
             notes: list[str]) -> ProfileReport:  # fmt: skip
@@ -250,7 +245,7 @@ def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline
     stages = [
         _row(line, stage, role, operator, work.get(stage, [0, 0, 0]), stage_ms.get(stage),
              pred_stage.get(stage) if guess else None, scale)
-        for stage, role, operator in _operators(spec)
+        for stage, role, operator in where.timed_rows()
     ]  # fmt: skip
     kinds = [
         _row(line, None, kind, kind, kinds_work.get(kind, [0, 0, 0]), kind_ms.get(kind),

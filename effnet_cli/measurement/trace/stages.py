@@ -59,6 +59,7 @@ class StageMap:
     profile's numbering (the classifier as stage N+1), else Table 1's."""
 
     def __init__(self, spec: ResolvedSpec, timed: bool = False) -> None:
+        self.spec = spec
         self.count = len(spec.stages)
         self.timed = timed
         self.block_stages = {row.stage for row in spec.stages if row.role == BLOCKS}
@@ -88,6 +89,12 @@ class StageMap:
     def last_module(self, stage: int) -> str:
         """The module whose output is the stage's output: pooling for the head."""
         return POOLING if stage in self.head_stages else stage_module(stage)
+
+    def timed_rows(self) -> list[tuple[int, str, str]]:
+        """(stage, role, operator) of the timed numbering: Table 1's rows, the head without
+        its FC, then the classifier as a stage of its own."""
+        rows = [(r.stage, r.role, r.operator.replace(" & FC", "")) for r in self.spec.stages]
+        return [*rows, (self.count + 1, CLASSIFIER, CLASSIFIER_OPERATOR)]
 
     def boundaries(self) -> list[str]:
         """The modules whose ends close the timed stages, in order: every stage but the
