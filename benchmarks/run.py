@@ -58,7 +58,7 @@ def cases() -> list[Case]:
         Case("effnet summary v2-xl", [*EFFNET, "summary", "v2-xl"], "summary", 1.3),
         Case("effnet scale --phi 12", [*EFFNET, "scale", "--phi", "12"], "summary", 1.5),
         Case("effnet compare b0 … b7", [*EFFNET, "compare", *official], "many", 2.0),
-        Case("effnet list", [*EFFNET, "list"], "many", 2.0),
+        Case("effnet list", [*EFFNET, "list"], "many", 1.6),
         Case(
             "effnet memory b7 -b 64 --train",
             [*EFFNET, "memory", "b7", "-b", "64", "--train"],
@@ -88,6 +88,12 @@ def cases() -> list[Case]:
             [*EFFNET, "budget", "--max-memory", "4GiB"],
             "budget",
             3.0,
+        ),
+        Case(
+            "effnet budget --max-latency 30ms --device cpu",
+            [*EFFNET, "budget", "--max-latency", "30ms", "--device", "cpu"],
+            "budget",
+            2.0,
         ),
         Case("effnet --help", [*EFFNET, "--help"], "light", 0.2),
         Case("effnet summary --help", [*EFFNET, "summary", "--help"], "light", 0.2),
