@@ -1,0 +1,113 @@
+"""The latency model's arithmetic, deterministically: a synthetic calibration drawn from known
+costs must give those costs back, and a prediction must price a trace exactly as they say.
+No timing happens here; accuracy against real runs is benchmarks/latency_accuracy.py's."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from effnet_cli.arch.specs import parse_variant
+from effnet_cli.measurement.timing import latency
+from effnet_cli.measurement.timing.latency import (
+    Calibration,
+    ModelSamples,
+    OpSample,
+    estimate,
+    fit,
+)
+from effnet_cli.measurement.timing.optimes import OP_KINDS, op_kind
+from effnet_cli.measurement.trace.probe import probe_forward
+from effnet_cli.model import build_model
+
+MIB = 1 << 20
+KNEE = 4 * MIB  # one of latency.KNEES: the fit must find it
+COSTS = {  # per kind: fixed s, s/MAC, s/byte read, s/byte written, big s/byte read, written
+    kind: (
+        (1 + i) * 1e-6,
+        (2 + i) * 1e-12,
+        (3 + i) * 1e-11,
+        (1 + i) * 2e-11,
+        0.0 if i % 2 else (1 + i) * 1e-11,
+        (1 + i) * 1e-11,
+    )
+    for i, kind in enumerate(OP_KINDS)
+}
+WHOLE = (1.25, 4e-6, 3e-11)  # scale on the ops' sum, s per op, s per large byte written
+SPECS = ("w=0.5,d=0.5,r=128", "w=1.0,d=0.5,r=224", "w=0.6,d=0.3,r=300", "w=0.8,d=0.5,r=224")
+
+
+def _op_seconds(kind: str, macs: int, read: int, write: int) -> float:
+    fixed, per_mac, per_read, per_write, big_read, big_write = COSTS[kind]
+    big = read + write > KNEE
+    return (fixed + per_mac * macs + per_read * read + per_write * write
+            + big * (big_read * read + big_write * write))  # fmt: skip
+
+
+def _ops(rng: random.Random, count: int) -> list[OpSample]:
+    """Ops of every kind, bytes log-uniform from 4 KiB to 32 MiB: both sides of every knee."""
+    ops = []
+    for i in range(count):
+        kind = OP_KINDS[i % len(OP_KINDS)]
+        read, write = (int(2 ** rng.uniform(12, 25)) for _ in range(2))
+        macs = rng.randint(0, 5 * 10**8)
+        ops.append(OpSample(kind, macs, read, write, _op_seconds(kind, macs, read, write)))
+    return ops
+
+
+def _model(spec: str, ops: list[OpSample]) -> ModelSamples:
+    scale, per_op, per_byte = WHOLE
+    big = sum(o.write for o in ops if o.read + o.write > KNEE)
+    seconds = scale * sum(o.seconds for o in ops) + per_op * len(ops) + per_byte * big
+    return ModelSamples(spec, (1, 3, 64, 64), ops, seconds)
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> Calibration:
+    rng = random.Random(7)
+    models = [_model(spec, _ops(rng, 40 + 24 * i)) for i, spec in enumerate(SPECS)]
+    return Calibration("cpu", "synthetic", 1, models, 0.0)
+
+
+def test_fit_recovers_every_kinds_costs_and_the_knee(synthetic: Calibration) -> None:
+    model = fit(synthetic)
+    assert model.knee == KNEE
+    for kind, costs in COSTS.items():
+        assert model.kinds[kind] == pytest.approx(costs, rel=1e-5, abs=1e-16), kind
+
+
+def test_fit_recovers_the_whole_step_terms(synthetic: Calibration) -> None:
+    assert fit(synthetic).whole == pytest.approx(WHOLE, rel=1e-5)
+
+
+def test_estimate_prices_a_probe_trace_as_the_costs_say(synthetic: Calibration) -> None:
+    spec = parse_variant("w=0.5,d=0.3,r=96")
+    trace = probe_forward(build_model(spec, device="meta").eval(), (2, 3, 96, 96))
+    guess = estimate(trace, fit(synthetic))
+    scale, per_op, per_byte = WHOLE
+    expected = 0.0
+    for op in trace.ops:
+        if op.kind in ("dropout", "loss"):
+            continue
+        read = op.read_bytes + op.weight_bytes
+        big = read + op.write_bytes > KNEE
+        expected += scale * _op_seconds(op_kind(op), op.macs, read, op.write_bytes)
+        expected += per_op + per_byte * (op.write_bytes if big else 0)
+    assert guess.total_ms == pytest.approx(1e3 * expected, rel=1e-5)
+    assert sum(guess.by_kind().values()) == pytest.approx(expected, rel=1e-9)
+
+
+def test_leaving_a_model_out_refits_without_it(synthetic: Calibration) -> None:
+    """The model predicted is never in its own fit: leaving one out uses the other three."""
+    first = synthetic.models[0]
+    left = fit(synthetic, leave_out=(first.resolved, first.shape))
+    assert len(left.used) == len(SPECS) - 1 and first.name not in " ".join(left.used)
+    assert left.whole == pytest.approx(WHOLE, rel=1e-5)  # the costs are the same everywhere
+
+
+def test_samples_round_trip_through_the_cache_form(synthetic: Calibration) -> None:
+    value = latency._dump(synthetic)
+    again = latency._load(value)
+    assert [m.dump() for m in again.models] == [m.dump() for m in synthetic.models]
+    assert again.models[0].resolved == synthetic.models[0].resolved
