@@ -111,3 +111,76 @@ def test_samples_round_trip_through_the_cache_form(synthetic: Calibration) -> No
     again = latency._load(value)
     assert [m.dump() for m in again.models] == [m.dump() for m in synthetic.models]
     assert again.models[0].resolved == synthetic.models[0].resolved
+
+
+# ----------------------------------------------------------------------------- the cache
+
+
+def _seed(tmp_path, monkeypatch, value: dict, key: str | None = None) -> list[str]:
+    """A cache file holding ``value`` under this machine's key (or ``key``); returns the log
+    of calibrations run, which a fake ``calibrate`` appends to."""
+    import json
+
+    import torch
+
+    from effnet_cli.measurement.timing.cache import cache_key
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = tmp_path / "effnet" / latency.CACHE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = key or cache_key("cpu", torch.get_num_threads())
+    path.write_text(json.dumps({key: value}))
+    ran: list[str] = []
+    fresh = Calibration("cpu", "fresh", 1, [], 1.0)
+    monkeypatch.setattr(latency, "calibrate", lambda progress=None: ran.append("run") or fresh)
+    return ran
+
+
+def _plan_calibration(synthetic: Calibration) -> Calibration:
+    """The synthetic samples under the names and batches of the real calibration plan."""
+    models = [
+        ModelSamples(spec, (batch, 3, 64, 64), synthetic.models[0].ops, 0.01, 1.0, stages)
+        for spec, batch, stages in latency._plan()
+    ]
+    return Calibration("cpu", "cached", 2, models, 3.0)
+
+
+def test_a_cached_calibration_of_this_plan_is_used_as_it_is(
+    synthetic: Calibration, tmp_path, monkeypatch
+) -> None:
+    cached = _plan_calibration(synthetic)
+    ran = _seed(tmp_path, monkeypatch, latency._dump(cached))
+    cal, note = latency.calibration()
+    assert ran == [] and note is None
+    assert [m.dump() for m in cal.models] == [m.dump() for m in cached.models]
+
+
+def test_a_calibration_of_another_set_is_run_again(
+    synthetic: Calibration, tmp_path, monkeypatch
+) -> None:
+    """An older effnet's set (here: one model short) is foreign: calibrate with this one."""
+    cached = _plan_calibration(synthetic)
+    cached.models.pop()
+    ran = _seed(tmp_path, monkeypatch, latency._dump(cached))
+    cal, _ = latency.calibration()
+    assert ran == ["run"] and cal.torch_version == "fresh"
+
+
+def test_another_machines_entry_is_kept_beside_this_ones(
+    synthetic: Calibration, tmp_path, monkeypatch
+) -> None:
+    import json
+
+    other = "cpu|torch 0.0|64 threads"
+    ran = _seed(tmp_path, monkeypatch, latency._dump(_plan_calibration(synthetic)), other)
+    latency.calibration()
+    entries = json.loads((tmp_path / "effnet" / latency.CACHE_NAME).read_text())
+    assert ran == ["run"] and other in entries and len(entries) == 2
+
+
+def test_a_malformed_entry_is_ignored_with_a_note(tmp_path, monkeypatch) -> None:
+    bad = {"spec": "b99", "shape": [1, 3, 64, 64], "ops": [], "seconds": 1.0}  # no such spec
+    value = {"device": "cpu", "torch_version": "x", "threads": 2, "models": [bad], "seconds": 1}
+    ran = _seed(tmp_path, monkeypatch, value)
+    _, note = latency.calibration()
+    assert ran == ["run"] and note is not None and "ignored" in note
