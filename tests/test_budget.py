@@ -341,7 +341,7 @@ def test_measure_times_for_real_once_per_network(calibrated, monkeypatch) -> Non
     monkeypatch.setenv("XDG_CACHE_HOME", calibrated[0])
     report = budget(max_latency="2s", max_macs="0.4G", measure=True, phi_max=0)
     b0 = next(r for r in report.variants if r.variant == "b0")
-    assert b0.latency_source == "measured" and 0 < b0.measured_latency_ms < 2000
+    assert b0.latency_source == "measured" and b0.measured_latency_ms > 0
     assert b0.predicted_latency_ms is not None
     assert report.compound.measured_latency_ms == b0.measured_latency_ms  # B0's network
     assert all(r.measured_latency_ms is None for r in report.variants if r.variant != "b0")
