@@ -23,7 +23,8 @@ from effnet_cli.arch.families import (
     StageRow,
     Variant,
 )
-from effnet_cli.arch.specs import resolve_official
+from effnet_cli.arch.specs import parse_variant, resolve_official
+from effnet_cli.errors import UsageError
 from effnet_cli.measurement.counting.summary import measure
 from effnet_cli.model import build_model, materialize
 from effnet_cli.views.core import render
@@ -185,7 +186,15 @@ def test_summary_on_a_device_builds_one_model(built_models) -> None:
     assert built_models == ["b0"]
 
 
-@pytest.mark.parametrize("variant", ["b0", "b7", "l2"])
-def test_check_limits_counts_blocks_from_rows(variant: str) -> None:
-    spec = resolve_official(variant)
-    assert spec.blocks == sum(r.layers for r in spec.stages if r.role == "blocks")
+@pytest.mark.parametrize(("variant", "blocks"), [("b0", 16), ("b7", 55), ("l2", 88), ("v2-s", 40)])
+def test_block_counts_are_the_papers(variant: str, blocks: int) -> None:
+    """Hand counts: B0's Table 1 sums to 16; B7 (d=3.1) rounds each stage up to 4+7+7+10+
+    10+13+4 = 55; L2 (d=5.3) to 6+11+11+16+16+22+6 = 88; V2-S's six stages 2+4+4+6+9+15."""
+    assert resolve_official(variant).blocks == blocks
+
+
+def test_the_block_limit_is_a_one_line_usage_error() -> None:
+    """d=62 gives 16×62 = 992 blocks (allowed); d=63 gives 1,008, past the 1,000 limit."""
+    assert parse_variant("w=1,d=62,r=224").blocks == 992
+    with pytest.raises(UsageError, match=r"has 1,008 MBConv blocks .*the limit is 1,000"):
+        parse_variant("w=1,d=63,r=224")
