@@ -21,6 +21,9 @@ MACS_G = {
     "b6": 19.068, "b7": 37.746, "b8": 62.597, "l2": 475.704,
 }  # fmt: skip
 TORCHVISION = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
+REFERENCE = json.loads((FIXTURES / "reference_macs.json").read_text())
+"""Params and MACs of every official variant (V1 and V2) by torch's FlopCounterMode on
+torchvision's or timm's implementation: ``fixtures/make_flop_reference.py`` made it."""
 B0_TABLE1 = [
     (1, "Conv3x3", 224, 32, 1),
     (2, "MBConv1, k3x3", 112, 16, 1),

@@ -7,7 +7,17 @@ import sys
 
 import pytest
 import torch
-from conftest import B0_TABLE1, B5_CHANNELS, B5_LAYERS, B5_RESOLUTIONS, MACS_G, PARAMS, TORCHVISION
+from conftest import (
+    B0_TABLE1,
+    B5_CHANNELS,
+    B5_LAYERS,
+    B5_RESOLUTIONS,
+    FIXTURES,
+    MACS_G,
+    PARAMS,
+    REFERENCE,
+    TORCHVISION,
+)
 from torch import nn
 
 from effnet_cli import build_model, measure
@@ -23,11 +33,42 @@ def fast() -> dict:
 
 @pytest.mark.parametrize("variant", list(PARAMS))
 def test_reference_params_and_macs(variant: str, fast: dict) -> None:
+    """Exact integers: params as the design's table (torchvision, timm, TF and Keras agree),
+    MACs as torch's FlopCounterMode counts torchvision's or timm's model; the design's
+    3-decimal G figures are those integers rounded."""
     totals = fast[variant].totals
-    assert totals.params == PARAMS[variant]
-    assert totals.macs / 1e9 == pytest.approx(MACS_G[variant], rel=0.005)
-    # The reference table rounds to 3 decimals: the measured figure must round to the listed one.
-    assert round(totals.macs / 1e9, 3) == pytest.approx(MACS_G[variant], abs=0.0011)
+    reference = REFERENCE["variants"][variant]
+    assert totals.params == PARAMS[variant] == reference["params"]
+    assert totals.macs == reference["macs"]
+    assert round(totals.macs / 1e9, 3) == MACS_G[variant]
+
+
+@pytest.mark.parametrize("variant", [v for v in REFERENCE["variants"] if v.startswith("v2")])
+def test_v2_params_and_macs_are_flop_counter_exact(variant: str) -> None:
+    reference = REFERENCE["variants"][variant]
+    totals = measure(variant).totals
+    assert (totals.params, totals.macs) == (reference["params"], reference["macs"])
+
+
+def test_reference_fixture_says_how_it_was_made() -> None:
+    """The fixture names its generator, which exists, pins the versions the fixture records,
+    and counts every official variant at the resolution the family data gives it."""
+    import ast
+
+    from effnet_cli.arch.families import FAMILIES
+
+    script = FIXTURES / REFERENCE["generator"]
+    tree = ast.parse(script.read_text())
+    pinned = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "VERSIONS"
+    )
+    assert pinned == REFERENCE["versions"]
+    officials = {n: v for f in FAMILIES.values() for n, v in f.variants.items()}
+    assert set(REFERENCE["variants"]) == set(officials)
+    for name, ref in REFERENCE["variants"].items():
+        assert ref["resolution"] == officials[name].coefficients.resolution, name
 
 
 @pytest.mark.parametrize("variant", list(PARAMS))
