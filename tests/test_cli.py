@@ -150,7 +150,12 @@ def test_usage_errors_are_one_line_exit_2(args: list[str], fragments: list[str])
     assert_one_line_error(run(*args), 2, *fragments)
 
 
+TORCH_CHECK = "torch imported:"
+
+
 def _imports_torch(*argv: str) -> tuple[bool, str]:
+    """Run the CLI in a fresh interpreter and report whether torch got imported. The child
+    must exit 0 and end its stderr with exactly the check's line: a crash is no pass."""
     code = (
         "import sys\n"
         "from effnet_cli.cli import app\n"
@@ -158,10 +163,13 @@ def _imports_torch(*argv: str) -> tuple[bool, str]:
         f"    app({list(argv)!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print('torch' in sys.modules, file=sys.stderr)\n"
+        f"print({TORCH_CHECK!r}, 'torch' in sys.modules, file=sys.stderr)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    return out.stderr.strip().splitlines()[-1] == "True", out.stdout
+    assert out.returncode == 0, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last in (f"{TORCH_CHECK} False", f"{TORCH_CHECK} True"), out.stderr
+    return last.endswith("True"), out.stdout
 
 
 @pytest.mark.parametrize(
@@ -171,8 +179,15 @@ def _imports_torch(*argv: str) -> tuple[bool, str]:
      ("budget", "--max-latency", "30ms", "--device", "meta")],
 )  # fmt: skip
 def test_help_and_errors_do_not_import_torch(argv: tuple[str, ...]) -> None:
-    imported, _ = _imports_torch(*argv)
+    imported, stdout = _imports_torch(*argv)
     assert not imported
+    assert ("Usage" in stdout) == ("--help" in argv)  # help printed, or an error instead
+
+
+def test_the_torch_check_sees_torch_when_it_is_imported() -> None:
+    """The check can fail: a command that measures does import torch."""
+    imported, stdout = _imports_torch("summary", "b0", "-r", "64", "-f", "json")
+    assert imported and json.loads(stdout)["variant"] == "b0"
 
 
 def test_python_dash_m_and_version() -> None:
