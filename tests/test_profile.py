@@ -304,3 +304,48 @@ def test_op_kinds_cover_every_op_of_the_trace() -> None:
     kinds = {op_kind(op) for op in trace.ops}
     assert kinds == {"conv", "depthwise", "se_conv", "batch_norm", "activation", "elementwise",
                      "pooling", "linear"}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- the CLI's views
+
+
+def test_table_and_markdown_show_every_stage_and_the_totals(cached) -> None:
+    doc = json.loads(run("profile", TINY, "--predict-only", "-f", "json").stdout)
+    md = run("profile", TINY, "--predict-only", "-f", "markdown").stdout
+    table = run("profile", TINY, "--predict-only", "--wide").stdout
+    for stage in doc["stages"]:
+        assert f"| {stage['stage']} |" in md
+    assert "Flatten & Dropout & FC" in md and "Flatten & Dropout & FC" in table
+    assert f"{doc['predicted_ms']:.2f}" in md and f"{doc['predicted_ms']:.2f}" in table
+
+
+def test_plot_writes_a_chart(cached, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "profile.png"
+    result = run("profile", TINY, "--predict-only", "--plot", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {path}" in result.stderr
+
+
+def test_train_on_the_cli_times_the_backward_with_no_prediction(cached) -> None:
+    result = run("profile", TINY, "--train", "-b", "2", "--iters", "2", "--warmup", "0",
+                 "--op-steps", "1", "-f", "json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["measured_ms"] > 0 and doc["predicted_ms"] is None
+    assert any(k["measured_ms"] for k in doc["op_kinds"] if k["kind"] == "depthwise")
+
+
+def test_recalibrate_on_the_cli_runs_the_calibration_again(cached, monkeypatch) -> None:
+    calls: list[bool] = []
+    real = latency.calibrate
+
+    def counted(progress=None):
+        calls.append(True)
+        return real(progress)
+
+    monkeypatch.setattr(latency, "calibrate", counted)
+    assert run("profile", TINY, "--predict-only", "-f", "json").exit_code == 0
+    assert calls == []  # cached: nothing calibrated
+    assert run("profile", TINY, "--predict-only", "--recalibrate", "-f", "json").exit_code == 0
+    assert calls == [True]
