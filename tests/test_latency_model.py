@@ -184,3 +184,17 @@ def test_a_malformed_entry_is_ignored_with_a_note(tmp_path, monkeypatch) -> None
     ran = _seed(tmp_path, monkeypatch, value)
     _, note = latency.calibration()
     assert ran == ["run"] and note is not None and "ignored" in note
+
+
+def test_a_calibration_run_on_a_busy_machine_says_so(tmp_path, monkeypatch) -> None:
+    """A model whose median bare step took over BUSY× its fastest marks the calibration busy:
+    the note says so and suggests --recalibrate."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    rng = random.Random(3)
+    busy = ModelSamples(SPECS[0], (1, 3, 64, 64), _ops(rng, 8), 0.01, latency.BUSY + 0.5)
+    quiet = ModelSamples(SPECS[1], (1, 3, 64, 64), _ops(rng, 8), 0.01, 1.1)
+    for models, noted in (([quiet], False), ([quiet, busy], True)):
+        fresh = Calibration("cpu", "fresh", 1, models, 1.0)
+        monkeypatch.setattr(latency, "calibrate", lambda progress=None, c=fresh: c)
+        _, note = latency.calibration(recalibrate=True)
+        assert (note is not None and "busy" in note and "--recalibrate" in note) == noted
