@@ -13,6 +13,9 @@ import torch
 from conftest import assert_one_line_error, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from effnet_cli.cli import app
 
 USAGE = [
     # summary: variant specs
@@ -276,3 +279,39 @@ def test_any_input_gives_a_clean_outcome(command, spec, other, resolution, batch
     else:
         assert result.stdout == "" and result.stderr.startswith("effnet: error: ")
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- bugs
+
+
+def _crash(monkeypatch) -> None:
+    """A bug inside a command: the measurement divides by zero."""
+    import effnet_cli.measurement.counting.summary as summary
+
+    def broken(*args, **kwargs):
+        return 1 // 0
+
+    monkeypatch.setattr(summary, "measure_prepared", broken)
+
+
+def test_a_bug_is_exit_70_with_one_line_asking_for_a_report(monkeypatch) -> None:
+    _crash(monkeypatch)
+    result = CliRunner().invoke(app, ["summary", "b0", "-f", "json"])
+    assert result.exit_code == 70 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("effnet: error: internal error: ZeroDivisionError: ")
+    assert "bug in effnet" in line and "report" in line and "EFFNET_DEBUG=1" in line
+
+
+def test_effnet_debug_shows_the_traceback(monkeypatch) -> None:
+    _crash(monkeypatch)
+    monkeypatch.setenv("EFFNET_DEBUG", "1")
+    result = CliRunner().invoke(app, ["summary", "b0"])
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_the_test_runner_refuses_an_internal_error(monkeypatch) -> None:
+    """conftest.run fails any test that meets a bug, whatever exit code it expected."""
+    _crash(monkeypatch)
+    with pytest.raises(AssertionError, match="internal error"):
+        run("summary", "b0")

@@ -17,6 +17,10 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..errors import EffnetError
 
+INTERNAL_ERROR = 70
+"""Exit code of a bug in effnet itself (sysexits' EX_SOFTWARE): never 1 or 2, which promise
+that the input or the machine was the problem."""
+
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
@@ -53,11 +57,20 @@ def _usage_message(exc: Exception, args: Any) -> str:
     return message + (f" (see '{ctx.command_path} --help')" if ctx is not None else "")
 
 
+def _internal_message(exc: Exception) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return (
+        f"internal error: {type(exc).__name__}: {first}. This is a bug in effnet: please "
+        "report it with the command line (EFFNET_DEBUG=1 shows the traceback)"
+    )
+
+
 class OneLineErrors(TyperGroup):
     """Turns every failure into one line on stderr and the documented exit code.
 
     2 for usage errors (click's and ours), 1 for runtime failures, 130 for Ctrl-C; an
-    unexpected exception is one line too (EFFNET_DEBUG=1 re-raises it for a traceback).
+    unexpected exception is a bug: one line asking for a report, exit 70 (EFFNET_DEBUG=1
+    re-raises it for the traceback).
     """
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
@@ -79,8 +92,7 @@ class OneLineErrors(TyperGroup):
         except Exception as exc:
             if os.environ.get("EFFNET_DEBUG"):
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            _fail(f"internal error: {type(exc).__name__}: {first} (EFFNET_DEBUG=1 shows more)", 1)
+            _fail(_internal_message(exc), INTERNAL_ERROR)
         if standalone_mode:
             sys.exit(code if isinstance(code, int) else 0)
         return code
