@@ -17,6 +17,7 @@ from ..arch.specs import (
     Compound,
     parse_variant,
 )
+from ..choices import FAMILY_KEYS
 from ..devices import parse_device
 from ..errors import UsageError
 from ..files import check_checkpoint_path
@@ -60,9 +61,9 @@ def _check_family(key: str) -> None:
     """`scale` is the φ rule's explorer: EfficientNetV2 has no φ, and says so in one line."""
     from ..arch.families import FAMILIES
 
-    family = FAMILIES.get(key.strip().lower())
-    if family is None:
-        raise UsageError(f"unknown family '{key}' (accepted: {', '.join(FAMILIES)})")
+    if key.strip().lower() not in FAMILY_KEYS:
+        raise UsageError(f"unknown family '{key}' (accepted: {', '.join(FAMILY_KEYS)})")
+    family = FAMILIES[key.strip().lower()]
     if not family.compound:
         raise UsageError(
             f"scale explores EfficientNet (V1)'s compound rule φ, α, β, γ; {family.title} has "

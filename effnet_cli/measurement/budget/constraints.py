@@ -11,13 +11,12 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ...choices import AMP_DTYPES, DTYPE_BYTES, OPTIMIZERS
 from ...devices import parse_device
 from ...errors import UsageError
 from ...reports import LIMITS, BudgetConstraints, BudgetRow, Figures
-from ...units import DTYPE_BYTES, check_dtype, parse_bytes, parse_count, parse_ms
+from ...units import check_dtype, parse_bytes, parse_count, parse_ms
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "none")
-AMP_DTYPES = ("bfloat16", "float16")
 PHI_STEP = 0.1
 PHI_MAX = 10.0
 """The φ search's default grid: 0.1 apart, up to φ = 10 (L2's depth and resolution are
