@@ -27,6 +27,12 @@ Optimizer = _choice("Optimizer", OPTIMIZERS)
 Dtype = _choice("Dtype", WEIGHT_DTYPES)
 
 
+def chosen(choice: Enum | None) -> str | None:
+    """An optional choice as the plain string the layers below the CLI take (they are
+    called from Python too, so they accept and validate strings, not these enums)."""
+    return None if choice is None else choice.value
+
+
 VariantArg = Annotated[str, typer.Argument(help=f"Model spec: {GRAMMAR_HINT}.", show_default=False)]
 ResolutionOpt = Annotated[
     int | None,
