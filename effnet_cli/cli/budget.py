@@ -50,6 +50,8 @@ def _opt(name: str, help_text: str, short: str | None = None) -> typer.models.Op
     return typer.Option(*names, help=help_text, show_default=False)
 
 
+# budget's own options. Those named like bench's or memory's (--batch-size, --train,
+# --optimizer, --amp, --max-batch, --device) qualify a limit here, and their help says how.
 MaxMacsOpt = Annotated[
     str | None, _opt("--max-macs", f"Most MACs (conv+linear, batch 1): {COUNT}.")
 ]
@@ -57,28 +59,28 @@ MaxParamsOpt = Annotated[str | None, _opt("--max-params", f"Most parameters: {CO
 MaxWeightsOpt = Annotated[
     str | None, _opt("--max-weights", f"Most weight storage at --dtype: {SIZE}.")
 ]
-WeightDtypeOpt = Annotated[
+BudgetDtypeOpt = Annotated[
     Dtype | None, _opt("--dtype", "Bytes per weight for --max-weights [default: float32].")
 ]
 MaxMemoryOpt = Annotated[
     str | None, _opt("--max-memory", f"Most peak memory of the step (predicted): {SIZE}.")
 ]
-LimitBatchOpt = Annotated[
+BudgetBatchOpt = Annotated[
     int | None, typer.Option("--batch-size", "-b", min=1, show_default=False, help=BATCH_HELP)
 ]
-TrainStepOpt = Annotated[
+BudgetTrainOpt = Annotated[
     bool, typer.Option("--train", help="--max-memory of a training step, not inference.")
 ]
-StepOptimizerOpt = Annotated[
+BudgetOptimizerOpt = Annotated[
     Optimizer | None,
     _opt("--optimizer", "With --train: sgd (momentum 0.9, default), adam, adamw, none."),
 ]
-StepAmpOpt = Annotated[Amp | None, _opt("--amp", "--max-memory under torch.autocast.")]
-MaxBatchOpt = Annotated[
+BudgetAmpOpt = Annotated[Amp | None, _opt("--amp", "--max-memory under torch.autocast.")]
+BudgetMaxBatchOpt = Annotated[
     bool, typer.Option("--max-batch", help="Also the largest batch within --max-memory per model.")
 ]
 MaxLatencyOpt = Annotated[str | None, _opt("--max-latency", LATENCY_HELP)]
-LatencyDeviceOpt = Annotated[str | None, _opt("--device", DEVICE_HELP)]
+BudgetDeviceOpt = Annotated[str | None, _opt("--device", DEVICE_HELP)]
 MeasureOpt = Annotated[bool, typer.Option("--measure", help=MEASURE_HELP)]
 PhiStepOpt = Annotated[
     float, typer.Option("--phi-step", help="Grid of the φ search (must divide 1).")
@@ -93,15 +95,15 @@ def budget(
     max_macs: MaxMacsOpt = None,
     max_params: MaxParamsOpt = None,
     max_weights: MaxWeightsOpt = None,
-    dtype: WeightDtypeOpt = None,
+    dtype: BudgetDtypeOpt = None,
     max_memory: MaxMemoryOpt = None,
-    batch_size: LimitBatchOpt = None,
-    train: TrainStepOpt = False,
-    optimizer: StepOptimizerOpt = None,
-    amp: StepAmpOpt = None,
-    max_batch: MaxBatchOpt = False,
+    batch_size: BudgetBatchOpt = None,
+    train: BudgetTrainOpt = False,
+    optimizer: BudgetOptimizerOpt = None,
+    amp: BudgetAmpOpt = None,
+    max_batch: BudgetMaxBatchOpt = False,
     max_latency: MaxLatencyOpt = None,
-    device: LatencyDeviceOpt = None,
+    device: BudgetDeviceOpt = None,
     measure: MeasureOpt = False,
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,

@@ -317,20 +317,22 @@ def list_(
     draw_plot("plot_list", plot, variants)
 
 
-StepOpt = Annotated[
+# memory's own options. --train, --optimizer and --channels-last share their names with
+# bench's and budget's, but their help says what each does to a predicted peak.
+MemoryTrainOpt = Annotated[
     bool, typer.Option("--train", help="A training step instead of one inference forward.")
 ]
-OptimizerOpt = Annotated[
+MemoryOptimizerOpt = Annotated[
     Optimizer | None,
     typer.Option(
         "--optimizer",
         help="With --train: sgd (momentum 0.9, default), adam, adamw, or none (gradients only).",
     ),
 ]
-MaxBatchOpt = Annotated[
+MemoryMaxBatchOpt = Annotated[
     bool, typer.Option("--max-batch", help="Find the largest batch that fits --limit.")
 ]
-LimitOpt = Annotated[
+MemoryLimitOpt = Annotated[
     str | None,
     typer.Option(
         "--limit",
@@ -338,7 +340,7 @@ LimitOpt = Annotated[
         "bytes, GB = 10^9) [default: the device's free memory].",
     ),
 ]
-LayoutOpt = Annotated[
+MemoryLayoutOpt = Annotated[
     bool, typer.Option("--channels-last", help="NHWC layout (same sizes, same peak).")
 ]
 
@@ -349,13 +351,13 @@ def memory(
     batch_size: BatchOpt = 1,
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,
-    train: StepOpt = False,
-    optimizer: OptimizerOpt = None,
+    train: MemoryTrainOpt = False,
+    optimizer: MemoryOptimizerOpt = None,
     device: DeviceOpt = None,
-    max_batch: MaxBatchOpt = False,
-    limit: LimitOpt = None,
+    max_batch: MemoryMaxBatchOpt = False,
+    limit: MemoryLimitOpt = None,
     amp: AmpOpt = None,
-    channels_last: LayoutOpt = False,
+    channels_last: MemoryLayoutOpt = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
