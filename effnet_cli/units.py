@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import math
 
+from .choices import WEIGHT_DTYPES
 from .errors import UsageError
-
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
-"""Bytes one weight takes in each storage type --dtype accepts."""
 
 
 def check_dtype(name: str) -> str:
     """A --dtype value, or one line naming the accepted ones (exit 2)."""
-    if name not in DTYPE_BYTES:
-        raise UsageError(f"--dtype must be one of {', '.join(DTYPE_BYTES)}, got '{name}'")
+    if name not in WEIGHT_DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(WEIGHT_DTYPES)}, got '{name}'")
     return name
 
 

@@ -33,7 +33,7 @@ from effnet_cli.views.summary import summary_view
 PACKAGE = Path(effnet_cli.__file__).parent
 LIGHT_PACKAGES = ("arch", "views", "cli")
 LIGHT_MODULES = (
-    "cli", "reports", "errors", "files", "devices", "units", "lazy", "measurement",
+    "cli", "choices", "reports", "errors", "files", "devices", "units", "lazy", "measurement",
     "measurement.trace", "measurement.counting", "measurement.memory", "measurement.timing",
     "measurement.budget", "measurement.timing.settings", "measurement.budget.constraints",
 )  # fmt: skip
@@ -127,6 +127,23 @@ def test_views_and_reports_never_import_the_measurement_layer() -> None:
 def test_no_module_over_600_lines() -> None:
     sizes = {p.relative_to(PACKAGE): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     assert max(sizes.values()) <= 600, max(sizes.items(), key=lambda item: item[1])
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_over_60_lines() -> None:
+    """A function is read as a whole: from its first decorator to its last line, a Typer
+    command's signature included (its options are what a reader has to hold in mind)."""
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                lines = node.end_lineno - first + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE)}:{first} {node.name} ({lines} lines)")
+    assert not long, long
 
 
 TOY = Family(

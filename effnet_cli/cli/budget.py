@@ -26,6 +26,7 @@ from .options import (
     PlotOpt,
     ResolutionOpt,
     WideOpt,
+    chosen,
 )
 from .output import check_paths, deliver, draw_plot
 
@@ -49,61 +50,68 @@ def _opt(name: str, help_text: str, short: str | None = None) -> typer.models.Op
     return typer.Option(*names, help=help_text, show_default=False)
 
 
+# budget's own options. Those named like bench's or memory's (--batch-size, --train,
+# --optimizer, --amp, --max-batch, --device) qualify a limit here, and their help says how.
+MaxMacsOpt = Annotated[
+    str | None, _opt("--max-macs", f"Most MACs (conv+linear, batch 1): {COUNT}.")
+]
+MaxParamsOpt = Annotated[str | None, _opt("--max-params", f"Most parameters: {COUNT}.")]
+MaxWeightsOpt = Annotated[
+    str | None, _opt("--max-weights", f"Most weight storage at --dtype: {SIZE}.")
+]
+BudgetDtypeOpt = Annotated[
+    Dtype | None, _opt("--dtype", "Bytes per weight for --max-weights [default: float32].")
+]
+MaxMemoryOpt = Annotated[
+    str | None, _opt("--max-memory", f"Most peak memory of the step (predicted): {SIZE}.")
+]
+BudgetBatchOpt = Annotated[
+    int | None, typer.Option("--batch-size", "-b", min=1, show_default=False, help=BATCH_HELP)
+]
+BudgetTrainOpt = Annotated[
+    bool, typer.Option("--train", help="--max-memory of a training step, not inference.")
+]
+BudgetOptimizerOpt = Annotated[
+    Optimizer | None,
+    _opt("--optimizer", "With --train: sgd (momentum 0.9, default), adam, adamw, none."),
+]
+BudgetAmpOpt = Annotated[Amp | None, _opt("--amp", "--max-memory under torch.autocast.")]
+BudgetMaxBatchOpt = Annotated[
+    bool, typer.Option("--max-batch", help="Also the largest batch within --max-memory per model.")
+]
+MaxLatencyOpt = Annotated[str | None, _opt("--max-latency", LATENCY_HELP)]
+BudgetDeviceOpt = Annotated[str | None, _opt("--device", DEVICE_HELP)]
+MeasureOpt = Annotated[bool, typer.Option("--measure", help=MEASURE_HELP)]
+PhiStepOpt = Annotated[
+    float, typer.Option("--phi-step", help="Grid of the φ search (must divide 1).")
+]
+PhiMaxOpt = Annotated[
+    float, typer.Option("--phi-max", help="Largest φ searched (L2 is about φ 9).")
+]
+
+
 @app.command(short_help="Which official variant, which φ and which batch fit your limits.")
 def budget(
-    max_macs: Annotated[
-        str | None, _opt("--max-macs", f"Most MACs (conv+linear, batch 1): {COUNT}.")
-    ] = None,
-    max_params: Annotated[str | None, _opt("--max-params", f"Most parameters: {COUNT}.")] = None,
-    max_weights: Annotated[
-        str | None, _opt("--max-weights", f"Most weight storage at --dtype: {SIZE}.")
-    ] = None,
-    dtype: Annotated[
-        Dtype | None, _opt("--dtype", "Bytes per weight for --max-weights [default: float32].")
-    ] = None,
-    max_memory: Annotated[
-        str | None,
-        _opt("--max-memory", f"Most peak memory of the step (predicted): {SIZE}."),
-    ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option("--batch-size", "-b", min=1, show_default=False, help=BATCH_HELP),
-    ] = None,
-    train: Annotated[
-        bool, typer.Option("--train", help="--max-memory of a training step, not inference.")
-    ] = False,
-    optimizer: Annotated[
-        Optimizer | None,
-        _opt("--optimizer", "With --train: sgd (momentum 0.9, default), adam, adamw, none."),
-    ] = None,
-    amp: Annotated[Amp | None, _opt("--amp", "--max-memory under torch.autocast.")] = None,
-    max_batch: Annotated[
-        bool,
-        typer.Option("--max-batch", help="Also the largest batch within --max-memory per model."),
-    ] = False,
-    max_latency: Annotated[
-        str | None,
-        _opt("--max-latency", LATENCY_HELP),
-    ] = None,
-    device: Annotated[
-        str | None,
-        _opt("--device", DEVICE_HELP),
-    ] = None,
-    measure: Annotated[
-        bool,
-        typer.Option("--measure", help=MEASURE_HELP),
-    ] = False,
+    max_macs: MaxMacsOpt = None,
+    max_params: MaxParamsOpt = None,
+    max_weights: MaxWeightsOpt = None,
+    dtype: BudgetDtypeOpt = None,
+    max_memory: MaxMemoryOpt = None,
+    batch_size: BudgetBatchOpt = None,
+    train: BudgetTrainOpt = False,
+    optimizer: BudgetOptimizerOpt = None,
+    amp: BudgetAmpOpt = None,
+    max_batch: BudgetMaxBatchOpt = False,
+    max_latency: MaxLatencyOpt = None,
+    device: BudgetDeviceOpt = None,
+    measure: MeasureOpt = False,
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,
     alpha: AlphaOpt = DEFAULT_ALPHA,
     beta: BetaOpt = DEFAULT_BETA,
     gamma: GammaOpt = DEFAULT_GAMMA,
-    phi_step: Annotated[
-        float, typer.Option("--phi-step", help="Grid of the φ search (must divide 1).")
-    ] = PHI_STEP,
-    phi_max: Annotated[
-        float, typer.Option("--phi-max", help="Largest φ searched (L2 is about φ 9).")
-    ] = PHI_MAX,
+    phi_step: PhiStepOpt = PHI_STEP,
+    phi_max: PhiMaxOpt = PHI_MAX,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -115,9 +123,8 @@ def budget(
     check_paths(output, None, plot)
     c = budget_constraints(
         max_macs=max_macs, max_params=max_params, max_weights=max_weights,
-        dtype=dtype.value if dtype else None, max_memory=max_memory, batch_size=batch_size,
-        train=train, optimizer=optimizer.value if optimizer else None,
-        amp=amp.value if amp else None, max_batch=max_batch, max_latency=max_latency,
+        dtype=chosen(dtype), max_memory=max_memory, batch_size=batch_size, train=train,
+        optimizer=chosen(optimizer), amp=chosen(amp), max_batch=max_batch, max_latency=max_latency,
         device=device, measure=measure, resolution=resolution, num_classes=num_classes,
     )  # fmt: skip
     compound = Compound(0.0, alpha, beta, gamma, BASE_RESOLUTION).check()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
@@ -17,6 +18,7 @@ from ..arch.specs import (
     Compound,
     parse_variant,
 )
+from ..choices import FAMILY_KEYS
 from ..devices import parse_device
 from ..errors import UsageError
 from ..files import check_checkpoint_path
@@ -52,17 +54,26 @@ from .options import (
     WarmupOpt,
     WeightsOpt,
     WideOpt,
+    chosen,
 )
-from .output import check_paths, deliver, draw_plot, emit, progress_bar, table_width
+from .output import (
+    check_paths,
+    deliver,
+    draw_plot,
+    emit,
+    notes_off_table,
+    progress_bar,
+    table_width,
+)
 
 
 def _check_family(key: str) -> None:
     """`scale` is the φ rule's explorer: EfficientNetV2 has no φ, and says so in one line."""
     from ..arch.families import FAMILIES
 
-    family = FAMILIES.get(key.strip().lower())
-    if family is None:
-        raise UsageError(f"unknown family '{key}' (accepted: {', '.join(FAMILIES)})")
+    if key.strip().lower() not in FAMILY_KEYS:
+        raise UsageError(f"unknown family '{key}' (accepted: {', '.join(FAMILY_KEYS)})")
+    family = FAMILIES[key.strip().lower()]
     if not family.compound:
         raise UsageError(
             f"scale explores EfficientNet (V1)'s compound rule φ, α, β, γ; {family.title} has "
@@ -73,6 +84,17 @@ def _check_family(key: str) -> None:
 
 SUMMARY_TIMED_STEPS = 5
 """Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
+
+
+BlocksOpt = Annotated[bool, typer.Option("--blocks", help="Add the per-MBConv-block table.")]
+NoTopOpt = Annotated[
+    bool, typer.Option("--no-top", help="Drop the classifier (Keras include_top=False).")
+]
+PoolingOpt = Annotated[Pooling, typer.Option("--pooling", help="Global pooling.")]
+LayersOpt = Annotated[
+    int | None,
+    typer.Option("--layers", min=1, max=6, help="Add torchinfo's per-layer view to this depth."),
+]
 
 
 @app.command(short_help="One model: its Table 1, cost per stage and block, totals.")
@@ -87,21 +109,12 @@ def summary(
     export: ExportOpt = None,
     wide: WideOpt = False,
     dtype: DtypeOpt = Dtype.float32,
-    blocks: Annotated[
-        bool, typer.Option("--blocks", help="Add the per-MBConv-block table.")
-    ] = False,
+    blocks: BlocksOpt = False,
     engine: EngineOpt = Engine.auto,
     weights: WeightsOpt = None,
-    no_top: Annotated[
-        bool, typer.Option("--no-top", help="Drop the classifier (Keras include_top=False).")
-    ] = False,
-    pooling: Annotated[Pooling, typer.Option("--pooling", help="Global pooling.")] = Pooling.avg,
-    layers: Annotated[
-        int | None,
-        typer.Option(
-            "--layers", min=1, max=6, help="Add torchinfo's per-layer view to this depth."
-        ),
-    ] = None,
+    no_top: NoTopOpt = False,
+    pooling: PoolingOpt = Pooling.avg,
+    layers: LayersOpt = None,
 ) -> None:
     """Per-stage table, the paper's Table 1 for this variant, and totals for one model.
 
@@ -133,28 +146,48 @@ def summary(
     deliver(summary_view(result, blocks), fmt, output, export, wide)
 
 
+class _Destination(NamedTuple):
+    """Where a command's view goes: ``deliver``'s arguments after the view."""
+
+    fmt: Format
+    output: Path | None
+    export: Path | None
+    wide: bool
+
+
+PhiOpt = Annotated[
+    float | None,
+    typer.Option("--phi", help="Compound coefficient φ (0 is B0; may be fractional)."),
+]
+SweepOpt = Annotated[
+    str | None,
+    typer.Option("--sweep", help="START:STOP[:STEP], STOP included: one row per φ."),
+]
+SearchOpt = Annotated[
+    bool, typer.Option("--search", help="The paper's step 1: grid over α, β, γ at φ=1.")
+]
+GridStepOpt = Annotated[float, typer.Option("--grid-step", help="--search grid step.")]
+ToleranceOpt = Annotated[
+    float, typer.Option("--tolerance", help="--search: allowed |α·β²·γ² − 2|.")
+]
+TopOpt = Annotated[int, typer.Option("--top", min=1, help="--search: rows shown.")]
+FamilyOpt = Annotated[
+    str, typer.Option("--family", help="v1 (EfficientNet, the φ rule) or v2 (no φ).")
+]
+
+
 @app.command(short_help="Compound scaling: φ, α, β, γ → d, w, r → the measured model.")
 def scale(
-    phi: Annotated[
-        float | None,
-        typer.Option("--phi", help="Compound coefficient φ (0 is B0; may be fractional)."),
-    ] = None,
+    phi: PhiOpt = None,
     alpha: AlphaOpt = DEFAULT_ALPHA,
     beta: BetaOpt = DEFAULT_BETA,
     gamma: GammaOpt = DEFAULT_GAMMA,
     base_resolution: BaseResOpt = BASE_RESOLUTION,
-    sweep: Annotated[
-        str | None,
-        typer.Option("--sweep", help="START:STOP[:STEP], STOP included: one row per φ."),
-    ] = None,
-    search: Annotated[
-        bool, typer.Option("--search", help="The paper's step 1: grid over α, β, γ at φ=1.")
-    ] = False,
-    grid_step: Annotated[float, typer.Option("--grid-step", help="--search grid step.")] = 0.05,
-    tolerance: Annotated[
-        float, typer.Option("--tolerance", help="--search: allowed |α·β²·γ² − 2|.")
-    ] = 0.1,
-    top: Annotated[int, typer.Option("--top", min=1, help="--search: rows shown.")] = 20,
+    sweep: SweepOpt = None,
+    search: SearchOpt = False,
+    grid_step: GridStepOpt = 0.05,
+    tolerance: ToleranceOpt = 0.1,
+    top: TopOpt = 20,
     batch_size: BatchOpt = 1,
     num_classes: ClassesOpt = 1000,
     fmt: FormatOpt = Format.table,
@@ -162,45 +195,66 @@ def scale(
     export: ExportOpt = None,
     wide: WideOpt = False,
     plot: PlotOpt = None,
-    family: Annotated[
-        str, typer.Option("--family", help="v1 (EfficientNet, the φ rule) or v2 (no φ).")
-    ] = "v1",
+    family: FamilyOpt = "v1",
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
     check_paths(output, export, plot)
     _check_family(family)
     if plot is not None and sweep is None:
         raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
-    from ..arch import scaling
-
     if (phi is not None) + (sweep is not None) + search != 1:
         raise UsageError("scale needs exactly one of --phi F, --sweep START:STOP[:STEP], --search")
     common = {"batch_size": batch_size, "num_classes": num_classes}
     compound = Compound(phi or 0.0, alpha, beta, gamma, base_resolution)
+    to = _Destination(fmt, output, export, wide)
     if search:
-        candidates = scaling.search_grid(grid_step, tolerance)
-        from ..measurement.counting.analysis import search as run_search
-        from ..views.analysis import search_view
+        _scale_search((grid_step, tolerance, top), base_resolution, common, to)
+    elif sweep is not None:
+        _scale_sweep(sweep, compound, common, to, plot)
+    else:
+        _scale_one(compound, common, to)
 
-        found = run_search(candidates, base_resolution, (grid_step, tolerance, top), **common)
-        deliver(search_view(found), fmt, output, export, wide)
-        return
-    if sweep is not None:
-        phis = scaling.parse_sweep(sweep)
-        for value in phis:
-            scaling.derive(compound.at(value))  # validate before torch
-        from ..measurement.counting.analysis import sweep as run_sweep
-        from ..views.analysis import sweep_view
 
-        swept = run_sweep(phis, compound, **common)
-        deliver(sweep_view(swept), fmt, output, export, wide)
-        draw_plot("plot_sweep", plot, swept)
-        return
+def _scale_search(
+    grid: tuple[float, float, int], base_resolution: int, common: dict[str, int], to: _Destination
+) -> None:
+    """scale --search: every (α, β, γ) on the grid within the tolerance, measured at φ = 1."""
+    from ..arch import scaling
+
+    grid_step, tolerance, _ = grid
+    candidates = scaling.search_grid(grid_step, tolerance)
+    from ..measurement.counting.analysis import search as run_search
+    from ..views.analysis import search_view
+
+    deliver(search_view(run_search(candidates, base_resolution, grid, **common)), *to)
+
+
+def _scale_sweep(
+    sweep: str, compound: Compound, common: dict[str, int], to: _Destination, plot: Path | None
+) -> None:
+    """scale --sweep: one measured model per φ, every φ checked before torch loads."""
+    from ..arch import scaling
+
+    phis = scaling.parse_sweep(sweep)
+    for value in phis:
+        scaling.derive(compound.at(value))  # validate before torch
+    from ..measurement.counting.analysis import sweep as run_sweep
+    from ..views.analysis import sweep_view
+
+    swept = run_sweep(phis, compound, **common)
+    deliver(sweep_view(swept), *to)
+    draw_plot("plot_sweep", plot, swept)
+
+
+def _scale_one(compound: Compound, common: dict[str, int], to: _Destination) -> None:
+    """scale --phi: d, w, r for one φ and the model they make, stage by stage."""
+    from ..arch import scaling
+
     scaling.derive(compound)  # validate before torch
     from ..measurement.counting.analysis import scale_report
     from ..views.analysis import scale_view
 
-    deliver(scale_view(scale_report(compound, **common)), fmt, output, export, wide)
+    deliver(scale_view(scale_report(compound, **common)), *to)
 
 
 @app.command(short_help="Two or more models side by side, with ratios to the first.")
@@ -263,39 +317,47 @@ def list_(
     draw_plot("plot_list", plot, variants)
 
 
+# memory's own options. --train, --optimizer and --channels-last share their names with
+# bench's and budget's, but their help says what each does to a predicted peak.
+MemoryTrainOpt = Annotated[
+    bool, typer.Option("--train", help="A training step instead of one inference forward.")
+]
+MemoryOptimizerOpt = Annotated[
+    Optimizer | None,
+    typer.Option(
+        "--optimizer",
+        help="With --train: sgd (momentum 0.9, default), adam, adamw, or none (gradients only).",
+    ),
+]
+MemoryMaxBatchOpt = Annotated[
+    bool, typer.Option("--max-batch", help="Find the largest batch that fits --limit.")
+]
+MemoryLimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--limit",
+        help="Memory to fit into, e.g. 16GiB, 500MB, 2e9 (GiB = 2^30 "
+        "bytes, GB = 10^9) [default: the device's free memory].",
+    ),
+]
+MemoryLayoutOpt = Annotated[
+    bool, typer.Option("--channels-last", help="NHWC layout (same sizes, same peak).")
+]
+
+
 @app.command(short_help="Peak memory of inference or a training step: predicted, measured.")
 def memory(
     variant: VariantArg,
     batch_size: BatchOpt = 1,
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,
-    train: Annotated[
-        bool, typer.Option("--train", help="A training step instead of one inference forward.")
-    ] = False,
-    optimizer: Annotated[
-        Optimizer | None,
-        typer.Option(
-            "--optimizer",
-            help="With --train: sgd (momentum 0.9, default), adam, "
-            "adamw, or none (gradients only).",
-        ),
-    ] = None,
+    train: MemoryTrainOpt = False,
+    optimizer: MemoryOptimizerOpt = None,
     device: DeviceOpt = None,
-    max_batch: Annotated[
-        bool, typer.Option("--max-batch", help="Find the largest batch that fits --limit.")
-    ] = False,
-    limit: Annotated[
-        str | None,
-        typer.Option(
-            "--limit",
-            help="Memory to fit into, e.g. 16GiB, 500MB, 2e9 (GiB = 2^30 "
-            "bytes, GB = 10^9) [default: the device's free memory].",
-        ),
-    ] = None,
+    max_batch: MemoryMaxBatchOpt = False,
+    limit: MemoryLimitOpt = None,
     amp: AmpOpt = None,
-    channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="NHWC layout (same sizes, same peak).")
-    ] = False,
+    channels_last: MemoryLayoutOpt = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -318,17 +380,21 @@ def memory(
     report = run_memory(
         spec, batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
-        max_batch=max_batch, limit_bytes=limit_bytes, amp=amp.value if amp else None,
+        max_batch=max_batch, limit_bytes=limit_bytes, amp=chosen(amp),
         channels_last=channels_last,
     )  # fmt: skip
     deliver(memory_view(report), fmt, output, None, wide)
 
 
+VariantsArg = Annotated[
+    list[str], typer.Argument(help=f"One or more specs: {GRAMMAR_HINT}.", show_default=False)
+]
+CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the model first.")]
+
+
 @app.command(short_help="Measured latency, throughput and peak memory on a device.")
 def bench(
-    variants: Annotated[
-        list[str], typer.Argument(help=f"One or more specs: {GRAMMAR_HINT}.", show_default=False)
-    ],
+    variants: VariantsArg,
     device: RealDeviceOpt = "cpu",
     batch_size: BatchOpt = 1,
     resolution: ResolutionOpt = None,
@@ -338,9 +404,7 @@ def bench(
     warmup: WarmupOpt = 2,
     amp: AmpOpt = None,
     channels_last: ChannelsLastOpt = False,
-    compile_: Annotated[
-        bool, typer.Option("--compile", help="torch.compile the model first.")
-    ] = False,
+    compile_: CompileOpt = False,
     threads: ThreadsOpt = None,
     train: TrainOpt = False,
     weights: WeightsOpt = None,
@@ -356,7 +420,7 @@ def bench(
     settings = _bench_settings(
         device=parse_device(device, meta_ok=False), batch_size=batch_size, resolution=resolution,
         num_classes=num_classes, iters=iters, seconds=seconds, warmup=warmup,
-        amp=amp.value if amp else None, channels_last=channels_last, compile=compile_,
+        amp=chosen(amp), channels_last=channels_last, compile=compile_,
         threads=threads, train=train, weights=weights,
     )  # fmt: skip
     from ..measurement.timing.bench import benchmark
@@ -372,9 +436,7 @@ def bench(
             results.append(benchmark(spec, settings, tick))
     width = table_width(wide, output)
     emit(render(bench_view(results), fmt.value, width), output, width)
-    if fmt is not Format.table:  # the table shows them; other formats get them on stderr
-        for warning in noise_warnings(results):
-            sys.stderr.write(f"effnet: {warning}\n")
+    notes_off_table(fmt, noise_warnings(results))
 
 
 def _bench_settings(**values: Any):
@@ -382,6 +444,17 @@ def _bench_settings(**values: Any):
     from ..measurement.timing.settings import BenchSettings
 
     return BenchSettings(**values).validate()
+
+
+OpStepsOpt = Annotated[
+    int, typer.Option("--op-steps", help="Steps timed under torch.profiler for op kinds.")
+]
+PredictOnlyOpt = Annotated[
+    bool, typer.Option("--predict-only", help="Predict the latency without running the model.")
+]
+RecalibrateOpt = Annotated[
+    bool, typer.Option("--recalibrate", help="Measure the roofline and latency model again.")
+]
 
 
 @app.command(short_help="Where the time goes: per stage and op kind, roofline, predicted.")
@@ -394,21 +467,13 @@ def profile(
     iters: ItersOpt = None,
     seconds: SecondsOpt = 5.0,
     warmup: WarmupOpt = 2,
-    op_steps: Annotated[
-        int, typer.Option("--op-steps", help="Steps timed under torch.profiler for op kinds.")
-    ] = 3,
+    op_steps: OpStepsOpt = 3,
     amp: AmpOpt = None,
     channels_last: ChannelsLastOpt = False,
     threads: ThreadsOpt = None,
     train: TrainOpt = False,
-    predict_only: Annotated[
-        bool,
-        typer.Option("--predict-only", help="Predict the latency without running the model."),
-    ] = False,
-    recalibrate: Annotated[
-        bool,
-        typer.Option("--recalibrate", help="Measure the roofline and latency model again."),
-    ] = False,
+    predict_only: PredictOnlyOpt = False,
+    recalibrate: RecalibrateOpt = False,
     weights: WeightsOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -426,7 +491,7 @@ def profile(
     settings = ProfileSettings(
         device=parse_device(device, meta_ok=False, command="profile"),
         batch_size=batch_size, resolution=resolution, num_classes=num_classes, iters=iters,
-        seconds=seconds, warmup=warmup, amp=amp.value if amp else None,
+        seconds=seconds, warmup=warmup, amp=chosen(amp),
         channels_last=channels_last, threads=threads, train=train, weights=weights,
         op_steps=op_steps, predict_only=predict_only, recalibrate=recalibrate,
     ).validate()  # fmt: skip
@@ -435,18 +500,22 @@ def profile(
 
     bar = progress_bar("profile")
     with bar or nullcontext():
-        tasks: dict[str, Any] = {}
-
-        def tick(label: str, done: int, total: int | None) -> None:
-            if bar is None:
-                return
-            if label not in tasks:
-                tasks[label] = bar.add_task(f"{spec.title}: {label}", total=total)
-            bar.update(tasks[label], completed=done)
-
-        report = run_profile(spec, settings, tick)
+        report = run_profile(spec, settings, _phase_ticks(bar, spec.title))
     deliver(profile_view(report), fmt, output, None, wide)
-    if fmt is not Format.table:  # the table shows them; other formats get them on stderr
-        for line in [*report.notes, *profile_warnings(report)]:
-            sys.stderr.write(f"effnet: {line}\n")
+    notes_off_table(fmt, [*report.notes, *profile_warnings(report)])
     draw_plot("plot_profile", plot, report)
+
+
+def _phase_ticks(bar: Any, title: str) -> Callable[[str, int, int | None], None]:
+    """profile's progress callback: one bar per phase (timing, op kinds, calibration),
+    added the first time that phase reports; nothing when stderr is not a terminal."""
+    tasks: dict[str, Any] = {}
+
+    def tick(label: str, done: int, total: int | None) -> None:
+        if bar is None:
+            return
+        if label not in tasks:
+            tasks[label] = bar.add_task(f"{title}: {label}", total=total)
+        bar.update(tasks[label], completed=done)
+
+    return tick

@@ -9,37 +9,28 @@ from typing import Annotated
 import typer
 
 from ..arch.specs import GRAMMAR_HINT, MAX_RESOLUTION, MIN_RESOLUTION
+from ..choices import AMP_DTYPES, ENGINES, FORMATS, OPTIMIZERS, POOLINGS, WEIGHT_DTYPES
 from ..devices import DEVICE_HINT
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
+def _choice(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum whose members are ``values`` (member name = value), for Typer to offer as
+    ``<a|b|c>``: built from ``choices`` so the parser accepts what the validators accept."""
+    return Enum(name, {value: value for value in values}, type=str, module=__name__)
 
 
-class Engine(str, Enum):
-    auto = "auto"
-    fast = "fast"
-    fvcore = "fvcore"
+Format = _choice("Format", FORMATS)
+Engine = _choice("Engine", ENGINES)
+Pooling = _choice("Pooling", POOLINGS)
+Amp = _choice("Amp", AMP_DTYPES)
+Optimizer = _choice("Optimizer", OPTIMIZERS)
+Dtype = _choice("Dtype", WEIGHT_DTYPES)
 
 
-class Pooling(str, Enum):
-    avg = "avg"
-    max = "max"
-
-
-class Amp(str, Enum):
-    bfloat16 = "bfloat16"
-    float16 = "float16"
-
-
-class Optimizer(str, Enum):
-    sgd = "sgd"
-    adam = "adam"
-    adamw = "adamw"
-    none = "none"
+def chosen(choice: Enum | None) -> str | None:
+    """An optional choice as the plain string the layers below the CLI take (they are
+    called from Python too, so they accept and validate strings, not these enums)."""
+    return None if choice is None else choice.value
 
 
 VariantArg = Annotated[str, typer.Argument(help=f"Model spec: {GRAMMAR_HINT}.", show_default=False)]
@@ -73,13 +64,6 @@ PlotOpt = Annotated[
     Path | None,
     typer.Option("--plot", help="Also save a chart, .png or .svg (needs the 'plot' extra)."),
 ]
-
-
-class Dtype(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    int8 = "int8"
 
 
 DtypeOpt = Annotated[

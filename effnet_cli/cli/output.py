@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,15 @@ def deliver(
         data = export_document(table, export.suffix.lower(), print_width(table, width), title)
         write_atomic(export, data)
         sys.stderr.write(f"effnet: wrote {export}\n")
+
+
+def notes_off_table(fmt: Format, lines: Iterable[str]) -> None:
+    """Notes and warnings a table shows in itself: the other formats are data for a program,
+    so there they go to stderr, one ``effnet:`` line each, and stdout stays parseable."""
+    if fmt is Format.table:
+        return
+    for line in lines:
+        sys.stderr.write(f"effnet: {line}\n")
 
 
 def draw_plot(chart: str, path: Path | None, *data: Any) -> None:

@@ -12,14 +12,13 @@ import torch
 from torch import Tensor, nn
 
 from ..arch.specs import HEAD, STEM, ResolvedSpec, StageSpec, parse_variant
+from ..choices import POOLINGS
 from ..errors import UsageError
 from .blocks import BLOCKS, BlockConfig
 from .checkpoints import load_weights
 from .layers import ConvBNAct, Layers
 
-__all__ = ["POOLINGS", "EfficientNet", "build_model", "load_weights", "materialize"]
-
-POOLINGS = ("avg", "max")
+__all__ = ["EfficientNet", "build_model", "load_weights", "materialize"]
 
 
 class EfficientNet(nn.Module):

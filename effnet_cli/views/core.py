@@ -25,7 +25,6 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-FORMATS = ("table", "json", "csv", "markdown")
 MACS_LABEL = "MACs (conv+linear)"
 MACS_NOTE = (
     "MACs = multiply-accumulates of conv + linear layers, the paper's 'FLOPS'; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..choices import OPTIMIZER_NAMES
 from ..reports import MemoryReport, MemoryStage
 from .core import Column, Facts, Note, Part, View, csv_text, grid, to_dict
 from .numbers import nbytes, pct
@@ -29,8 +30,6 @@ LABELS = {
     "transient": "transient (backward and optimizer temporaries)",
 }
 RESERVED_NOTE = "what the caching allocator kept from the driver: closer to nvidia-smi"
-OPTIMIZER_NAMES = {"sgd": "SGD, momentum 0.9", "adam": "Adam", "adamw": "AdamW",
-                   "none": "no optimizer (gradients only)"}  # fmt: skip
 
 
 def _step(r: MemoryReport) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..arch.families import FAMILIES
+from ..choices import DTYPE_BYTES
 from ..reports import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary
-from ..units import DTYPE_BYTES
 from .core import (
     MACS_LABEL,
     MACS_NOTE,

@@ -11,13 +11,12 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ...choices import AMP_DTYPES, DTYPE_BYTES, OPTIMIZERS
 from ...devices import parse_device
 from ...errors import UsageError
 from ...reports import LIMITS, BudgetConstraints, BudgetRow, Figures
-from ...units import DTYPE_BYTES, check_dtype, parse_bytes, parse_count, parse_ms
+from ...units import check_dtype, parse_bytes, parse_count, parse_ms
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "none")
-AMP_DTYPES = ("bfloat16", "float16")
 PHI_STEP = 0.1
 PHI_MAX = 10.0
 """The φ search's default grid: 0.1 apart, up to φ = 10 (L2's depth and resolution are
@@ -55,41 +54,13 @@ def budget_constraints(
 ) -> BudgetConstraints:
     """Validated limits: every option that only qualifies a limit needs that limit, so
     nothing the user typed is silently ignored."""
-    limits = {
-        "max_macs": _parsed(max_macs, "--max-macs", parse_count),
-        "max_params": _parsed(max_params, "--max-params", parse_count),
-        "max_weight_bytes": _parsed(max_weights, "--max-weights", parse_bytes),
-        "max_memory_bytes": _parsed(max_memory, "--max-memory", parse_bytes),
-        "max_latency_ms": _parsed(max_latency, "--max-latency", parse_ms),
-    }
-    if all(v is None for v in limits.values()):
-        raise UsageError(
-            "budget needs at least one limit: --max-macs, --max-params, --max-weights, "
-            "--max-memory or --max-latency (e.g. --max-macs 2G)"
-        )
+    limits = _limits(max_macs, max_params, max_weights, max_memory, max_latency)
     memory, latency = limits["max_memory_bytes"], limits["max_latency_ms"]
-    _needs(dtype is not None, limits["max_weight_bytes"], "--dtype", "--max-weights")
-    for given, option in ((train, "--train"), (optimizer is not None, "--optimizer"),
-                          (amp is not None, "--amp"), (max_batch, "--max-batch")):  # fmt: skip
-        _needs(given, memory, option, "--max-memory")
-    _needs(measure, latency, "--measure", "--max-latency")
-    if batch_size is not None and memory is None and latency is None:
-        raise UsageError("--batch-size sets the batch of --max-memory and --max-latency: add one")
-    if optimizer is not None and not train:
-        raise UsageError("--optimizer applies to a training step: add --train")
-    _one_of(optimizer, OPTIMIZERS, "--optimizer")
-    _one_of(amp, AMP_DTYPES, "--amp")
-    dev = parse_device(device) if device else "cpu"
-    if latency is not None and dev == "meta":
-        raise UsageError(
-            "--max-latency needs a real device to predict or time on (cpu, cuda, cuda:N or "
-            "mps), not meta"
-        )
-    if latency is not None and dev.partition(":")[0] != "cpu" and not measure:
-        raise UsageError(
-            f"the latency model is calibrated on the CPU only: use --device cpu, or --measure "
-            f"to time the candidates on {dev}"
-        )
+    _check_qualifiers(
+        limits, dtype=dtype, train=train, optimizer=optimizer, amp=amp, max_batch=max_batch,
+        measure=measure, batch_size=batch_size,
+    )  # fmt: skip
+    dev = _latency_device(device, latency, measure)
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     if num_classes < 1:
@@ -103,6 +74,70 @@ def budget_constraints(
         max_latency_ms=latency, device=dev, measure=measure, resolution=resolution,
         num_classes=num_classes,
     )  # fmt: skip
+
+
+def _limits(
+    max_macs: Size, max_params: Size, max_weights: Size, max_memory: Size, max_latency: Size
+) -> dict[str, float | None]:
+    """The five limits parsed, keyed by their BudgetConstraints field; at least one given."""
+    limits = {
+        "max_macs": _parsed(max_macs, "--max-macs", parse_count),
+        "max_params": _parsed(max_params, "--max-params", parse_count),
+        "max_weight_bytes": _parsed(max_weights, "--max-weights", parse_bytes),
+        "max_memory_bytes": _parsed(max_memory, "--max-memory", parse_bytes),
+        "max_latency_ms": _parsed(max_latency, "--max-latency", parse_ms),
+    }
+    if all(v is None for v in limits.values()):
+        raise UsageError(
+            "budget needs at least one limit: --max-macs, --max-params, --max-weights, "
+            "--max-memory or --max-latency (e.g. --max-macs 2G)"
+        )
+    return limits
+
+
+def _check_qualifiers(
+    limits: dict[str, float | None],
+    *,
+    dtype: str | None,
+    train: bool,
+    optimizer: str | None,
+    amp: str | None,
+    max_batch: bool,
+    measure: bool,
+    batch_size: int | None,
+) -> None:
+    """Refuse an option that qualifies a limit which was not given (--dtype qualifies
+    --max-weights; --train, --optimizer, --amp, --max-batch qualify --max-memory), and a
+    choice outside its vocabulary."""
+    memory, latency = limits["max_memory_bytes"], limits["max_latency_ms"]
+    _needs(dtype is not None, limits["max_weight_bytes"], "--dtype", "--max-weights")
+    for given, option in ((train, "--train"), (optimizer is not None, "--optimizer"),
+                          (amp is not None, "--amp"), (max_batch, "--max-batch")):  # fmt: skip
+        _needs(given, memory, option, "--max-memory")
+    _needs(measure, latency, "--measure", "--max-latency")
+    if batch_size is not None and memory is None and latency is None:
+        raise UsageError("--batch-size sets the batch of --max-memory and --max-latency: add one")
+    if optimizer is not None and not train:
+        raise UsageError("--optimizer applies to a training step: add --train")
+    _one_of(optimizer, OPTIMIZERS, "--optimizer")
+    _one_of(amp, AMP_DTYPES, "--amp")
+
+
+def _latency_device(device: str | None, latency: float | None, measure: bool) -> str:
+    """--device, checked against --max-latency: the latency model is calibrated on the CPU,
+    so another real device needs --measure, and meta has no time at all."""
+    dev = parse_device(device) if device else "cpu"
+    if latency is not None and dev == "meta":
+        raise UsageError(
+            "--max-latency needs a real device to predict or time on (cpu, cuda, cuda:N or "
+            "mps), not meta"
+        )
+    if latency is not None and dev.partition(":")[0] != "cpu" and not measure:
+        raise UsageError(
+            f"the latency model is calibrated on the CPU only: use --device cpu, or --measure "
+            f"to time the candidates on {dev}"
+        )
+    return dev
 
 
 def _needs(given: bool, limit: float | None, option: str, needed: str) -> None:

@@ -27,16 +27,16 @@ import torch
 from torch import nn
 
 from ...arch.specs import BLOCKS, HEAD, ResolvedSpec, parse_variant
+from ...choices import DTYPE_BYTES, ENGINES
 from ...errors import UsageError
 from ...model import EfficientNet
 from ...reports import ELEMENTWISE_KINDS, BlockFigures, StageFigures, Summary, Totals
-from ...units import DTYPE_BYTES, check_dtype
+from ...units import check_dtype
 from ..trace.prepare import BuildOptions, Prepared, adopt, input_shape, prepare
 from ..trace.probe import Trace
 from ..trace.stages import StageMap, block_module, stage_module
 from .engines import fvcore_counts, torchinfo_layers
 
-ENGINES = ("auto", "fast", "fvcore")
 MAC_KINDS = ("conv", "linear")
 
 

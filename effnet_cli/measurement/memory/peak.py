@@ -9,6 +9,7 @@ from collections import Counter
 import torch
 
 from ...arch.specs import ResolvedSpec, parse_variant
+from ...choices import AMP_DTYPES, OPTIMIZERS
 from ...devices import available_bytes, check_available
 from ...errors import UsageError
 from ...model import EfficientNet, build_model, materialize
@@ -16,9 +17,7 @@ from ...reports import MeasuredPeak, MemoryReport, MemoryStage
 from ..trace.prepare import check_fits, check_train_shape, input_shape
 from ..trace.probe import Shape
 from ..trace.simulate import (
-    AMP_DTYPES,
     END_OF_FORWARD,
-    OPTIMIZERS,
     MemoryPrediction,
     base_bytes,
     predict,

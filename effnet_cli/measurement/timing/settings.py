@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from ...choices import AMP_DTYPES
 from ...errors import UsageError
 
-AMP_DTYPES = ("bfloat16", "float16")
 MAX_ITERS = 100_000
 
 

@@ -38,13 +38,12 @@ from torch import nn
 from .probe import ShapeProbe, Trace, _Tracer, hooked
 from .stages import is_stage_module
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "none")
 END_OF_FORWARD = "<end of forward>"
 STATE_PER_PARAM = {"sgd": 1, "adam": 2, "adamw": 2, "none": 0}
-"""Optimizer state tensors per parameter (momentum; Adam's two moments)."""
+"""Optimizer state tensors per parameter (momentum; Adam's two moments): one entry for
+each of ``choices.OPTIMIZERS`` (a test checks)."""
 ELEMENT = 4  # float32 bytes
 HALF = 2  # bfloat16 or float16 bytes, under autocast
-AMP_DTYPES = ("bfloat16", "float16")
 
 
 class Ledger:
