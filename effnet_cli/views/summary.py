@@ -18,6 +18,7 @@ from .core import (
     Grid,
     Part,
     View,
+    csv_blocks,
     csv_field,
     csv_text,
     grid,
@@ -258,6 +259,26 @@ def summary_csv(summary: Summary, blocks: bool = False) -> str:
     items = summary.blocks if blocks else summary.stages
     columns = BLOCKS if blocks else STAGES
     return csv_text(columns, items, model_fields(summary), [total_row(summary)])
+
+
+RATIO_CSV: list[Column[StageFigures]] = [*STAGES, total_field("params_ratio"),
+                                         total_field("macs_ratio")]  # fmt: skip
+"""`scale` and `compare` write each model's per-stage rows as `summary` does, and ratios to
+the first model on each model's total row."""
+
+
+def stages_csv(models: list[Summary], params_ratio: list[float], macs_ratio: list[float]) -> str:
+    """Several models' per-stage CSV, one after another, for `scale` and `compare`."""
+    blocks = [
+        csv_text(
+            RATIO_CSV,
+            m.stages,
+            model_fields(m, "model"),
+            [total_row(m, params_ratio=pr, macs_ratio=mr)],
+        )
+        for m, pr, mr in zip(models, params_ratio, macs_ratio, strict=True)
+    ]
+    return csv_blocks(*blocks)
 
 
 def summary_view(summary: Summary, blocks: bool = False) -> View:
