@@ -1,10 +1,11 @@
 """Every result the tool reports, as plain dataclasses: no torch, so views need none.
 
 One module per question: ``counting`` (summary), ``analysis`` (scale, sweep, search,
-compare, list), ``memory``, ``timing`` (bench, profile) and ``budget``. The measurement
-fills these (collect → total); the views render them; the JSON is their ``asdict``, so
-field names are the JSON keys of DESIGN.md. Every public name is re-exported here:
-``from effnet_cli.reports import Summary`` works whichever module holds it.
+compare, list), ``memory``, ``timing`` (bench, profile) and ``budget``; ``common`` holds
+what several share. The measurement fills these (collect → total); the views render them;
+the JSON is their ``asdict``, so field names are the JSON keys of DESIGN.md. Every public
+name is re-exported here: ``from effnet_cli.reports import Summary`` works whichever module
+holds it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .budget import (
     Figures,
     PhiCandidate,
 )
+from .common import RunSetup
 from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
 from .memory import MeasuredPeak, MemoryReport, MemoryStage
 from .timing import BenchResult, DeviceRoofline, ProfileReport, ProfileRow
@@ -55,6 +57,7 @@ __all__ = [
     "PhiCandidate",
     "ProfileReport",
     "ProfileRow",
+    "RunSetup",
     "ScaleReport",
     "Search",
     "SearchRow",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .common import RunSetup
+
 
 @dataclass
 class MemoryStage:
@@ -35,18 +37,10 @@ class MeasuredPeak:
 
 
 @dataclass
-class MemoryReport:
+class MemoryReport(RunSetup[str]):
     """`effnet memory`: the predicted peak of one step, what it is made of, where it is."""
 
-    variant: str
-    title: str
-    mode: str
-    batch_size: int
-    resolution: int
     optimizer: str | None
-    amp: str | None
-    channels_last: bool
-    device: str
     peak_bytes: int
     breakdown: dict[str, int]
     peak_at: dict[str, str | int | None]

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .common import RunSetup
+
 # ----------------------------------------------------------------------------- bench
 
 
 @dataclass
-class BenchResult:
+class BenchResult(RunSetup[str]):
     """Timing of one model: per-batch latency, images per second, peak memory."""
 
-    variant: str
-    title: str
-    device: str
-    batch_size: int
-    resolution: int
-    mode: str
-    amp: str | None
-    channels_last: bool
     compiled: bool
     threads: int
     warmup: int
@@ -85,17 +79,9 @@ class ProfileRow:
 
 
 @dataclass
-class ProfileReport:
+class ProfileReport(RunSetup[DeviceRoofline]):
     """`effnet profile`: where the time of one step goes, stage by stage and by op kind."""
 
-    variant: str
-    title: str
-    device: DeviceRoofline
-    batch_size: int
-    resolution: int
-    mode: str
-    amp: str | None
-    channels_last: bool
     warmup: int
     iterations: int
     stages: list[ProfileRow]
