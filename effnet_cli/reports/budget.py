@@ -96,8 +96,9 @@ class PhiCandidate(Figures):
     width: float
     depth: float
     resolution: int
-    stage: str = ""
-    """Which pass of the search checked it: "whole" (φ = 0, 1, 2, …) or "fine"."""
+    search_pass: str = ""
+    """Which pass of the search checked it: "whole" (φ = 0, 1, 2, …) or "fine". Its JSON
+    key and CSV field are "stage", as they were before the rename (views/budget.py)."""
 
 
 @dataclass(kw_only=True)

@@ -12,7 +12,19 @@ from ..arch.rules import Compound
 from ..arch.specs import compound_label
 from ..reports import BudgetConstraints, BudgetReport, BudgetRow, CompoundAnswer, Figures
 from .bench import noise_warnings
-from .core import MACS_NOTE, Column, Facts, Note, Part, View, csv_field, csv_text, grid, to_dict
+from .core import (
+    MACS_NOTE,
+    Column,
+    Facts,
+    Note,
+    Part,
+    View,
+    csv_field,
+    csv_text,
+    grid,
+    renamed,
+    to_dict,
+)
 from .memory import OPTIMIZER_NAMES
 from .numbers import macs_g, nbytes, si
 
@@ -27,6 +39,10 @@ UNRANKED_NOTE = (
 )
 VARIANTS_TITLE = "Official variants against the budget, ranked by the paper's top-1"
 ROLES = {"BudgetRow": "official", "PhiCandidate": "phi_search", "CompoundAnswer": "compound"}
+PASS_KEY = "stage"
+"""The JSON key and CSV field of PhiCandidate.search_pass: the field was called ``stage``,
+and the key is kept so that existing JSON and CSV readers keep working."""
+JSON_NAMES = {"search_pass": PASS_KEY}
 
 
 def _get(name: str) -> Callable[[Any], Any]:
@@ -130,7 +146,7 @@ def variant_columns(c: BudgetConstraints) -> list[Column[Any]]:
 def phi_columns(c: BudgetConstraints) -> list[Column[Any]]:
     return [
         Column("φ", lambda r: f"{r.phi:g}", "phi", keep=True),
-        Column("pass", lambda r: r.stage, "stage", align="l"),
+        Column("pass", lambda r: r.search_pass, PASS_KEY, align="l"),
         Column("w", lambda r: f"{r.width:.3f}", "width"),
         Column("d", lambda r: f"{r.depth:.3f}", "depth"),
         Column("r", lambda r: str(r.resolution), "resolution"),
@@ -197,8 +213,8 @@ def _best_line(r: BudgetReport) -> str:
 
 
 def _search_line(a: CompoundAnswer) -> str:
-    whole = [f"{p.phi:g}" for p in a.checked if p.stage == "whole"]
-    fine = [f"{p.phi:g}" for p in a.checked if p.stage == "fine"]
+    whole = [f"{p.phi:g}" for p in a.checked if p.search_pass == "whole"]
+    fine = [f"{p.phi:g}" for p in a.checked if p.search_pass == "fine"]
     text = f"{len(a.checked)} models measured: whole φ {', '.join(whole)}"
     if fine:
         text += f"; then φ {fine[0]}" + (f" down to {fine[-1]}" if len(fine) > 1 else "")
@@ -267,6 +283,7 @@ def _row_dict(row: BudgetRow) -> dict[str, Any]:
 
 def _compound_dict(a: CompoundAnswer) -> dict[str, Any]:
     d = to_dict(a)
+    d["checked"] = [renamed(candidate, JSON_NAMES) for candidate in d["checked"]]
     head = {k: d.pop(k) for k in ("phi", "width", "depth", "resolution", "nearest_official")}
     return {"spec": compound_name(a) if a.phi is not None else None} | head | d
 
@@ -294,8 +311,10 @@ def _csv(r: BudgetReport) -> str:
         csv_field("role", lambda row: ROLES[type(row).__name__]),
         csv_field("variant", lambda row: getattr(row, "variant", None) or _phi_name(r, row)),
         csv_field("best", lambda row: getattr(row, "variant", None) == r.best_official),
-        *(csv_field(name, _get(name)) for name in ("rank", "phi", "stage", "width", "depth",
-                                                   "resolution", "nearest_official")),
+        *(csv_field(name, _get(name)) for name in ("rank", "phi")),
+        csv_field(PASS_KEY, _get("search_pass")),
+        *(csv_field(name, _get(name)) for name in ("width", "depth", "resolution",
+                                                   "nearest_official")),
         *figure_columns(c),
         csv_field("top1", _get("top1")),
     ]  # fmt: skip

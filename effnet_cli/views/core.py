@@ -141,6 +141,12 @@ def to_dict(obj: Any) -> Any:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
 
 
+def renamed(doc: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """``doc`` with keys renamed where they stand: for a field renamed in the code whose
+    JSON key (and CSV field) keeps the name readers already know."""
+    return {names.get(key, key): value for key, value in doc.items()}
+
+
 def to_json(doc: Any) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
