@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 from ..arch.families import Coefficients
 from ..arch.rules import Compound
+from ..kinds import BlockKind, OpKind, SpecKind
 from .timing import BenchResult
 
-ELEMENTWISE_KINDS = ("batch_norm", "activation", "multiply", "add", "pooling")
+ELEMENTWISE_KINDS = (OpKind.BATCH_NORM, OpKind.ACTIVATION, OpKind.MULTIPLY, OpKind.ADD,
+                     OpKind.POOLING)  # fmt: skip
 """Element-wise work counted apart from MACs, one op per output element (pooling: input)."""
 
 
@@ -32,7 +34,7 @@ class StageFigures:
     macs_share: float = 0.0
     activation_bytes: int = 0
     elementwise_ops: dict[str, int] = field(default_factory=dict)
-    kind: str = "conv"
+    kind: BlockKind = BlockKind.CONV
     """What the stage is built from: "conv" (stem, head), "mbconv" or "fused"."""
 
 
@@ -55,7 +57,7 @@ class BlockFigures:
     stochastic_depth: float
     params: int
     macs: int
-    kind: str = "mbconv"
+    kind: BlockKind = BlockKind.MBCONV
     """The block's kind: "mbconv" or "fused" (Fused-MBConv, EfficientNetV2)."""
 
 
@@ -96,7 +98,7 @@ class Summary:
 
     variant: str
     title: str
-    kind: str
+    kind: SpecKind
     coefficients: Coefficients
     compound: Compound | None
     input: dict[str, int]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..kinds import CostKind, StageRole
 from .common import RunSetup
 
 # ----------------------------------------------------------------------------- bench
@@ -49,8 +50,9 @@ class ProfileRow:
     and where it sits on the roofline."""
 
     stage: int | None
-    kind: str
-    """The stage's role (stem, blocks, head, classifier), or the op kind."""
+    kind: StageRole | CostKind
+    """A stage row's role (stem, blocks, head, classifier); an op-kind row's kind. The JSON
+    calls the first ``role`` and the second ``kind`` (views/profile.py)."""
     operator: str
     measured_ms: float | None
     predicted_ms: float | None

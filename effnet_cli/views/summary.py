@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..arch.families import FAMILIES
+from ..kinds import BlockKind
 from ..reports import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary
 from ..units import DTYPE_BYTES
 from .core import (
@@ -206,7 +207,8 @@ def _where_cost_goes(summary: Summary, cells: int) -> Grid:
 
 def block_noun(summary: Summary) -> str:
     """'MBConv blocks' when every stage between stem and head is MBConv, else 'blocks'."""
-    return "MBConv blocks" if {s.kind for s in summary.stages[1:-1]} == {"mbconv"} else "blocks"
+    kinds = {s.kind for s in summary.stages[1:-1]}
+    return "MBConv blocks" if kinds == {BlockKind.MBCONV} else "blocks"
 
 
 def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 120) -> list[Part]:

@@ -25,11 +25,12 @@ import torch
 
 from ...arch.specs import ResolvedSpec, parse_variant
 from ...devices import check_available
+from ...kinds import CostKind, OpKind, StageRole
 from ...model import build_model
 from ...reports import DeviceRoofline, ProfileReport, ProfileRow
 from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepare
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
-from ..trace.stages import CLASSIFIER, CLASSIFIER_OPERATOR, StageMap, stage_module
+from ..trace.stages import CLASSIFIER_OPERATOR, StageMap, stage_module
 from .latency import LatencyEstimate, calibration, estimate, fit
 from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
@@ -213,8 +214,9 @@ def _rows_of(ops: list[OpRecord], key: Callable[[OpRecord], Any]) -> dict[Any, l
     return out
 
 
-def _row(line: Roofline, stage: int | None, kind: str, operator: str, work: list[int],
-         measured: float | None, predicted: float | None, scale: int) -> ProfileRow:  # fmt: skip
+def _row(line: Roofline, stage: int | None, kind: StageRole | CostKind, operator: str,
+         work: list[int], measured: float | None, predicted: float | None,
+         scale: int) -> ProfileRow:  # fmt: skip
     macs, read, written = (scale * w for w in work)
     compute, memory = macs / line.peak_macs_per_s, (read + written) / line.bandwidth_bytes_per_s
     bound = "compute" if compute >= memory else "memory"
@@ -222,21 +224,21 @@ def _row(line: Roofline, stage: int | None, kind: str, operator: str, work: list
                       1e3 * max(compute, memory), bound if macs or read else "")  # fmt: skip
 
 
-def _operators(spec: ResolvedSpec) -> list[tuple[int, str, str]]:
+def _operators(spec: ResolvedSpec) -> list[tuple[int, StageRole, str]]:
     rows = [(row.stage, row.role, row.operator.replace(" & FC", "")) for row in spec.stages]
-    return [*rows, (len(spec.stages) + 1, CLASSIFIER, CLASSIFIER_OPERATOR)]
+    return [*rows, (len(spec.stages) + 1, StageRole.CLASSIFIER, CLASSIFIER_OPERATOR)]
 
 
 def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline,
             trace: Trace, measured: Measured | None, guess: LatencyEstimate | None,
             notes: list[str]) -> ProfileReport:  # fmt: skip
     scale = 3 if s.train else 1  # forward, input gradients, weight gradients
-    ops = [op for op in trace.ops if op.kind not in ("dropout", "loss")]
+    ops = [op for op in trace.ops if op.kind not in (OpKind.DROPOUT, OpKind.LOSS)]
     where = StageMap(spec, timed=True)
     work = _rows_of(ops, lambda op: where.stage_of(op.module))
     kinds_work = _rows_of(ops, op_kind)
     stage_ms: dict[int, float] = {}
-    kind_ms: dict[str, float] = {}
+    kind_ms: dict[CostKind | OpKind, float] = {}
     samples: list[float] = []
     if measured is not None:
         samples, spans = measured.samples, measured.spans
