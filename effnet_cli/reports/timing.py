@@ -23,7 +23,9 @@ class BenchResult(RunSetup[str]):
     latency_ms: dict[str, float]
     throughput: float
     peak_memory_bytes: int
-    memory_kind: str
+    memory_method: str
+    """How ``peak_memory_bytes`` was measured (CUDA's allocator peak, or the process's peak
+    RSS growth). JSON key and CSV field: ``memory_kind``, its name before the rename."""
     samples_ms: list[float] = field(default_factory=list, repr=False)
     predicted_peak_bytes: int = 0
     """The memory engine's peak of the same step (live tensors, without the allocator's

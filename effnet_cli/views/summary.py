@@ -11,6 +11,7 @@ from ..arch.families import FAMILIES
 from ..kinds import BlockKind
 from ..reports import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary
 from ..units import DTYPE_BYTES
+from .bench import bench_dict
 from .core import (
     MACS_LABEL,
     MACS_NOTE,
@@ -177,7 +178,7 @@ def _totals_lines(summary: Summary) -> list[tuple[str, str]]:
             )
         )
         lines.append(("Measured peak memory",
-                      f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_kind})"))  # fmt: skip
+                      f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_method})"))  # fmt: skip
     if t.engine_counts:
         fv = ", ".join(f"{k} {si(v)}" for k, v in sorted(t.engine_counts.items()))
         lines.append(("fvcore's own counts", fv))
@@ -233,6 +234,8 @@ def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 12
 def summary_dict(summary: Summary) -> dict[str, Any]:
     """The summary JSON document: DESIGN.md's keys plus the per-block breakdown."""
     doc = to_dict(summary)
+    if summary.benchmark is not None:
+        doc["benchmark"] = bench_dict(summary.benchmark)
     doc["macs_convention"] = MACS_NOTE
     return doc
 
