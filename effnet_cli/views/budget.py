@@ -10,7 +10,14 @@ from typing import Any
 
 from ..arch.rules import Compound
 from ..arch.specs import compound_label
-from ..reports import BudgetConstraints, BudgetReport, BudgetRow, CompoundAnswer, Figures
+from ..reports import (
+    BudgetConstraints,
+    BudgetReport,
+    BudgetRow,
+    CompoundAnswer,
+    Figures,
+    PhiCandidate,
+)
 from .bench import noise_warnings
 from .core import (
     MACS_NOTE,
@@ -45,7 +52,12 @@ and the key is kept so that existing JSON and CSV readers keep working."""
 JSON_NAMES = {"search_pass": PASS_KEY}
 
 
-def _get(name: str) -> Callable[[Any], Any]:
+Line = BudgetRow | CompoundAnswer | PhiCandidate
+"""A line of the budget's CSV: an official variant, the compound answer or a φ candidate."""
+
+
+def _get(name: str) -> Callable[[Line], object]:
+    """A CSV value only some kinds of line have (None on the others)."""
     return lambda row: getattr(row, name, None)
 
 
@@ -80,18 +92,19 @@ def _fits(r: Figures) -> str:
     return "✗ " + ", ".join(r.failed) if r.failed else "✗"
 
 
-def _shown(on: bool, cell: Callable[[Any], str]) -> Callable[[Any], str] | None:
+def _shown(on: bool, cell: Callable[[Figures], str]) -> Callable[[Figures], str] | None:
     """The cell when the table shows its figure (a limit is set on it); else CSV only."""
     return cell if on else None
 
 
-def _mib_column(header: str, name: str, on: bool) -> Column[Any]:
+def _mib_column(header: str, name: str, on: bool) -> Column[Figures]:
     return Column(header, _shown(on, lambda r: _mib(getattr(r, name))), name, keep=True)
 
 
-def figure_columns(c: BudgetConstraints) -> list[Column[Any]]:
+def figure_columns(c: BudgetConstraints) -> list[Column[Figures]]:
     """Each figure with its margin beside it; the table shows the figures under a limit
-    (MACs and parameters always), the CSV every one."""
+    (MACs and parameters always), the CSV every one. They read only ``Figures``, which
+    official variants, φ candidates and the compound answer all are."""
     on = set(c.active())
     latency, measured = "latency" in on, c.measure
     return [
@@ -133,7 +146,7 @@ def figure_columns(c: BudgetConstraints) -> list[Column[Any]]:
     ]
 
 
-def variant_columns(c: BudgetConstraints) -> list[Column[Any]]:
+def variant_columns(c: BudgetConstraints) -> list[Column[BudgetRow]]:
     return [
         Column("#", lambda r: str(r.rank or ""), "rank", keep=True),
         Column("Variant", lambda r: r.variant, "variant", align="l", keep=True),
@@ -143,7 +156,7 @@ def variant_columns(c: BudgetConstraints) -> list[Column[Any]]:
     ]
 
 
-def phi_columns(c: BudgetConstraints) -> list[Column[Any]]:
+def phi_columns(c: BudgetConstraints) -> list[Column[PhiCandidate]]:
     return [
         Column("φ", lambda r: f"{r.phi:g}", "phi", keep=True),
         Column("pass", lambda r: r.search_pass, PASS_KEY, align="l"),
@@ -307,9 +320,9 @@ def _csv(r: BudgetReport) -> str:
     """One line per official variant, then the compound answer, then each φ candidate;
     ``role`` says which, and the limits lead every line."""
     c = r.constraints
-    columns = [
+    columns: list[Column[Line]] = [
         csv_field("role", lambda row: ROLES[type(row).__name__]),
-        csv_field("variant", lambda row: getattr(row, "variant", None) or _phi_name(r, row)),
+        csv_field("variant", lambda row: _line_name(r, row)),
         csv_field("best", lambda row: getattr(row, "variant", None) == r.best_official),
         *(csv_field(name, _get(name)) for name in ("rank", "phi")),
         csv_field(PASS_KEY, _get("search_pass")),
@@ -324,8 +337,9 @@ def _csv(r: BudgetReport) -> str:
     return csv_text(columns, [*r.variants, *answer, *r.compound.checked], lead)
 
 
-def _phi_name(r: BudgetReport, row: Any) -> str:
-    return compound_name(r.compound, row.phi)
+def _line_name(r: BudgetReport, row: Line) -> str:
+    """The official variant's name, or the φ model's spec."""
+    return row.variant if isinstance(row, BudgetRow) else compound_name(r.compound, row.phi)
 
 
 def budget_view(r: BudgetReport) -> View:

@@ -118,7 +118,7 @@ def _paper(get: Callable[[PaperFigures], str], default: str = "—") -> Callable
     return lambda row: get(row.paper) if row.paper is not None else default
 
 
-def _paper_value(name: str) -> Callable[[ListRow], Any]:
+def _paper_value(name: str) -> Callable[[ListRow], float | str]:
     return lambda row: getattr(row.paper, name) if row.paper is not None else ""
 
 

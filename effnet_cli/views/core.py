@@ -33,10 +33,13 @@ MACS_NOTE = (
 )
 
 R = TypeVar("R")
+Row = TypeVar("Row", contravariant=True)
+"""A column only reads its rows, so a column of a base type serves a derived one: the
+budget's figure columns (``Column[Figures]``) sit in a table of ``BudgetRow``."""
 
 
 @dataclass(frozen=True)
-class Column(Generic[R]):
+class Column(Generic[Row]):
     """One column of a table, for every format at once.
 
     ``cell`` writes the terminal and Markdown text of a row (None: CSV only); ``field`` is
@@ -47,14 +50,14 @@ class Column(Generic[R]):
     """
 
     header: str
-    cell: Callable[[R], str] | None
+    cell: Callable[[Row], str] | None
     field: str | None = None
-    value: Callable[[R], Any] | None = None
+    value: Callable[[Row], Any] | None = None
     align: str = "r"
     keep: bool = False
-    mark: Callable[[R], bool] | None = None
+    mark: Callable[[Row], bool] | None = None
 
-    def raw(self, row: R) -> Any:
+    def raw(self, row: Row) -> Any:
         return self.value(row) if self.value is not None else getattr(row, self.field or "")
 
 

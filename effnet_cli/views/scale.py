@@ -39,7 +39,7 @@ from .summary import block_noun, stages_csv, summary_dict
 __all__ = ["scale_view", "search_view", "sweep_view"]
 
 
-def _arrow(a: Any, b: Any) -> str:
+def _arrow(a: int, b: int) -> str:
     return f"{a} → {b}" if a != b else str(b)
 
 

@@ -247,7 +247,7 @@ def model_fields(summary: Summary, key: str = "variant") -> dict[str, Any]:
             "batch_size": size["batch_size"], "resolution": size["resolution"]}  # fmt: skip
 
 
-def total_row(summary: Summary, **extra: Any) -> dict[str, Any]:
+def total_row(summary: Summary, **extra: float) -> dict[str, Any]:
     """The CSV's ``total`` row: the whole model's figures, by field name."""
     t = summary.totals
     row = {"stage": "total", "layers": sum(s.layers for s in summary.stages),
