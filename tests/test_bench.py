@@ -27,7 +27,7 @@ def test_numbers_are_positive_and_consistent(b0_result) -> None:
     assert all(v > 0 for v in r.samples_ms)
     assert lat["min"] <= lat["median"] <= lat["p90"] <= lat["max"]
     assert r.throughput == pytest.approx(r.batch_size * 1000 / lat["median"])
-    assert r.peak_memory_bytes > 0 and r.memory_kind == "process peak RSS increase"
+    assert r.peak_memory_bytes > 0 and r.memory_method == "process peak RSS increase"
     assert (r.device, r.resolution, r.mode) == ("cpu", 64, "inference")
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MBCONV = "mbconv"
-FUSED = "fused"
+from ..kinds import BlockKind
+
+MBCONV, FUSED = BlockKind.MBCONV, BlockKind.FUSED
 BLOCK_KINDS = (MBCONV, FUSED)
 
 
@@ -26,7 +27,7 @@ class StageRow:
     channels (torchvision's convention); 0 means the block has no squeeze-excitation.
     """
 
-    kind: str
+    kind: BlockKind
     expand_ratio: int
     kernel: int
     stride: int

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, replace
 
+from ..kinds import BlockKind, SpecKind, StageRole
 from .families import FAMILIES, V1, Coefficients, Family, family_of
 from .rules import (
     BASE_RESOLUTION,
@@ -44,7 +45,7 @@ OFFICIAL: dict[str, Coefficients] = {
 }
 """Released coefficients of every official variant, by name."""
 
-STEM, BLOCKS, HEAD = "stem", "blocks", "head"
+STEM, BLOCKS, HEAD = StageRole.STEM, StageRole.BLOCKS, StageRole.HEAD
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ class StageSpec:
     in_channels: int
     out_channels: int
     layers: int
-    role: str = BLOCKS
-    kind: str = "conv"
+    role: StageRole = BLOCKS
+    kind: BlockKind = BlockKind.CONV
     se_ratio: float = 0.0
 
 
@@ -73,7 +74,7 @@ class ResolvedSpec:
     """A fully resolved model: the single source for the nn.Module and every table."""
 
     name: str
-    kind: str  # "official", "compound" or "custom"
+    kind: SpecKind
     coefficients: Coefficients
     stages: tuple[StageSpec, ...]
     bn_eps: float
@@ -84,7 +85,7 @@ class ResolvedSpec:
     @property
     def title(self) -> str:
         """Human name: EfficientNet-B3, or the spec as typed for custom scalings."""
-        if self.kind == "official":
+        if self.kind == SpecKind.OFFICIAL:
             return FAMILIES[self.family].variants[self.name].title
         return self.name
 
@@ -246,7 +247,7 @@ def resolve_official(name: str) -> ResolvedSpec:
     c = variant.coefficients
     stages = scaled_stages(family, c.width, c.depth, name)
     bn = variant.batch_norm
-    return ResolvedSpec(name, "official", c, stages, bn.eps, bn.momentum, family=family.key)
+    return ResolvedSpec(name, SpecKind.OFFICIAL, c, stages, bn.eps, bn.momentum, family=family.key)
 
 
 def compound_label(compound: Compound) -> str:
@@ -273,7 +274,7 @@ def resolve_compound(
     label = name or compound_label(compound)
     stages = scaled_stages(family, coeffs.width, coeffs.depth)
     bn = family.batch_norm
-    spec = ResolvedSpec(label, "compound", coeffs, stages, bn.eps, bn.momentum, compound,
+    spec = ResolvedSpec(label, SpecKind.COMPOUND, coeffs, stages, bn.eps, bn.momentum, compound,
                         family.key)  # fmt: skip
     return check_limits(spec)
 
@@ -294,7 +295,9 @@ def resolve_custom(
     coeffs = Coefficients(width, depth, resolution, drop)
     stages = scaled_stages(family, width, depth)
     bn = family.batch_norm
-    spec = ResolvedSpec(label, "custom", coeffs, stages, bn.eps, bn.momentum, family=family.key)
+    spec = ResolvedSpec(
+        label, SpecKind.CUSTOM, coeffs, stages, bn.eps, bn.momentum, family=family.key
+    )
     return check_limits(spec)
 
 

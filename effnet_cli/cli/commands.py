@@ -224,7 +224,7 @@ def _scale_search(
     grid_step, tolerance, _ = grid
     candidates = scaling.search_grid(grid_step, tolerance)
     from ..measurement.counting.analysis import search as run_search
-    from ..views.analysis import search_view
+    from ..views.scale import search_view
 
     deliver(search_view(run_search(candidates, base_resolution, grid, **common)), *to)
 
@@ -239,7 +239,7 @@ def _scale_sweep(
     for value in phis:
         scaling.derive(compound.at(value))  # validate before torch
     from ..measurement.counting.analysis import sweep as run_sweep
-    from ..views.analysis import sweep_view
+    from ..views.scale import sweep_view
 
     swept = run_sweep(phis, compound, **common)
     deliver(sweep_view(swept), *to)
@@ -252,7 +252,7 @@ def _scale_one(compound: Compound, common: dict[str, int], to: _Destination) -> 
 
     scaling.derive(compound)  # validate before torch
     from ..measurement.counting.analysis import scale_report
-    from ..views.analysis import scale_view
+    from ..views.scale import scale_view
 
     deliver(scale_view(scale_report(compound, **common)), *to)
 
@@ -281,7 +281,7 @@ def compare(
     specs = [parse_variant(v) for v in variants]
     dev = parse_device(device) if device else "meta"
     from ..measurement.counting.analysis import compare as run_compare
-    from ..views.analysis import compare_view
+    from ..views.compare import compare_view
 
     result = run_compare(
         specs,
@@ -310,7 +310,7 @@ def list_(
     """Every official variant: coefficients, measured params/MACs, the paper's figures."""
     check_paths(output, export, plot)
     from ..measurement.counting.analysis import list_variants
-    from ..views.analysis import list_view
+    from ..views.compare import list_view
 
     variants = list_variants(batch_size=batch_size, num_classes=num_classes, dtype=dtype.value)
     deliver(list_view(variants), fmt, output, export, wide)

@@ -7,10 +7,12 @@ attributes, so measurements and tables read them without indexing into its child
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor, nn
 
 from ..arch.families import FUSED, MBCONV
+from ..kinds import BlockKind
 from .layers import ConvBNAct, Layers, SqueezeExcitation, StochasticDepth
 
 
@@ -30,7 +32,8 @@ class BlockConfig:
 class Block(nn.Module):
     """Common ground of every block kind: what it reports, the residual and stochastic depth."""
 
-    kind = ""
+    kind: ClassVar[BlockKind]
+    """What the block is built from (the family data's stage rows name it)."""
 
     def __init__(self, cfg: BlockConfig, expanded: int, se_channels: int) -> None:
         super().__init__()
@@ -93,5 +96,5 @@ class FusedMBConv(Block):
         self.block = nn.Sequential(*layers)
 
 
-BLOCKS: dict[str, type[Block]] = {MBCONV: MBConv, FUSED: FusedMBConv}
+BLOCKS: dict[BlockKind, type[Block]] = {MBCONV: MBConv, FUSED: FusedMBConv}
 """Block class for each block kind a family's stage rows may name."""

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..reports import BenchResult
-from .core import Column, Part, View, csv_field, csv_text, grid, to_dict
+from .core import Column, Part, View, csv_field, csv_text, grid, renamed, to_dict
 from .numbers import nbytes
 
 BENCH_NOTE = (
     "Latency is per batch: median and 90th percentile of the timed steps (CUDA events on "
     "CUDA, a monotonic clock elsewhere). Random weights unless --weights is given."
 )
+
+JSON_NAMES = {"memory_method": "memory_kind"}
+"""BenchResult's fields whose JSON key and CSV field keep their name from before a rename,
+so that existing readers keep working."""
 
 BENCH: list[Column[BenchResult]] = [
     csv_field("variant"),
@@ -45,7 +51,7 @@ BENCH: list[Column[BenchResult]] = [
     Column("img/s", lambda r: f"{r.throughput:.1f}", "throughput", keep=True),
     Column("Peak memory", lambda r: nbytes(r.peak_memory_bytes), "peak_memory_bytes", keep=True),
     Column("Predicted", lambda r: nbytes(r.predicted_peak_bytes), "predicted_peak_bytes"),
-    csv_field("memory_kind"),
+    csv_field(JSON_NAMES["memory_method"], lambda r: r.memory_method),
 ]
 """CSV carries every figure of the JSON but the list of per-step samples (JSON only)."""
 
@@ -80,18 +86,23 @@ def bench_parts(results: list[BenchResult]) -> list[Part]:
     return [
         "Measured on this machine: " + " · ".join(options),
         grid("Latency, throughput and peak memory", BENCH, results),
-        f"Peak memory: {first.memory_kind}. Predicted: the memory engine's peak of live "
+        f"Peak memory: {first.memory_method}. Predicted: the memory engine's peak of live "
         "tensors for the same step (no allocator rounding, library workspaces or process).",
         BENCH_NOTE,
         *noise_warnings(results),
     ]
 
 
+def bench_dict(r: BenchResult) -> dict[str, Any]:
+    """One result's JSON document: its fields, under their JSON names."""
+    return renamed(to_dict(r), JSON_NAMES)
+
+
 def bench_view(results: list[BenchResult]) -> View:
     return View(
         lambda w: bench_parts(results),
         lambda: {
-            "results": [to_dict(r) for r in results],
+            "results": [bench_dict(r) for r in results],
             "note": BENCH_NOTE,
             "warnings": noise_warnings(results),
         },

@@ -10,9 +10,28 @@ from typing import Any
 
 from ..arch.rules import Compound
 from ..arch.specs import compound_label
-from ..reports import BudgetConstraints, BudgetReport, BudgetRow, CompoundAnswer, Figures
+from ..reports import (
+    BudgetConstraints,
+    BudgetReport,
+    BudgetRow,
+    CompoundAnswer,
+    Figures,
+    PhiCandidate,
+)
 from .bench import noise_warnings
-from .core import MACS_NOTE, Column, Facts, Note, Part, View, csv_field, csv_text, grid, to_dict
+from .core import (
+    MACS_NOTE,
+    Column,
+    Facts,
+    Note,
+    Part,
+    View,
+    csv_field,
+    csv_text,
+    grid,
+    renamed,
+    to_dict,
+)
 from .memory import OPTIMIZER_NAMES
 from .numbers import macs_g, nbytes, si
 
@@ -27,9 +46,18 @@ UNRANKED_NOTE = (
 )
 VARIANTS_TITLE = "Official variants against the budget, ranked by the paper's top-1"
 ROLES = {"BudgetRow": "official", "PhiCandidate": "phi_search", "CompoundAnswer": "compound"}
+PASS_KEY = "stage"
+"""The JSON key and CSV field of PhiCandidate.search_pass: the field was called ``stage``,
+and the key is kept so that existing JSON and CSV readers keep working."""
+JSON_NAMES = {"search_pass": PASS_KEY}
 
 
-def _get(name: str) -> Callable[[Any], Any]:
+Line = BudgetRow | CompoundAnswer | PhiCandidate
+"""A line of the budget's CSV: an official variant, the compound answer or a φ candidate."""
+
+
+def _get(name: str) -> Callable[[Line], object]:
+    """A CSV value only some kinds of line have (None on the others)."""
     return lambda row: getattr(row, name, None)
 
 
@@ -64,18 +92,19 @@ def _fits(r: Figures) -> str:
     return "✗ " + ", ".join(r.failed) if r.failed else "✗"
 
 
-def _shown(on: bool, cell: Callable[[Any], str]) -> Callable[[Any], str] | None:
+def _shown(on: bool, cell: Callable[[Figures], str]) -> Callable[[Figures], str] | None:
     """The cell when the table shows its figure (a limit is set on it); else CSV only."""
     return cell if on else None
 
 
-def _mib_column(header: str, name: str, on: bool) -> Column[Any]:
+def _mib_column(header: str, name: str, on: bool) -> Column[Figures]:
     return Column(header, _shown(on, lambda r: _mib(getattr(r, name))), name, keep=True)
 
 
-def figure_columns(c: BudgetConstraints) -> list[Column[Any]]:
+def figure_columns(c: BudgetConstraints) -> list[Column[Figures]]:
     """Each figure with its margin beside it; the table shows the figures under a limit
-    (MACs and parameters always), the CSV every one."""
+    (MACs and parameters always), the CSV every one. They read only ``Figures``, which
+    official variants, φ candidates and the compound answer all are."""
     on = set(c.active())
     latency, measured = "latency" in on, c.measure
     return [
@@ -117,7 +146,7 @@ def figure_columns(c: BudgetConstraints) -> list[Column[Any]]:
     ]
 
 
-def variant_columns(c: BudgetConstraints) -> list[Column[Any]]:
+def variant_columns(c: BudgetConstraints) -> list[Column[BudgetRow]]:
     return [
         Column("#", lambda r: str(r.rank or ""), "rank", keep=True),
         Column("Variant", lambda r: r.variant, "variant", align="l", keep=True),
@@ -127,10 +156,10 @@ def variant_columns(c: BudgetConstraints) -> list[Column[Any]]:
     ]
 
 
-def phi_columns(c: BudgetConstraints) -> list[Column[Any]]:
+def phi_columns(c: BudgetConstraints) -> list[Column[PhiCandidate]]:
     return [
         Column("φ", lambda r: f"{r.phi:g}", "phi", keep=True),
-        Column("pass", lambda r: r.stage, "stage", align="l"),
+        Column("pass", lambda r: r.search_pass, PASS_KEY, align="l"),
         Column("w", lambda r: f"{r.width:.3f}", "width"),
         Column("d", lambda r: f"{r.depth:.3f}", "depth"),
         Column("r", lambda r: str(r.resolution), "resolution"),
@@ -197,8 +226,8 @@ def _best_line(r: BudgetReport) -> str:
 
 
 def _search_line(a: CompoundAnswer) -> str:
-    whole = [f"{p.phi:g}" for p in a.checked if p.stage == "whole"]
-    fine = [f"{p.phi:g}" for p in a.checked if p.stage == "fine"]
+    whole = [f"{p.phi:g}" for p in a.checked if p.search_pass == "whole"]
+    fine = [f"{p.phi:g}" for p in a.checked if p.search_pass == "fine"]
     text = f"{len(a.checked)} models measured: whole φ {', '.join(whole)}"
     if fine:
         text += f"; then φ {fine[0]}" + (f" down to {fine[-1]}" if len(fine) > 1 else "")
@@ -267,6 +296,7 @@ def _row_dict(row: BudgetRow) -> dict[str, Any]:
 
 def _compound_dict(a: CompoundAnswer) -> dict[str, Any]:
     d = to_dict(a)
+    d["checked"] = [renamed(candidate, JSON_NAMES) for candidate in d["checked"]]
     head = {k: d.pop(k) for k in ("phi", "width", "depth", "resolution", "nearest_official")}
     return {"spec": compound_name(a) if a.phi is not None else None} | head | d
 
@@ -290,12 +320,14 @@ def _csv(r: BudgetReport) -> str:
     """One line per official variant, then the compound answer, then each φ candidate;
     ``role`` says which, and the limits lead every line."""
     c = r.constraints
-    columns = [
+    columns: list[Column[Line]] = [
         csv_field("role", lambda row: ROLES[type(row).__name__]),
-        csv_field("variant", lambda row: getattr(row, "variant", None) or _phi_name(r, row)),
+        csv_field("variant", lambda row: _line_name(r, row)),
         csv_field("best", lambda row: getattr(row, "variant", None) == r.best_official),
-        *(csv_field(name, _get(name)) for name in ("rank", "phi", "stage", "width", "depth",
-                                                   "resolution", "nearest_official")),
+        *(csv_field(name, _get(name)) for name in ("rank", "phi")),
+        csv_field(PASS_KEY, _get("search_pass")),
+        *(csv_field(name, _get(name)) for name in ("width", "depth", "resolution",
+                                                   "nearest_official")),
         *figure_columns(c),
         csv_field("top1", _get("top1")),
     ]  # fmt: skip
@@ -305,8 +337,9 @@ def _csv(r: BudgetReport) -> str:
     return csv_text(columns, [*r.variants, *answer, *r.compound.checked], lead)
 
 
-def _phi_name(r: BudgetReport, row: Any) -> str:
-    return compound_name(r.compound, row.phi)
+def _line_name(r: BudgetReport, row: Line) -> str:
+    """The official variant's name, or the φ model's spec."""
+    return row.variant if isinstance(row, BudgetRow) else compound_name(r.compound, row.phi)
 
 
 def budget_view(r: BudgetReport) -> View:

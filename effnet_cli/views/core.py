@@ -32,10 +32,13 @@ MACS_NOTE = (
 )
 
 R = TypeVar("R")
+Row = TypeVar("Row", contravariant=True)
+"""A column only reads its rows, so a column of a base type serves a derived one: the
+budget's figure columns (``Column[Figures]``) sit in a table of ``BudgetRow``."""
 
 
 @dataclass(frozen=True)
-class Column(Generic[R]):
+class Column(Generic[Row]):
     """One column of a table, for every format at once.
 
     ``cell`` writes the terminal and Markdown text of a row (None: CSV only); ``field`` is
@@ -46,14 +49,14 @@ class Column(Generic[R]):
     """
 
     header: str
-    cell: Callable[[R], str] | None
+    cell: Callable[[Row], str] | None
     field: str | None = None
-    value: Callable[[R], Any] | None = None
+    value: Callable[[Row], Any] | None = None
     align: str = "r"
     keep: bool = False
-    mark: Callable[[R], bool] | None = None
+    mark: Callable[[Row], bool] | None = None
 
-    def raw(self, row: R) -> Any:
+    def raw(self, row: Row) -> Any:
         return self.value(row) if self.value is not None else getattr(row, self.field or "")
 
 
@@ -138,6 +141,12 @@ def render(view: View, fmt: str, width: int | None = 120) -> RenderableType | st
 def to_dict(obj: Any) -> Any:
     """Plain JSON-ready structure of a dataclass (tuples become lists)."""
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def renamed(doc: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """``doc`` with keys renamed where they stand: for a field renamed in the code whose
+    JSON key (and CSV field) keeps the name readers already know."""
+    return {names.get(key, key): value for key, value in doc.items()}
 
 
 def to_json(doc: Any) -> str:

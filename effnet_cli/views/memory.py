@@ -103,8 +103,15 @@ def memory_parts(r: MemoryReport) -> list[Part]:
     return parts
 
 
+LEADING_KEYS = ("variant", "title", "mode", "batch_size", "resolution", "optimizer", "amp",
+                "channels_last", "device")  # fmt: skip
+"""The keys memory's JSON has always opened with, in its own order (its report's fields
+open in RunSetup's, bench's order)."""
+
+
 def memory_doc(r: MemoryReport) -> dict[str, Any]:
-    doc = to_dict(r)
+    fields = to_dict(r)
+    doc = {key: fields.pop(key) for key in LEADING_KEYS} | fields
     if r.max_batch is None:
         doc.pop("max_batch")
         doc.pop("limit_bytes")

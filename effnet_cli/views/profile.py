@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..kinds import CostKind
 from ..reports import ProfileReport, ProfileRow
 from .bench import NOISY
 from .core import Column, Facts, Note, Part, View, csv_blocks, csv_text, grid, to_dict
@@ -28,15 +29,15 @@ PREDICT_NOTE = (
     "Predicted: each op priced by its kind's cost model, fitted on other models' timed ops "
     "(the calibration set below); this model was not run for it."
 )
-KIND_NAMES = {
-    "conv": "dense and pointwise conv",
-    "depthwise": "depthwise conv",
-    "se_conv": "SE convs (1×1 on pooled maps)",
-    "batch_norm": "batch-norm",
-    "activation": "activations (SiLU, sigmoid)",
-    "elementwise": "element-wise mul, add",
-    "pooling": "pooling",
-    "linear": "linear (classifier)",
+KIND_NAMES: dict[str, str] = {
+    CostKind.CONV: "dense and pointwise conv",
+    CostKind.DEPTHWISE: "depthwise conv",
+    CostKind.SE_CONV: "SE convs (1×1 on pooled maps)",
+    CostKind.BATCH_NORM: "batch-norm",
+    CostKind.ACTIVATION: "activations (SiLU, sigmoid)",
+    CostKind.ELEMENTWISE: "element-wise mul, add",
+    CostKind.POOLING: "pooling",
+    CostKind.LINEAR: "linear (classifier)",
 }
 
 

@@ -9,7 +9,9 @@ from typing import Any
 
 from ..arch.families import FAMILIES
 from ..choices import DTYPE_BYTES
+from ..kinds import BlockKind
 from ..reports import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary
+from .bench import bench_dict
 from .core import (
     MACS_LABEL,
     MACS_NOTE,
@@ -18,6 +20,7 @@ from .core import (
     Grid,
     Part,
     View,
+    csv_blocks,
     csv_field,
     csv_text,
     grid,
@@ -175,7 +178,7 @@ def _totals_lines(summary: Summary) -> list[tuple[str, str]]:
             )
         )
         lines.append(("Measured peak memory",
-                      f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_kind})"))  # fmt: skip
+                      f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_method})"))  # fmt: skip
     if t.engine_counts:
         fv = ", ".join(f"{k} {si(v)}" for k, v in sorted(t.engine_counts.items()))
         lines.append(("fvcore's own counts", fv))
@@ -205,7 +208,8 @@ def _where_cost_goes(summary: Summary, cells: int) -> Grid:
 
 def block_noun(summary: Summary) -> str:
     """'MBConv blocks' when every stage between stem and head is MBConv, else 'blocks'."""
-    return "MBConv blocks" if {s.kind for s in summary.stages[1:-1]} == {"mbconv"} else "blocks"
+    kinds = {s.kind for s in summary.stages[1:-1]}
+    return "MBConv blocks" if kinds == {BlockKind.MBCONV} else "blocks"
 
 
 def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 120) -> list[Part]:
@@ -230,6 +234,8 @@ def summary_parts(summary: Summary, blocks: bool = False, width: int | None = 12
 def summary_dict(summary: Summary) -> dict[str, Any]:
     """The summary JSON document: the README's documented keys plus the per-block breakdown."""
     doc = to_dict(summary)
+    if summary.benchmark is not None:
+        doc["benchmark"] = bench_dict(summary.benchmark)
     doc["macs_convention"] = MACS_NOTE
     return doc
 
@@ -241,7 +247,7 @@ def model_fields(summary: Summary, key: str = "variant") -> dict[str, Any]:
             "batch_size": size["batch_size"], "resolution": size["resolution"]}  # fmt: skip
 
 
-def total_row(summary: Summary, **extra: Any) -> dict[str, Any]:
+def total_row(summary: Summary, **extra: float) -> dict[str, Any]:
     """The CSV's ``total`` row: the whole model's figures, by field name."""
     t = summary.totals
     row = {"stage": "total", "layers": sum(s.layers for s in summary.stages),
@@ -258,6 +264,26 @@ def summary_csv(summary: Summary, blocks: bool = False) -> str:
     items = summary.blocks if blocks else summary.stages
     columns = BLOCKS if blocks else STAGES
     return csv_text(columns, items, model_fields(summary), [total_row(summary)])
+
+
+RATIO_CSV: list[Column[StageFigures]] = [*STAGES, total_field("params_ratio"),
+                                         total_field("macs_ratio")]  # fmt: skip
+"""`scale` and `compare` write each model's per-stage rows as `summary` does, and ratios to
+the first model on each model's total row."""
+
+
+def stages_csv(models: list[Summary], params_ratio: list[float], macs_ratio: list[float]) -> str:
+    """Several models' per-stage CSV, one after another, for `scale` and `compare`."""
+    blocks = [
+        csv_text(
+            RATIO_CSV,
+            m.stages,
+            model_fields(m, "model"),
+            [total_row(m, params_ratio=pr, macs_ratio=mr)],
+        )
+        for m, pr, mr in zip(models, params_ratio, macs_ratio, strict=True)
+    ]
+    return csv_blocks(*blocks)
 
 
 def summary_view(summary: Summary, blocks: bool = False) -> View:

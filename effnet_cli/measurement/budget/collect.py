@@ -253,8 +253,8 @@ def _compound(ev: Evaluator, base: Compound, step: float, phi_max: float) -> Com
         return candidate.fits
 
     walk = largest_phi(passes, step, phi_max)
-    for phi, _ok, stage in walk.checked:
-        found[phi][1].stage = stage
+    for phi, _ok, search_pass in walk.checked:
+        found[phi][1].search_pass = search_pass
     answer = CompoundAnswer(
         phi=None, width=None, depth=None, resolution=None, nearest_official=None,
         alpha=base.alpha, beta=base.beta, gamma=base.gamma, base_resolution=base.base_resolution,

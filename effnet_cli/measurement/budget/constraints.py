@@ -212,6 +212,7 @@ class Walk:
 
     best: float | None
     checked: list[tuple[float, bool, str]]
+    """(φ, whether it passed, the search pass that checked it: "whole" or "fine")."""
     reached_max: bool
 
 
@@ -229,11 +230,11 @@ def largest_phi(passes: Callable[[float], bool | None], step: float, phi_max: fl
     per_whole, last = phi_grid(step, phi_max)
     checked: list[tuple[float, bool, str]] = []
 
-    def check(point: int, stage: str) -> bool | None:
+    def check(point: int, search_pass: str) -> bool | None:
         phi = round(point / per_whole, 10)
         ok = passes(phi)
         if ok is not None:
-            checked.append((phi, ok, stage))
+            checked.append((phi, ok, search_pass))
         return ok
 
     best = None

@@ -29,6 +29,7 @@ from torch import nn
 from ...arch.specs import BLOCKS, HEAD, ResolvedSpec, parse_variant
 from ...choices import DTYPE_BYTES, ENGINES
 from ...errors import UsageError
+from ...kinds import OpKind, SpecKind
 from ...model import EfficientNet
 from ...reports import ELEMENTWISE_KINDS, BlockFigures, StageFigures, Summary, Totals
 from ...units import check_dtype
@@ -37,7 +38,7 @@ from ..trace.probe import Trace
 from ..trace.stages import StageMap, block_module, stage_module
 from .engines import fvcore_counts, torchinfo_layers
 
-MAC_KINDS = ("conv", "linear")
+MAC_KINDS = (OpKind.CONV, OpKind.LINEAR)
 
 
 def _hw(shape: tuple[int, ...]) -> list[int]:
@@ -191,7 +192,7 @@ def _choose_engine(engine: str, device: str) -> str:
 
 
 def _train_resolution(spec: ResolvedSpec) -> int | None:
-    if spec.kind != "official":
+    if spec.kind != SpecKind.OFFICIAL:
         return None
     train = spec.family_data.variants[spec.name].train_resolution
     return train if train != spec.coefficients.resolution else None

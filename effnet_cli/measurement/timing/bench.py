@@ -39,7 +39,7 @@ class _PeakMemory:
 
     def __init__(self, device: torch.device, base: int) -> None:
         self.device = device
-        self.kind = (
+        self.method = (
             "cuda max_memory_allocated" if device.type == "cuda" else "process peak RSS increase"
         )
         self.base = base
@@ -118,7 +118,7 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
         latency_ms=latency,
         throughput=shape[0] * 1000.0 / latency["median"],
         peak_memory_bytes=memory.peak(),
-        memory_kind=memory.kind,
+        memory_method=memory.method,
         samples_ms=samples,
         predicted_peak_bytes=p.training_step().peak_bytes if s.train else p.inference_peak,
     )

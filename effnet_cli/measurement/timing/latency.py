@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ...arch.specs import ResolvedSpec, parse_variant
+from ...kinds import OpKind
 from ...model import build_model
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import in_first_stages
@@ -122,6 +123,7 @@ class CostModel:
     the seconds between consecutive ops."""
 
     kinds: dict[str, tuple[float, ...]]
+    """By cost kind (a CostKind, or its plain string when read back from the cache)."""
     whole: tuple[float, float, float]
     """From the ops to the step: a scale on the ops' sum, seconds per op between ops and
     seconds per byte written by an op beyond the knee (see ``_fit_whole``)."""
@@ -170,7 +172,7 @@ class LatencyEstimate:
 
 
 def _timed_ops(trace: Trace) -> list[OpRecord]:
-    return [op for op in trace.ops if op.kind not in ("dropout", "loss")]
+    return [op for op in trace.ops if op.kind not in (OpKind.DROPOUT, OpKind.LOSS)]
 
 
 def _front(trace: Trace, stages: int) -> Trace:
@@ -206,7 +208,7 @@ def _samples(spec: str, batch: int, stages: int | None = None) -> ModelSamples:
     ops = [
         OpSample(op_kind(op), op.macs, op.read_bytes + op.weight_bytes, op.write_bytes, s)
         for op, s in zip(trace.ops, times.seconds, strict=True)
-        if op.kind not in ("dropout", "loss")
+        if op.kind not in (OpKind.DROPOUT, OpKind.LOSS)
     ]
     return ModelSamples(spec, shape, ops, min(bare), statistics.median(bare) / min(bare),
                         stages)  # fmt: skip

@@ -20,65 +20,71 @@ from dataclasses import dataclass
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from ...errors import RuntimeFailure
+from ...kinds import CostKind, OpKind
 from ..trace.probe import OpRecord, Trace
 
 STEP = "effnet.step"
 
-FORWARD_KINDS = {
-    "aten::conv2d": "conv",
-    "aten::batch_norm": "batch_norm",
-    "aten::silu": "activation",
-    "aten::silu_": "activation",
-    "aten::relu": "activation",
-    "aten::relu_": "activation",
-    "aten::sigmoid": "activation",
-    "aten::mul": "multiply",
-    "aten::add": "add",
-    "aten::add_": "add",
-    "aten::adaptive_avg_pool2d": "pooling",
-    "aten::adaptive_max_pool2d": "pooling",
-    "aten::linear": "linear",
+FORWARD_KINDS: dict[str, OpKind] = {
+    "aten::conv2d": OpKind.CONV,
+    "aten::batch_norm": OpKind.BATCH_NORM,
+    "aten::silu": OpKind.ACTIVATION,
+    "aten::silu_": OpKind.ACTIVATION,
+    "aten::relu": OpKind.ACTIVATION,
+    "aten::relu_": OpKind.ACTIVATION,
+    "aten::sigmoid": OpKind.ACTIVATION,
+    "aten::mul": OpKind.MULTIPLY,
+    "aten::add": OpKind.ADD,
+    "aten::add_": OpKind.ADD,
+    "aten::adaptive_avg_pool2d": OpKind.POOLING,
+    "aten::adaptive_max_pool2d": OpKind.POOLING,
+    "aten::linear": OpKind.LINEAR,
 }
 """Top-level aten ops of an EfficientNet forward → the probe's op kind. Anything else
 (flatten, an eval-mode dropout) moves no data and is left to the gaps between ops."""
 _MATCHED = frozenset(FORWARD_KINDS.values())
 
-OP_KINDS = ("conv", "depthwise", "se_conv", "batch_norm", "activation", "elementwise",
-            "pooling", "linear")  # fmt: skip
+OP_KINDS = tuple(CostKind)
 """The op kinds profile reports: dense or pointwise conv, depthwise conv, the SE block's two
 1×1 convs, batch-norm, activations, element-wise multiply and add, pooling, linear."""
 
-_BACKWARD = {
-    "NativeBatchNormBackward": "batch_norm",
-    "SiluBackward": "activation",
-    "SigmoidBackward": "activation",
-    "ReluBackward": "activation",
-    "MulBackward": "elementwise",
-    "AddBackward": "elementwise",
-    "MeanBackward": "pooling",
-    "AdaptiveAvgPool2DBackward": "pooling",
-    "AdaptiveMaxPool2DBackward": "pooling",
-    "AddmmBackward": "linear",
+_BACKWARD: dict[str, CostKind] = {
+    "NativeBatchNormBackward": CostKind.BATCH_NORM,
+    "SiluBackward": CostKind.ACTIVATION,
+    "SigmoidBackward": CostKind.ACTIVATION,
+    "ReluBackward": CostKind.ACTIVATION,
+    "MulBackward": CostKind.ELEMENTWISE,
+    "AddBackward": CostKind.ELEMENTWISE,
+    "MeanBackward": CostKind.POOLING,
+    "AdaptiveAvgPool2DBackward": CostKind.POOLING,
+    "AdaptiveMaxPool2DBackward": CostKind.POOLING,
+    "AddmmBackward": CostKind.LINEAR,
 }
 
 
-def op_kind(op: OpRecord) -> str:
-    """The profile's kind of a probe op."""
-    if op.kind == "conv":
-        return {"depthwise": "depthwise", "se": "se_conv"}.get(op.flavor, "conv")
-    if op.kind in ("multiply", "add"):
-        return "elementwise"
-    return op.kind
+_CONV_FLAVORS = {"depthwise": CostKind.DEPTHWISE, "se": CostKind.SE_CONV}
+_AS_IS = {OpKind.BATCH_NORM: CostKind.BATCH_NORM, OpKind.ACTIVATION: CostKind.ACTIVATION,
+          OpKind.POOLING: CostKind.POOLING, OpKind.LINEAR: CostKind.LINEAR}  # fmt: skip
 
 
-def conv_kind(input_shape: list, weight_shape: list) -> str:
+def op_kind(op: OpRecord) -> CostKind | OpKind:
+    """The profile's kind of a probe op; an op no cost kind covers (dropout, the loss)
+    keeps its own kind, which nothing prices."""
+    if op.kind == OpKind.CONV:
+        return _CONV_FLAVORS.get(op.flavor, CostKind.CONV)
+    if op.kind in (OpKind.MULTIPLY, OpKind.ADD):
+        return CostKind.ELEMENTWISE
+    return _AS_IS.get(op.kind, op.kind)
+
+
+def conv_kind(input_shape: list, weight_shape: list) -> CostKind:
     """A conv's kind from the shapes the profiler recorded: depthwise when each group has one
     input channel, SE when it runs on a 1×1 map, else dense or pointwise."""
     if len(weight_shape) == 4 and weight_shape[1] == 1 and input_shape[1] > 1:
-        return "depthwise"
+        return CostKind.DEPTHWISE
     if len(input_shape) == 4 and input_shape[2] * input_shape[3] == 1:
-        return "se_conv"
-    return "conv"
+        return CostKind.SE_CONV
+    return CostKind.CONV
 
 
 @dataclass
@@ -88,10 +94,10 @@ class OpTimes:
 
     trace: Trace
     seconds: list[float]
-    backward: dict[str, float]
+    backward: dict[CostKind, float]
 
-    def by_kind(self) -> dict[str, float]:
-        totals = dict.fromkeys(OP_KINDS, 0.0)
+    def by_kind(self) -> dict[CostKind | OpKind, float]:
+        totals: dict[CostKind | OpKind, float] = dict.fromkeys(OP_KINDS, 0.0)
         for op, s in zip(self.trace.ops, self.seconds, strict=True):
             if op.kind in _MATCHED:
                 totals[op_kind(op)] += s
@@ -111,13 +117,13 @@ def _device_seconds(event, cuda: bool) -> float:
     return event.cpu_time_total / 1e6
 
 
-def backward_kind(event) -> str | None:
+def backward_kind(event) -> CostKind | None:
     """The kind of one autograd node the profiler timed, or None for bookkeeping nodes."""
     node = event.name.rsplit(": ", 1)[-1].rstrip("0123456789")
     if node == "ConvolutionBackward":
         child = _descendant(event, "aten::convolution_backward")
         shapes = child.input_shapes if child is not None else []
-        return conv_kind(shapes[1], shapes[2]) if len(shapes) > 2 else "conv"
+        return conv_kind(shapes[1], shapes[2]) if len(shapes) > 2 else CostKind.CONV
     return _BACKWARD.get(node)
 
 
@@ -158,14 +164,14 @@ def time_ops(
     return _aligned(trace, per_step, backward, reduce)
 
 
-def _split(top, cuda: bool) -> tuple[list[tuple[str, float]], dict[str, float]]:
+def _split(top, cuda: bool) -> tuple[list[tuple[OpKind, float]], dict[CostKind, float]]:
     """One step's forward ops (kind, seconds) in order, and its backward seconds by kind."""
     forward = [
         (FORWARD_KINDS[child.name], _device_seconds(child, cuda))
         for child in top.cpu_children
         if child.name in FORWARD_KINDS and not _bookkeeping(child)
     ]
-    bwd: dict[str, float] = {}
+    bwd: dict[CostKind, float] = {}
     for event in _backward_nodes(top):
         kind = backward_kind(event)
         if kind is not None:

@@ -25,6 +25,7 @@ import torch
 
 from ...arch.specs import ResolvedSpec, parse_variant
 from ...devices import check_available
+from ...kinds import CostKind, OpKind, StageRole
 from ...model import build_model
 from ...reports import DeviceRoofline, ProfileReport, ProfileRow
 from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepare
@@ -213,8 +214,9 @@ def _rows_of(ops: list[OpRecord], key: Callable[[OpRecord], Any]) -> dict[Any, l
     return out
 
 
-def _row(line: Roofline, stage: int | None, kind: str, operator: str, work: list[int],
-         measured: float | None, predicted: float | None, scale: int) -> ProfileRow:  # fmt: skip
+def _row(line: Roofline, stage: int | None, kind: StageRole | CostKind, operator: str,
+         work: list[int], measured: float | None, predicted: float | None,
+         scale: int) -> ProfileRow:  # fmt: skip
     macs, read, written = (scale * w for w in work)
     seconds, bound = line.bound(macs, read + written)
     return ProfileRow(stage, kind, operator, measured, predicted, macs, read, written,
@@ -225,12 +227,12 @@ def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline
             trace: Trace, measured: Measured | None, guess: LatencyEstimate | None,
             notes: list[str]) -> ProfileReport:  # fmt: skip
     scale = 3 if s.train else 1  # forward, input gradients, weight gradients
-    ops = [op for op in trace.ops if op.kind not in ("dropout", "loss")]
+    ops = [op for op in trace.ops if op.kind not in (OpKind.DROPOUT, OpKind.LOSS)]
     where = StageMap(spec, timed=True)
     work = _rows_of(ops, lambda op: where.stage_of(op.module))
     kinds_work = _rows_of(ops, op_kind)
     stage_ms: dict[int, float] = {}
-    kind_ms: dict[str, float] = {}
+    kind_ms: dict[CostKind | OpKind, float] = {}
     samples: list[float] = []
     if measured is not None:
         samples, spans = measured.samples, measured.spans

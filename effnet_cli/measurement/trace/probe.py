@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...kinds import OpKind
+
 
 class UnsupportedOp(RuntimeError):
     """The forward pass called a torch function the shape engine has no rule for."""
@@ -33,7 +35,7 @@ class OpRecord:
     """One intercepted op: where it ran, what it was, and what it costs."""
 
     module: str
-    kind: str
+    kind: OpKind
     macs: int
     elements: int
     read_bytes: int = 0
@@ -94,27 +96,27 @@ class ShapeProbe:
     def numel(self) -> int:
         return math.prod(self.shape)
 
-    def _binary(self, other: Any, kind: str, inplace: bool = False) -> ShapeProbe:
+    def _binary(self, other: Any, kind: OpKind, inplace: bool = False) -> ShapeProbe:
         shape = _broadcast(self.shape, tuple(getattr(other, "shape", ())))
         inputs = (self, other) if isinstance(other, ShapeProbe) else (self,)
         return self.tracer.emit(kind, 0, shape, inputs=inputs, inplace=self if inplace else None)
 
     def __mul__(self, other: Any) -> ShapeProbe:
-        return self._binary(other, "multiply")
+        return self._binary(other, OpKind.MULTIPLY)
 
     __rmul__ = __mul__
 
     def __add__(self, other: Any) -> ShapeProbe:
-        return self._binary(other, "add")
+        return self._binary(other, OpKind.ADD)
 
     __radd__ = __add__
 
     def __iadd__(self, other: Any) -> ShapeProbe:
-        return self._binary(other, "add", inplace=True)
+        return self._binary(other, OpKind.ADD, inplace=True)
 
     def new_empty(self, shape: Sequence[int], **kw: Any) -> ShapeProbe:
         """A fresh tensor of another shape (stochastic depth's per-sample noise)."""
-        return self.tracer.emit("new", 0, shape, elements=0, inputs=())
+        return self.tracer.emit(OpKind.NEW, 0, shape, elements=0, inputs=())
 
     def bernoulli_(self, *args: Any, **kw: Any) -> ShapeProbe:
         return self
@@ -169,7 +171,7 @@ def _conv2d(
         raise UnsupportedOp(f"input {h}x{w} is too small for this network")
     macs = n * out_ch * ho * wo * per_group * kh * kw
     flavor = "depthwise" if groups > 1 and per_group == 1 else "se" if h * w == 1 else "dense"
-    return t.emit("conv", macs, (n, out_ch, ho, wo), inputs=(x,), params=(weight, bias),
+    return t.emit(OpKind.CONV, macs, (n, out_ch, ho, wo), inputs=(x,), params=(weight, bias),
                   flavor=flavor)  # fmt: skip
 
 
@@ -179,7 +181,7 @@ def _linear(t: _Tracer, x: ShapeProbe, weight: torch.Tensor, bias: Any = None) -
         raise UnsupportedOp(f"linear expects {in_features} features, got {x.shape[-1]}")
     rows = math.prod(x.shape[:-1])
     shape = (*x.shape[:-1], out_features)
-    return t.emit("linear", rows * in_features * out_features, shape, inputs=(x,),
+    return t.emit(OpKind.LINEAR, rows * in_features * out_features, shape, inputs=(x,),
                   params=(weight, bias))  # fmt: skip
 
 
@@ -198,13 +200,15 @@ def _batch_norm(
         raise UnsupportedOp(
             f"batch_norm expects {running_mean.shape[0]} channels, got {x.shape[1]}"
         )
-    return t.emit("batch_norm", 0, x.shape, inputs=(x,), params=(weight, bias), training=training)
+    return t.emit(
+        OpKind.BATCH_NORM, 0, x.shape, inputs=(x,), params=(weight, bias), training=training
+    )
 
 
 def _activation_rule(name: str) -> Callable[..., ShapeProbe]:
     def rule(t: _Tracer, x: ShapeProbe, *args: Any, inplace: bool = False, **kw: Any) -> ShapeProbe:
         inplace = inplace or bool(args and args[0] is True)
-        return t.emit("activation", 0, x.shape, inputs=(x,), inplace=x if inplace else None,
+        return t.emit(OpKind.ACTIVATION, 0, x.shape, inputs=(x,), inplace=x if inplace else None,
                       function=name)  # fmt: skip
 
     return rule
@@ -214,7 +218,7 @@ def _pool_rule(name: str) -> Callable[..., Any]:
     def rule(t: _Tracer, x: ShapeProbe, output_size: Any, *args: Any, **kw: Any) -> Any:
         oh, ow = _pair(output_size)
         shape = (*x.shape[:2], oh, ow)
-        out = t.emit("pooling", 0, shape, elements=x.numel(), inputs=(x,), function=name)
+        out = t.emit(OpKind.POOLING, 0, shape, elements=x.numel(), inputs=(x,), function=name)
         return (out, out) if kw.get("return_indices") else out
 
     return rule
@@ -227,7 +231,9 @@ def _dropout(
         return x
     if not t.training:
         raise UnsupportedOp("the fast engine measures inference: put the model in eval()")
-    return t.emit("dropout", 0, x.shape, elements=0, inputs=(x,), inplace=x if inplace else None)
+    return t.emit(
+        OpKind.DROPOUT, 0, x.shape, elements=0, inputs=(x,), inplace=x if inplace else None
+    )
 
 
 def _flatten(t: _Tracer, x: ShapeProbe, start_dim: int = 0, end_dim: int = -1) -> ShapeProbe:
@@ -238,7 +244,7 @@ def _flatten(t: _Tracer, x: ShapeProbe, start_dim: int = 0, end_dim: int = -1) -
 
 def _cross_entropy(t: _Tracer, logits: ShapeProbe, target: Any, *args: Any, **kw: Any):
     """The loss of a training step: log-softmax over classes, then the mean NLL (a scalar)."""
-    return t.emit("loss", 0, (), elements=logits.numel(), inputs=(logits,))
+    return t.emit(OpKind.LOSS, 0, (), elements=logits.numel(), inputs=(logits,))
 
 
 _RULES: dict[Callable[..., Any], Callable[..., Any]] = {
@@ -270,7 +276,7 @@ class _Tracer:
 
     def emit(
         self,
-        kind: str,
+        kind: OpKind,
         macs: int,
         shape: Sequence[int],
         elements: int | None = None,
@@ -283,7 +289,7 @@ class _Tracer:
         out = ShapeProbe(shape, self)
         count = out.numel() if elements is None else elements
         module = self.stack[-1] if self.stack else ""
-        if kind != "new":
+        if kind != OpKind.NEW:
             record = OpRecord(module, kind, macs, count, flavor=info.get("flavor", ""))
             _traffic(record, inputs, info.get("params", ()), out)
             self.trace.ops.append(record)

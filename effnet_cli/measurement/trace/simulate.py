@@ -35,6 +35,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import nn
 
+from ...kinds import OpKind
 from .probe import ShapeProbe, Trace, _Tracer, hooked
 from .stages import is_stage_module
 
@@ -85,7 +86,7 @@ class Storage:
 class Node:
     """One op of the forward pass as autograd records it, for the backward replay."""
 
-    kind: str
+    kind: OpKind
     module: str
     out: int
     out_bytes: int
@@ -153,13 +154,13 @@ class MemoryTracer(_Tracer):
         tensors = [p for p in info.get("params", ()) if p is not None]
         params = _param_bytes(tensors) if self.training else []
         grad = self.training and (bool(params) or any(x.requires_grad for x in inputs))
-        if kind == "new":
+        if kind == OpKind.NEW:
             x = inputs[0] if inputs else None
             elem = x.elem if x is not None else ELEMENT
             return self.value(out, self.new_storage(_bytes(shape, elem)), False, elem)
-        if kind == "loss":
+        if kind == OpKind.LOSS:
             return self._loss(out, inputs[0])
-        autocast = self.half and kind in ("conv", "linear")
+        autocast = self.half and kind in (OpKind.CONV, OpKind.LINEAR)
         if autocast:
             inputs = (self._cast(inputs[0]), *inputs[1:])
             casts = [self._cast_param(p) for p in tensors]
@@ -196,39 +197,39 @@ class MemoryTracer(_Tracer):
         out = self.value(ShapeProbe(shape, self), x.storage, x.requires_grad, x.elem)
         self._views.add(out.vid)
         if x.requires_grad:
-            self._node("view", out, (x,), [], [], "")
+            self._node(OpKind.VIEW, out, (x,), [], [], "")
         return out
 
     def _saves(
-        self, kind: str, info: dict, inputs: tuple[Any, ...], out: ShapeProbe
+        self, kind: OpKind, info: dict, inputs: tuple[Any, ...], out: ShapeProbe
     ) -> list[Storage]:
         """What autograd keeps of the op's own inputs and output for its backward."""
         x = inputs[0]
-        if kind in ("conv", "linear", "batch_norm"):
+        if kind in (OpKind.CONV, OpKind.LINEAR, OpKind.BATCH_NORM):
             return [x.storage]
-        if kind == "activation":
+        if kind == OpKind.ACTIVATION:
             return [out.storage] if info.get("function") in ("sigmoid", "relu") else []
-        if kind == "multiply" and len(inputs) == 2:
+        if kind == OpKind.MULTIPLY and len(inputs) == 2:
             a, b = inputs
             return [s for s, other in ((b.storage, a), (a.storage, b)) if other.requires_grad]
         return []
 
     def _extra(
-        self, kind: str, info: dict, inputs: tuple[Any, ...], inplace: bool
+        self, kind: OpKind, info: dict, inputs: tuple[Any, ...], inplace: bool
     ) -> list[Storage]:
         """Tensors an op creates only to keep for backward."""
         x = inputs[0]
         size = _bytes(x.shape, x.elem)
-        if kind == "batch_norm":  # float32 mean and inverse std per channel
+        if kind == OpKind.BATCH_NORM:  # float32 mean and inverse std per channel
             channels = _bytes((x.shape[1],))
             return [self.new_storage(channels), self.new_storage(channels)]
-        if kind == "activation" and info.get("function") == "silu":
+        if kind == OpKind.ACTIVATION and info.get("function") == "silu":
             # in-place SiLU keeps a copy of its input (autograd's original self); out of
             # place, the input itself
             return [self.new_storage(size)] if inplace else [x.storage]
-        if kind == "dropout":
+        if kind == OpKind.DROPOUT:
             return [self.new_storage(size)]  # the scaled keep-mask
-        if kind == "pooling" and info.get("function") == "max":
+        if kind == OpKind.POOLING and info.get("function") == "max":
             return [self.new_storage(_bytes((*x.shape[:2], 1, 1), 8))]  # int64 indices
         return []
 
@@ -240,7 +241,7 @@ class MemoryTracer(_Tracer):
                 self.saved_by_stage[module] += storage.nbytes
         ins = [(x.vid, _bytes(x.shape, x.elem), x.requires_grad) for x in inputs]
         out_bytes = _bytes(out.shape, out.elem)
-        if kind == "loss":  # its backward works on float32 logits whatever their dtype
+        if kind == OpKind.LOSS:  # its backward works on float32 logits whatever their dtype
             out_bytes = _bytes(inputs[0].shape)
         self.nodes.append(Node(kind, module, out.vid, out_bytes, ins, params, saved, function))
 
@@ -309,9 +310,9 @@ def _gradients(node: Node, ledger: Ledger, grad: Storage) -> tuple[list[Any], li
         return Storage(ledger, nbytes, "transient")
 
     needs = [(nbytes, req) for _, nbytes, req in node.inputs]
-    if node.kind in ("add", "view"):  # the same gradient flows to every input
+    if node.kind in (OpKind.ADD, OpKind.VIEW):  # the same gradient flows to every input
         return [grad if req else None for _nbytes, req in needs], []
-    if node.kind == "multiply":
+    if node.kind == OpKind.MULTIPLY:
         products = [new(node.out_bytes) if req else None for _, req in needs]
         grads, temps = [], []
         for product, (nbytes, _req) in zip(products, needs, strict=True):
@@ -321,7 +322,7 @@ def _gradients(node: Node, ledger: Ledger, grad: Storage) -> tuple[list[Any], li
             else:
                 grads.append(product)
         return grads, temps
-    if node.kind == "loss":  # float32 NLL and log-softmax gradients; cast back if half
+    if node.kind == OpKind.LOSS:  # float32 NLL and log-softmax gradients; cast back if half
         full, wanted = node.out_bytes, node.inputs[0][1]
         nll = new(full)
         node.saved.pop()  # the weight total

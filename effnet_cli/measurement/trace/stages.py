@@ -17,10 +17,12 @@ Two numberings, one rule:
 from __future__ import annotations
 
 from ...arch.specs import BLOCKS, HEAD, ResolvedSpec
+from ...kinds import StageRole
 
 FEATURES = "features"
 POOLING = "avgpool"
 CLASSIFIER = "classifier"
+"""The classifier's module name (its stage role is StageRole.CLASSIFIER)."""
 CLASSIFIER_OPERATOR = "Flatten & Dropout & FC"
 """The operator of the timed numbering's last stage: the classifier, apart from the head."""
 
@@ -90,11 +92,11 @@ class StageMap:
         """The module whose output is the stage's output: pooling for the head."""
         return POOLING if stage in self.head_stages else stage_module(stage)
 
-    def timed_rows(self) -> list[tuple[int, str, str]]:
+    def timed_rows(self) -> list[tuple[int, StageRole, str]]:
         """(stage, role, operator) of the timed numbering: Table 1's rows, the head without
         its FC, then the classifier as a stage of its own."""
         rows = [(r.stage, r.role, r.operator.replace(" & FC", "")) for r in self.spec.stages]
-        return [*rows, (self.count + 1, CLASSIFIER, CLASSIFIER_OPERATOR)]
+        return [*rows, (self.count + 1, StageRole.CLASSIFIER, CLASSIFIER_OPERATOR)]
 
     def boundaries(self) -> list[str]:
         """The modules whose ends close the timed stages, in order: every stage but the

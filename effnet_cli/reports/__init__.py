@@ -1,0 +1,73 @@
+"""Every result the tool reports, as plain dataclasses: no torch, so views need none.
+
+One module per question: ``counting`` (summary), ``analysis`` (scale, sweep, search,
+compare, list), ``memory``, ``timing`` (bench, profile) and ``budget``; ``common`` holds
+what several share. The measurement fills these (collect → total); the views render them;
+the JSON is their ``asdict``, so field names are the JSON keys of DESIGN.md, but for the few
+a view writes under the name readers know from before a rename (PhiCandidate.search_pass as
+``stage``, BenchResult.memory_method as ``memory_kind``, a profile stage's ``kind`` as
+``role``). Every public name is re-exported here: ``from effnet_cli.reports import Summary``
+works whichever module holds it.
+"""
+
+from __future__ import annotations
+
+from .analysis import (
+    Comparison,
+    ListRow,
+    OfficialRow,
+    ScaleReport,
+    Search,
+    SearchRow,
+    Sweep,
+    SweepRow,
+    VariantList,
+    VariantSection,
+)
+from .budget import (
+    LIMITS,
+    BudgetConstraints,
+    BudgetReport,
+    BudgetRow,
+    CompoundAnswer,
+    Figures,
+    PhiCandidate,
+)
+from .common import RunSetup
+from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
+from .memory import MeasuredPeak, MemoryReport, MemoryStage
+from .timing import BenchResult, DeviceRoofline, ProfileReport, ProfileRow
+
+__all__ = [
+    "ELEMENTWISE_KINDS",
+    "LIMITS",
+    "BenchResult",
+    "BlockFigures",
+    "BudgetConstraints",
+    "BudgetReport",
+    "BudgetRow",
+    "Comparison",
+    "CompoundAnswer",
+    "DeviceRoofline",
+    "Figures",
+    "LayerRow",
+    "ListRow",
+    "MeasuredPeak",
+    "MemoryReport",
+    "MemoryStage",
+    "OfficialRow",
+    "PhiCandidate",
+    "ProfileReport",
+    "ProfileRow",
+    "RunSetup",
+    "ScaleReport",
+    "Search",
+    "SearchRow",
+    "StageFigures",
+    "Summary",
+    "Sweep",
+    "SweepRow",
+    "Totals",
+    "VariantList",
+    "VariantSection",
+]

@@ -1,0 +1,51 @@
+"""What `effnet memory` reports: the predicted peak of one step, what it is made of,
+where it happens, and the measurement beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .common import RunSetup
+
+
+@dataclass
+class MemoryStage:
+    """One stage's share of a step's memory: what it keeps for backward, and the bytes
+    live when its forward is done."""
+
+    stage: int
+    operator: str
+    saved_bytes: int
+    live_bytes_after: int
+
+
+@dataclass
+class MeasuredPeak:
+    """The real step's peak on a device, beside the prediction."""
+
+    device: str
+    peak_bytes: int
+    error_pct: float
+    """(predicted − measured) / measured × 100."""
+    method: str
+    peak_at: dict[str, str] = field(default_factory=dict)
+    allocated_bytes: int | None = None
+    """CUDA's max_memory_allocated: the same peak, rounded up to the allocator's blocks."""
+    reserved_bytes: int | None = None
+    """CUDA's max_memory_reserved: what the caching allocator held from the driver."""
+
+
+@dataclass
+class MemoryReport(RunSetup[str]):
+    """`effnet memory`: the predicted peak of one step, what it is made of, where it is."""
+
+    optimizer: str | None
+    peak_bytes: int
+    breakdown: dict[str, int]
+    peak_at: dict[str, str | int | None]
+    stages: list[MemoryStage]
+    measured: MeasuredPeak | None = None
+    max_batch: int | None = None
+    limit_bytes: int | None = None
+    seconds: dict[str, float] = field(default_factory=dict)

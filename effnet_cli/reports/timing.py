@@ -1,0 +1,102 @@
+"""What `effnet bench` and `effnet profile` report: time measured on a device, per model,
+per stage and per op kind, beside the roofline and the latency model's prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..kinds import CostKind, StageRole
+from .common import RunSetup
+
+# ----------------------------------------------------------------------------- bench
+
+
+@dataclass
+class BenchResult(RunSetup[str]):
+    """Timing of one model: per-batch latency, images per second, peak memory."""
+
+    compiled: bool
+    threads: int
+    warmup: int
+    iterations: int
+    latency_ms: dict[str, float]
+    throughput: float
+    peak_memory_bytes: int
+    memory_method: str
+    """How ``peak_memory_bytes`` was measured (CUDA's allocator peak, or the process's peak
+    RSS growth). JSON key and CSV field: ``memory_kind``, its name before the rename."""
+    samples_ms: list[float] = field(default_factory=list, repr=False)
+    predicted_peak_bytes: int = 0
+    """The memory engine's peak of the same step (live tensors, without the allocator's
+    rounding, libraries' workspaces or the process around it)."""
+
+
+# ----------------------------------------------------------------------------- profile
+
+
+@dataclass
+class DeviceRoofline:
+    """The device a profile ran on, and its roofline (measured, cached)."""
+
+    name: str
+    threads: int
+    peak_macs_per_s: float
+    bandwidth_bytes_per_s: float
+    calibration_s: float
+
+
+@dataclass
+class ProfileRow:
+    """One stage or op kind of `effnet profile`: time measured and predicted, work, traffic,
+    and where it sits on the roofline."""
+
+    stage: int | None
+    kind: StageRole | CostKind
+    """A stage row's role (stem, blocks, head, classifier); an op-kind row's kind. The JSON
+    calls the first ``role`` and the second ``kind`` (views/profile.py)."""
+    operator: str
+    measured_ms: float | None
+    predicted_ms: float | None
+    macs: int
+    bytes_read: int
+    bytes_written: int
+    bound_ms: float
+    bound: str
+    """'compute' or 'memory': which side of the roofline limits it."""
+
+    @property
+    def bytes_moved(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def intensity(self) -> float:
+        """MACs per byte moved."""
+        return self.macs / self.bytes_moved if self.bytes_moved else 0.0
+
+    @property
+    def times_bound(self) -> float | None:
+        """Measured time as a multiple of the roofline bound."""
+        if self.measured_ms is None or not self.bound_ms:
+            return None
+        return self.measured_ms / self.bound_ms
+
+
+@dataclass
+class ProfileReport(RunSetup[DeviceRoofline]):
+    """`effnet profile`: where the time of one step goes, stage by stage and by op kind."""
+
+    warmup: int
+    iterations: int
+    stages: list[ProfileRow]
+    op_kinds: list[ProfileRow]
+    measured_ms: float | None
+    predicted_ms: float | None
+    p90_ms: float | None = None
+    op_steps: int = 0
+    """Steps timed under torch.profiler for the op kinds (apart from the stage timing)."""
+    op_kinds_total_ms: float | None = None
+    calibration: list[str] = field(default_factory=list)
+    """The models the latency prediction was fitted on (never the one predicted)."""
+    notes: list[str] = field(default_factory=list)
+    samples_ms: list[float] = field(default_factory=list, repr=False)
