@@ -3,7 +3,7 @@
 One module per question: ``counting`` (summary), ``analysis`` (scale, sweep, search,
 compare, list), ``memory``, ``timing`` (bench, profile) and ``budget``; ``common`` holds
 what several share. The measurement fills these (collect → total); the views render them;
-the JSON is their ``asdict``, so field names are the JSON keys of DESIGN.md, but for the few
+the JSON is their ``asdict``, so field names are the documented JSON keys, but for the few
 a view writes under the name readers know from before a rename (PhiCandidate.search_pass as
 ``stage``, BenchResult.memory_method as ``memory_kind``, a profile stage's ``kind`` as
 ``role``). Every public name is re-exported here: ``from effnet_cli.reports import Summary``
