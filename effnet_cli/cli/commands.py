@@ -61,6 +61,7 @@ from .output import (
     deliver,
     draw_plot,
     emit,
+    freeze_imports,
     notes_off_table,
     progress_bar,
     table_width,
@@ -312,6 +313,7 @@ def list_(
     from ..measurement.counting.analysis import list_variants
     from ..views.compare import list_view
 
+    freeze_imports()
     variants = list_variants(batch_size=batch_size, num_classes=num_classes, dtype=dtype.value)
     deliver(list_view(variants), fmt, output, export, wide)
     draw_plot("plot_list", plot, variants)
