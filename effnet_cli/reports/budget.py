@@ -5,15 +5,25 @@ and the compound-scaling answer with every φ the search measured.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .timing import BenchResult
 
-LIMITS: dict[str, tuple[str, str, str]] = {
-    "macs": ("max_macs", "macs", "--max-macs"),
-    "params": ("max_params", "params", "--max-params"),
-    "weights": ("max_weight_bytes", "weight_bytes", "--max-weights"),
-    "memory": ("max_memory_bytes", "peak_bytes", "--max-memory"),
-    "latency": ("max_latency_ms", "latency_ms", "--max-latency"),
+
+class Limit(NamedTuple):
+    """One limit: the constraint's field, the figure it bounds, the option that sets it."""
+
+    field: str
+    figure: str
+    option: str
+
+
+LIMITS: dict[str, Limit] = {
+    "macs": Limit("max_macs", "macs", "--max-macs"),
+    "params": Limit("max_params", "params", "--max-params"),
+    "weights": Limit("max_weight_bytes", "weight_bytes", "--max-weights"),
+    "memory": Limit("max_memory_bytes", "peak_bytes", "--max-memory"),
+    "latency": Limit("max_latency_ms", "latency_ms", "--max-latency"),
 }
 """Each limit by name: the constraint's field, the figure it bounds, the option that sets it.
 In this order the search checks them: the cheapest figures first."""
@@ -47,7 +57,7 @@ class BudgetConstraints:
 
     def active(self) -> list[str]:
         """The limits set, in checking order."""
-        return [name for name, (limit, _, _) in LIMITS.items() if getattr(self, limit) is not None]
+        return [name for name, limit in LIMITS.items() if getattr(self, limit.field) is not None]
 
 
 @dataclass(kw_only=True)

@@ -253,13 +253,13 @@ def _compound(ev: Evaluator, base: Compound, step: float, phi_max: float) -> Com
         return candidate.fits
 
     walk = largest_phi(passes, step, phi_max)
-    for phi, _ok, search_pass in walk.checked:
+    for phi, _, search_pass in walk.checked:
         found[phi][1].search_pass = search_pass
     answer = CompoundAnswer(
         phi=None, width=None, depth=None, resolution=None, nearest_official=None,
         alpha=base.alpha, beta=base.beta, gamma=base.gamma, base_resolution=base.base_resolution,
         phi_step=step, phi_max=phi_max, reached_max=walk.reached_max,
-        checked=[found[phi][1] for phi, _, _ in walk.checked],
+        checked=[found[point.phi][1] for point in walk.checked],
     )  # fmt: skip
     if walk.best is None:
         return answer

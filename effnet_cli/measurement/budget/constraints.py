@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ...choices import AMP_DTYPES, DTYPE_BYTES, OPTIMIZERS
 from ...devices import parse_device
@@ -155,7 +156,7 @@ def _whole(value: float | None) -> int | None:
 
 
 def limit_of(c: BudgetConstraints, name: str) -> float:
-    return getattr(c, LIMITS[name][0])
+    return getattr(c, LIMITS[name].field)
 
 
 def weight_bytes(params: int, c: BudgetConstraints) -> int:
@@ -168,7 +169,7 @@ def judge(figures: Figures, c: BudgetConstraints) -> Figures:
     figures.failed, figures.margins = [], {}
     complete = True
     for name in c.active():
-        value = getattr(figures, LIMITS[name][1])
+        value = getattr(figures, LIMITS[name].figure)
         if value is None:
             complete = False
             continue
@@ -205,14 +206,22 @@ def phi_grid(step: float, phi_max: float) -> tuple[int, int]:
     return per_whole, math.floor(phi_max * per_whole + 1e-9)
 
 
+class Checked(NamedTuple):
+    """One grid point the φ search checked: φ, whether it passed, and the search pass that
+    checked it ("whole" or "fine")."""
+
+    phi: float
+    ok: bool
+    search_pass: str
+
+
 @dataclass
 class Walk:
     """What the φ search found: the largest passing grid point (None: not even φ = 0),
     every point it checked, in order, and whether it stopped at its ceiling."""
 
     best: float | None
-    checked: list[tuple[float, bool, str]]
-    """(φ, whether it passed, the search pass that checked it: "whole" or "fine")."""
+    checked: list[Checked]
     reached_max: bool
 
 
@@ -228,13 +237,13 @@ def largest_phi(passes: Callable[[float], bool | None], step: float, phi_max: fl
        the answer, up to a failing whole φ, was checked and failed.
     ``passes`` returns None for a φ past the tool's stated limits: the ceiling."""
     per_whole, last = phi_grid(step, phi_max)
-    checked: list[tuple[float, bool, str]] = []
+    checked: list[Checked] = []
 
     def check(point: int, search_pass: str) -> bool | None:
         phi = round(point / per_whole, 10)
         ok = passes(phi)
         if ok is not None:
-            checked.append((phi, ok, search_pass))
+            checked.append(Checked(phi, ok, search_pass))
         return ok
 
     best = None

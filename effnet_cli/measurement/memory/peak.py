@@ -73,7 +73,7 @@ def _measure(model: EfficientNet, shape: Shape, train: bool, optimizer: str, dev
         method += "; CUDA max_memory_allocated / max_memory_reserved"
     error = 100.0 * (predicted - m.peak_bytes) / m.peak_bytes
     return MeasuredPeak(device, m.peak_bytes, error, method,
-                        {"phase": m.peak_at[0], "op": m.peak_at[1]},
+                        {"phase": m.peak_at.phase, "op": m.peak_at.op},
                         m.allocated_bytes, m.reserved_bytes)  # fmt: skip
 
 

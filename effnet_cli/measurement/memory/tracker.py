@@ -15,13 +15,20 @@ import weakref
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+
+
+class Moment(NamedTuple):
+    """When a real step peaked: its phase and the aten op that allocated last."""
+
+    phase: str
+    op: str
 
 
 class LiveStorages(TorchDispatchMode):
@@ -37,7 +44,7 @@ class LiveStorages(TorchDispatchMode):
         self.base = sum(self.live.values())
         self.current = self.peak = self.base
         self.phase = "start"
-        self.peak_at = ("start", "")
+        self.peak_at = Moment("start", "")
 
     def _track(self, t: torch.Tensor, op: str) -> None:
         storage = t.untyped_storage()
@@ -48,7 +55,7 @@ class LiveStorages(TorchDispatchMode):
         self.live[key] = nbytes
         self.current += nbytes
         if self.current > self.peak:
-            self.peak, self.peak_at = self.current, (self.phase, op)
+            self.peak, self.peak_at = self.current, Moment(self.phase, op)
         weakref.finalize(storage, self._free, key)
 
     def _free(self, key: int) -> None:
@@ -70,7 +77,7 @@ class MeasuredMemory:
 
     device: str
     peak_bytes: int
-    peak_at: tuple[str, str]
+    peak_at: Moment
     allocated_bytes: int | None = None
     reserved_bytes: int | None = None
 

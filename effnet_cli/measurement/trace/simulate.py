@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch.nn.functional as F
 from torch import nn
@@ -55,7 +55,7 @@ class Ledger:
         self.current = sum(base.values())
         self.peak = self.current
         self.peak_by = dict(self.by)
-        self.where = ("start", "", "")
+        self.where = PeakAt("start", "", "")
         self.peak_at = self.where
 
     def alloc(self, nbytes: int, category: str) -> None:
@@ -82,6 +82,22 @@ class Storage:
         self.ledger.free(self.nbytes, self.category)
 
 
+class NodeInput(NamedTuple):
+    """One input of a recorded op: its value's id, its bytes, whether it needs a gradient."""
+
+    value: int
+    nbytes: int
+    requires_grad: bool
+
+
+class PeakAt(NamedTuple):
+    """Where a step peaks: its phase, the module path and the op."""
+
+    phase: str
+    module: str
+    op: str
+
+
 @dataclass
 class Node:
     """One op of the forward pass as autograd records it, for the backward replay."""
@@ -90,8 +106,7 @@ class Node:
     module: str
     out: int
     out_bytes: int
-    inputs: list[tuple[int, int, bool]]
-    """(value id, bytes, whether it needs a gradient) per input."""
+    inputs: list[NodeInput]
     params: list[int]
     """Bytes of each parameter that gets a gradient here."""
     saved: list[Storage]
@@ -150,7 +165,7 @@ class MemoryTracer(_Tracer):
     def emit(self, kind, macs, shape, elements=None, inputs=(), inplace=None, **info):  # type: ignore[override]
         out = super().emit(kind, macs, shape, elements, inputs, inplace, **info)
         module = self.stack[-1] if self.stack else ""
-        self.ledger.where = (self.phase, module, info.get("function") or kind)
+        self.ledger.where = PeakAt(self.phase, module, info.get("function") or kind)
         tensors = [p for p in info.get("params", ()) if p is not None]
         params = _param_bytes(tensors) if self.training else []
         grad = self.training and (bool(params) or any(x.requires_grad for x in inputs))
@@ -239,7 +254,7 @@ class MemoryTracer(_Tracer):
             if id(storage) not in self._saved_ids:
                 self._saved_ids.add(id(storage))
                 self.saved_by_stage[module] += storage.nbytes
-        ins = [(x.vid, _bytes(x.shape, x.elem), x.requires_grad) for x in inputs]
+        ins = [NodeInput(x.vid, _bytes(x.shape, x.elem), x.requires_grad) for x in inputs]
         out_bytes = _bytes(out.shape, out.elem)
         if kind == OpKind.LOSS:  # its backward works on float32 logits whatever their dtype
             out_bytes = _bytes(inputs[0].shape)
@@ -273,7 +288,7 @@ class MemoryPrediction:
 
     peak_bytes: int
     breakdown: dict[str, int]
-    peak_at: tuple[str, str, str]
+    peak_at: PeakAt
     saved_by_module: dict[str, int] = field(default_factory=dict)
     live_after: dict[str, int] = field(default_factory=dict)
     trace: Trace | None = None
@@ -309,7 +324,7 @@ def _gradients(node: Node, ledger: Ledger, grad: Storage) -> tuple[list[Any], li
     def new(nbytes: int) -> Storage:
         return Storage(ledger, nbytes, "transient")
 
-    needs = [(nbytes, req) for _, nbytes, req in node.inputs]
+    needs = [(i.nbytes, i.requires_grad) for i in node.inputs]
     if node.kind in (OpKind.ADD, OpKind.VIEW):  # the same gradient flows to every input
         return [grad if req else None for _nbytes, req in needs], []
     if node.kind == OpKind.MULTIPLY:
@@ -323,7 +338,7 @@ def _gradients(node: Node, ledger: Ledger, grad: Storage) -> tuple[list[Any], li
                 grads.append(product)
         return grads, temps
     if node.kind == OpKind.LOSS:  # float32 NLL and log-softmax gradients; cast back if half
-        full, wanted = node.out_bytes, node.inputs[0][1]
+        full, wanted = node.out_bytes, node.inputs[0].nbytes
         nll = new(full)
         node.saved.pop()  # the weight total
         log_softmax = new(full)
@@ -342,7 +357,7 @@ def _deliver(grads: dict[int, Storage], node: Node, new: list[Any], ledger: Ledg
         if gradient is None:
             continue
         if vid in grads:
-            ledger.where = ("backward", node.module, "sum of two gradients")
+            ledger.where = PeakAt("backward", node.module, "sum of two gradients")
             grads[vid] = Storage(ledger, nbytes, "transient")
         else:
             grads[vid] = gradient
@@ -355,7 +370,7 @@ def replay_backward(tracer: MemoryTracer, ledger: Ledger) -> list[Storage]:
     tracer.phase = "backward"
     nodes = tracer.nodes
     grads: dict[int, Storage] = {}
-    ledger.where = ("backward", nodes[-1].module, "loss")
+    ledger.where = PeakAt("backward", nodes[-1].module, "loss")
     root = Storage(ledger, ELEMENT, "transient")  # loss.backward()'s implicit ones
     grads[nodes[-1].out] = root
     param_grads: list[Storage] = []
@@ -364,7 +379,7 @@ def replay_backward(tracer: MemoryTracer, ledger: Ledger) -> list[Storage]:
         grad = grads.pop(node.out, None)
         if grad is None:  # not on the loss's path
             continue
-        ledger.where = ("backward", node.module, node.function or node.kind)
+        ledger.where = PeakAt("backward", node.module, node.function or node.kind)
         new, temps = _gradients(node, ledger, grad)
         half = []
         if node.half_params:  # autocast: gradients of the half copies first
@@ -386,7 +401,7 @@ def replay_optimizer(model: nn.Module, ledger: Ledger, optimizer: str, device_ty
     """The temporaries of one optimizer step, as torch's default implementation makes them:
     SGD with momentum updates in place; Adam(W) divides by a fresh square root per
     parameter (for-loop, CPU), or for all parameters at once (foreach, CUDA)."""
-    ledger.where = ("optimizer", "", optimizer)
+    ledger.where = PeakAt("optimizer", "", optimizer)
     if optimizer not in ("adam", "adamw"):
         return
     sizes = [p.numel() * p.element_size() for p in model.parameters()]
