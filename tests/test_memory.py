@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from effnet_cli.measurement.memory import memory
 from effnet_cli.measurement.memory.tracker import LiveStorages, measure_step
 from effnet_cli.measurement.trace.simulate import BREAKDOWN, predict
 from effnet_cli.model import build_model
@@ -183,3 +184,29 @@ def test_memory_refuses_a_step_the_device_cannot_hold(monkeypatch) -> None:
 
     monkeypatch.setattr(prepare, "available_bytes", lambda device: 8 << 20)
     assert_one_line_error(run("memory", "b0", "--device", "cpu"), 1, "GiB", "--device meta")
+
+
+def test_breakdown_terms_are_hand_counts_from_torchvisions_state_dict(
+    torchvision_reference: dict,
+) -> None:
+    """The peak's fixed terms, counted from torchvision's B0 state_dict (not effnet's model):
+    float32 weights, batch-norm running statistics (float32) and step counters (int64),
+    Adam's two moments plus one float32 step per parameter tensor, and the input batch
+    with its int64 labels."""
+    from math import prod
+
+    state = torchvision_reference["b0"]["state_dict"]
+    stats = [s for k, s in state if "running_" in k]
+    counters = [s for k, s in state if "num_batches_tracked" in k]
+    params = [s for k, s in state if "running_" not in k and "num_batches_tracked" not in k]
+    weights = 4 * sum(prod(s) for s in params)
+    buffers = 4 * sum(prod(s) for s in stats) + 8 * len(counters)
+    inference = memory("b0").breakdown
+    assert inference["weights"] == weights == 4 * 5_288_548
+    assert inference["buffers"] == buffers
+    assert inference["input"] == 1 * 3 * 224 * 224 * 4
+    train = memory("b0", train=True, batch_size=2, optimizer="adam").breakdown
+    assert train["optimizer_state"] == 2 * weights + 4 * len(params)
+    assert train["input"] == 2 * 3 * 224 * 224 * 4 + 2 * 8
+    sgd = memory("b0", train=True, batch_size=2, optimizer="sgd").breakdown
+    assert sgd["optimizer_state"] == weights  # one momentum buffer per parameter
