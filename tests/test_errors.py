@@ -207,6 +207,9 @@ def test_pipes_get_clean_machine_formats() -> None:
 
 CTRL_C_INSIDE_THE_SEARCH = """
 import signal, sys
+# a terminal's Ctrl-C raises KeyboardInterrupt; a process started in the background (as a
+# test runner may be) inherits SIGINT ignored, so put the terminal's handler back
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import effnet_cli.measurement.counting.analysis as analysis
 real = analysis.measure
 def interrupted(*args, **kwargs):
