@@ -10,6 +10,7 @@ from typing import Any
 
 from ..arch.rules import Compound
 from ..arch.specs import compound_label
+from ..choices import OPTIMIZER_NAMES
 from ..reports import (
     BudgetConstraints,
     BudgetReport,
@@ -32,7 +33,6 @@ from .core import (
     renamed,
     to_dict,
 )
-from .memory import OPTIMIZER_NAMES
 from .numbers import macs_g, nbytes, si
 
 MARGIN_NOTE = (
