@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -50,21 +52,35 @@ def test_v2_params_and_macs_are_flop_counter_exact(variant: str) -> None:
     assert (totals.params, totals.macs) == (reference["params"], reference["macs"])
 
 
-def test_reference_fixture_says_how_it_was_made() -> None:
-    """The fixture names its generator, which exists, pins the versions the fixture records,
-    and counts every official variant at the resolution the family data gives it."""
+def _pinned_versions(script: Path) -> dict:
+    """The VERSIONS a generator script pins (read, not run: it needs its own venv)."""
     import ast
 
-    from effnet_cli.arch.families import FAMILIES
-
-    script = FIXTURES / REFERENCE["generator"]
     tree = ast.parse(script.read_text())
-    pinned = next(
+    return next(
         ast.literal_eval(node.value)
         for node in tree.body
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "VERSIONS"
     )
-    assert pinned == REFERENCE["versions"]
+
+
+@pytest.mark.parametrize(
+    "fixture", ["reference_macs.json", "torchvision_efficientnet.json", "torchvision_logits.json"]
+)
+def test_fixtures_say_how_they_were_made(fixture: str) -> None:
+    """Each reference fixture names its generator, which exists here, and records the
+    versions that generator pins (and checks before it writes anything)."""
+    doc = json.loads((FIXTURES / fixture).read_text())
+    script = FIXTURES / doc["generator"]
+    assert script.exists() and f'"{fixture}"' in script.read_text()
+    assert _pinned_versions(script) == doc["versions"]
+
+
+def test_reference_fixture_counts_every_official_variant() -> None:
+    """The FlopCounterMode reference covers every official variant, each at the resolution
+    the family data gives it."""
+    from effnet_cli.arch.families import FAMILIES
+
     officials = {n: v for f in FAMILIES.values() for n, v in f.variants.items()}
     assert set(REFERENCE["variants"]) == set(officials)
     for name, ref in REFERENCE["variants"].items():
