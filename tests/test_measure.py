@@ -65,8 +65,10 @@ def _pinned_versions(script: Path) -> dict:
 
 
 @pytest.mark.parametrize(
-    "fixture", ["reference_macs.json", "torchvision_efficientnet.json", "torchvision_logits.json"]
-)
+    "fixture",
+    ["reference_macs.json", "torchvision_efficientnet.json", "torchvision_logits.json",
+     "torchvision_efficientnet_v2.json", "torchvision_logits_v2.json", "timm_v2.json"],
+)  # fmt: skip
 def test_fixtures_say_how_they_were_made(fixture: str) -> None:
     """Each reference fixture names its generator, which exists here, and records the
     versions that generator pins (and checks before it writes anything)."""
