@@ -3,8 +3,10 @@ tracker's, byte for byte, on small models (the README's definition of peak)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +18,7 @@ from effnet_cli.model import build_model
 
 CASES = [("w=0.25,d=0.5,r=32", 32, 2), ("b0", 64, 1), ("phi=0.5,alpha=1.3", 48, 3)]
 MODES = [(False, "sgd"), (True, "none"), (True, "sgd"), (True, "adam"), (True, "adamw")]
+TINY = "w=0.5,d=0.3,r=64"
 
 
 @pytest.mark.parametrize(("train", "optimizer"), MODES, ids=[f"{t}-{o}" for t, o in MODES])
@@ -210,3 +213,54 @@ def test_breakdown_terms_are_hand_counts_from_torchvisions_state_dict(
     assert train["input"] == 2 * 3 * 224 * 224 * 4 + 2 * 8
     sgd = memory("b0", train=True, batch_size=2, optimizer="sgd").breakdown
     assert sgd["optimizer_state"] == weights  # one momentum buffer per parameter
+
+
+def _allocator_peak(model: torch.nn.Module, x: torch.Tensor, train: bool) -> int:
+    """The step's peak as the CPU allocator saw it, by torch.profiler's memory events: the
+    tensors that exist before the step plus the highest "Total Allocated" during it. Written
+    apart from the tracker: no dispatch mode, no storage bookkeeping of ours."""
+    import tempfile
+
+    import torch.nn.functional as F
+    from torch.profiler import ProfilerActivity, profile
+
+    labels = torch.randint(0, 10, (x.shape[0],))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step() -> None:
+        model.train(train)
+        if not train:
+            with torch.no_grad():
+                model(x)
+            return
+        F.cross_entropy(model(x), labels).backward()
+        opt.step()
+        model.zero_grad(set_to_none=True)
+
+    if train:
+        step()  # the first step creates the optimizer's state
+    before = [*model.parameters(), *model.buffers(), x]
+    before += [labels, *(t for s in opt.state.values() for t in s.values())] if train else []
+    existing = sum({id(t.untyped_storage()): t.untyped_storage().nbytes() for t in before}.values())
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    with tempfile.TemporaryDirectory() as tmp:
+        prof.export_chrome_trace(f"{tmp}/trace.json")
+        events = json.loads(Path(f"{tmp}/trace.json").read_text())["traceEvents"]
+    return existing + max(e["args"]["Total Allocated"] for e in events if e["name"] == "[memory]")
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["inference", "train"])
+def test_the_tracker_agrees_with_the_allocator(train: bool) -> None:
+    """An independent measure of the real step: the CPU allocator's own count, via the
+    profiler. oneDNN is off: its convolutions take scratch memory from the allocator that is
+    no tensor storage (100 KB here), outside the definition of peak. What remains is
+    allocations below the tensor level (autograd's bookkeeping): never below the tracker,
+    and within 384 B in inference and 1% in training on this model."""
+    with torch.backends.mkldnn.flags(enabled=False):
+        torch.manual_seed(0)
+        model, x = build_model(TINY, num_classes=10), torch.randn(2, 3, 64, 64)
+        tracked = measure_step(model, x, train=train, optimizer="sgd").peak_bytes
+        torch.manual_seed(0)
+        allocator = _allocator_peak(build_model(TINY, num_classes=10), x, train)
+    assert 0 <= allocator - tracked <= (tracked // 100 if train else 384), (allocator, tracked)
