@@ -62,9 +62,10 @@ def nearest_official(spec: ResolvedSpec) -> ResolvedSpec:
 def scale_report(compound: Compound, batch_size: int = 1, num_classes: int = 1000) -> ScaleReport:
     """Derive, build and measure the φ model, and put B0 and the nearest official beside it."""
     d = derive(compound)
-    model = _measured(spec_for(d), batch_size, num_classes)
+    spec = spec_for(d)
+    model = _measured(spec, batch_size, num_classes)
     base = _measured(base_spec(compound.base_resolution), batch_size, num_classes)
-    nearest = _measured(nearest_official(spec_for(d)), batch_size, num_classes)
+    nearest = _measured(nearest_official(spec), batch_size, num_classes)
     bphi = official_for_phi(compound.phi)
     official = _measured(bphi, batch_size, num_classes) if bphi else None
     return ScaleReport(
