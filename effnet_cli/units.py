@@ -39,12 +39,14 @@ def _split(text: str) -> tuple[float, str]:
     return value, unit
 
 
-def parse_bytes(text: str, option: str) -> int:
+def parse_bytes(text: str, option: str, zero_ok: bool = False) -> int:
     """A byte size: decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB) units, or
-    plain bytes; zero, negative or malformed values are one usage error naming them."""
+    plain bytes; negative or malformed values (and zero, unless ``zero_ok``: a headroom
+    may be none) are one usage error naming them."""
     value, unit = _split(text)
-    if unit not in _BYTES or not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{option} '{text}' is not a positive size ({SIZE_HINT})")
+    if unit not in _BYTES or not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0))):
+        kind = "a size of 0 or more" if zero_ok else "a positive size"
+        raise UsageError(f"{option} '{text}' is not {kind} ({SIZE_HINT})")
     return int(value * _BYTES[unit])
 
 

@@ -36,6 +36,8 @@ FLOATS = v(["0.01", "0.1"], ["0", "-1", "nan", "inf", "x"])
 BYTES = v(["4GiB", "1GB", "500MB", "2e9", "10TB"], ["0", "-1", "x", "4 GiB"])
 AMP = v(["bfloat16", "float16"], ["fp8", ""])
 DEVICES = v(["cpu"], ["meta", "cuda", "cuda:9", "mps", "tpu", ""])
+RESERVE = v(["0", "512MiB", "1GB"], ["-1", "x", "nan", "100TB"])
+CLASSES = v(["10", "1000"], ["0", "-5", "x"])
 FLAG = None
 
 OPTIONS: dict[str, dict[str, Values | None]] = {  # option → its values (None: a flag)
@@ -53,18 +55,21 @@ OPTIONS: dict[str, dict[str, Values | None]] = {  # option → its values (None:
               "--sweep": v(["0:3", "0:2:0.5"], ["3:0", "0:x", "0:1:0", "x"]),
               "--search": FLAG, "--grid-step": v(["0.1", "0.2"], ["0", "-1", "x"]),
               "--tolerance": v(["0.05"], ["0", "-1", "x"]), "--top": INTS, "-b": INTS,
-              "--family": v(["v1", "v2"], ["resnet", "x"])},
+              "--family": v(["v1", "v2"], ["resnet", "x"]), "--num-classes": CLASSES},
     "bench": {"--device": DEVICES, "-b": INTS, "-r": RES, "--iters": INTS,
               "--seconds": FLOATS, "--warmup": INTS, "--amp": AMP, "--threads": INTS,
               "--channels-last": FLAG, "--train": FLAG,
-              "--weights": v(["/nonexistent.pt"], [""])},
+              "--weights": v(["/nonexistent.pt"], [""]), "--num-classes": CLASSES},
     "memory": {"-b": INTS, "-r": RES, "--train": FLAG,
                "--optimizer": v(["sgd", "adam", "adamw", "none"], ["rmsprop"]),
                "--device": v(["cpu", "meta"], ["cuda", "x"]), "--max-batch": FLAG,
-               "--limit": BYTES, "--amp": AMP, "--channels-last": FLAG},
+               "--limit": BYTES, "--amp": AMP, "--channels-last": FLAG, "--reserve": RESERVE,
+               "--num-classes": CLASSES},
     "profile": {"--device": DEVICES, "-b": INTS, "-r": RES, "--iters": INTS,
                 "--warmup": INTS, "--op-steps": INTS, "--amp": AMP, "--threads": INTS,
-                "--train": FLAG, "--predict-only": FLAG, "--channels-last": FLAG},
+                "--train": FLAG, "--predict-only": FLAG, "--channels-last": FLAG,
+                "--num-classes": CLASSES, "--seconds": FLOATS, "--recalibrate": FLAG,
+                "--weights": v(["/nonexistent.pt"], [""])},
     "budget": {"--max-macs": v(["2G", "0.4G", "1e30"], ["0", "-1", "x"]),
                "--max-params": v(["10M"], ["0", "x"]), "--max-weights": BYTES,
                "--dtype": v(["float16"], ["int4"]), "--max-memory": BYTES, "-b": INTS,
@@ -72,8 +77,13 @@ OPTIONS: dict[str, dict[str, Values | None]] = {  # option → its values (None:
                "--max-batch": FLAG, "--max-latency": v(["30ms", "1s"], ["0", "x", "5"]),
                "--device": v(["cpu", "meta"], ["cuda"]), "-r": v(["64"], ["0", "x"]),
                "--phi-step": v(["0.5"], ["0.3", "0", "x"]),
-               "--phi-max": v(["0", "1"], ["40", "-1", "x"])},
+               "--phi-max": v(["0", "1"], ["40", "-1", "x"]), "--reserve": RESERVE,
+               "--num-classes": CLASSES, "--alpha": FLOATS, "--beta": FLOATS, "--gamma": FLOATS},
 }  # fmt: skip
+NOT_FUZZED = {"--format", "--output", "--export", "--plot", "--wide", "--measure", "--compile"}
+"""Options left out of the draw: the format is drawn for every line, output files and
+plots have tests of their own (test_outputs.py), --wide changes only the terminal, and
+--measure and --compile take seconds per draw (test_budget.py, test_bench.py run them)."""
 FIRST = {  # what each command needs before its options, drawn from
     "summary": lambda draw: [draw(st.sampled_from(MODELS))],
     "compare": lambda draw: [draw(st.sampled_from(MODELS)), draw(st.sampled_from(MODELS))],
@@ -142,3 +152,17 @@ def test_every_command_and_option_gives_a_clean_outcome(fixed_clock, command, ex
         _clean(args)
 
     check()
+
+
+def test_every_option_is_fuzzed_or_named_as_left_out() -> None:
+    """A new option joins the fuzzing: every option of every command is drawn above or
+    listed, with its reason, in NOT_FUZZED."""
+    import typer
+
+    from effnet_cli.cli import app
+
+    for name, command in typer.main.get_command(app).commands.items():
+        drawn = set(OPTIONS.get(name, {})) | NOT_FUZZED
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert set(param.opts) & drawn, (name, param.opts)

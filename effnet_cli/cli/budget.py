@@ -64,6 +64,11 @@ BudgetDtypeOpt = Annotated[
 MaxMemoryOpt = Annotated[
     str | None, _opt("--max-memory", f"Most peak memory of the step (predicted): {SIZE}.")
 ]
+BudgetReserveOpt = Annotated[
+    str | None,
+    _opt("--reserve", "Headroom kept free of --max-memory for what the peak leaves out (CUDA "
+         "context, allocator rounding, workspaces): 1GiB, 0 [default: 512MiB on CUDA, else 0]."),
+]  # fmt: skip
 BudgetBatchOpt = Annotated[
     int | None, typer.Option("--batch-size", "-b", min=1, show_default=False, help=BATCH_HELP)
 ]
@@ -96,6 +101,7 @@ def budget(
     max_weights: MaxWeightsOpt = None,
     dtype: BudgetDtypeOpt = None,
     max_memory: MaxMemoryOpt = None,
+    reserve: BudgetReserveOpt = None,
     batch_size: BudgetBatchOpt = None,
     train: BudgetTrainOpt = False,
     optimizer: BudgetOptimizerOpt = None,
@@ -122,7 +128,8 @@ def budget(
     check_paths(output, None, plot)
     c = budget_constraints(
         max_macs=max_macs, max_params=max_params, max_weights=max_weights,
-        dtype=chosen(dtype), max_memory=max_memory, batch_size=batch_size, train=train,
+        dtype=chosen(dtype), max_memory=max_memory, reserve=reserve, batch_size=batch_size,
+        train=train,
         optimizer=chosen(optimizer), amp=chosen(amp), max_batch=max_batch, max_latency=max_latency,
         device=device, measure=measure, resolution=resolution, num_classes=num_classes,
     )  # fmt: skip

@@ -342,6 +342,15 @@ MemoryLimitOpt = Annotated[
         "bytes, GB = 10^9) [default: the device's free memory].",
     ),
 ]
+ReserveOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reserve",
+        help="Headroom kept free of --limit for what the peak leaves out (CUDA context, "
+        "allocator rounding, workspaces), e.g. 1GiB, 0 [default: 512MiB on CUDA, else 0].",
+        show_default=False,
+    ),
+]
 MemoryLayoutOpt = Annotated[
     bool, typer.Option("--channels-last", help="NHWC layout (same sizes, same peak).")
 ]
@@ -358,6 +367,7 @@ def memory(
     device: DeviceOpt = None,
     max_batch: MemoryMaxBatchOpt = False,
     limit: MemoryLimitOpt = None,
+    reserve: ReserveOpt = None,
     amp: AmpOpt = None,
     channels_last: MemoryLayoutOpt = False,
     fmt: FormatOpt = Format.table,
@@ -370,12 +380,16 @@ def memory(
     spec = parse_variant(variant)
     if optimizer is not None and not train:
         raise UsageError("--optimizer applies to a training step: add --train")
-    if limit is not None and not max_batch:
-        raise UsageError("--limit is what --max-batch fits into: add --max-batch")
+    for given, name in ((limit, "--limit"), (reserve, "--reserve")):
+        if given is not None and not max_batch:
+            raise UsageError(f"{name} qualifies what --max-batch fits into: add --max-batch")
+    from ..headroom import check_reserve, parse_reserve
     from ..units import parse_bytes
 
     limit_bytes = parse_bytes(limit, "--limit") if limit is not None else None
     dev = parse_device(device) if device else "meta"
+    kept = parse_reserve(reserve, dev)
+    check_reserve(kept, limit_bytes, "--limit")
     from ..measurement.memory.peak import memory as run_memory
     from ..views.memory import memory_view
 
@@ -383,7 +397,7 @@ def memory(
         spec, batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
         max_batch=max_batch, limit_bytes=limit_bytes, amp=chosen(amp),
-        channels_last=channels_last,
+        channels_last=channels_last, reserve=kept,
     )  # fmt: skip
     deliver(memory_view(report), fmt, output, None, wide)
 

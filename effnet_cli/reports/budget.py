@@ -40,6 +40,10 @@ class BudgetConstraints:
     dtype: str = "float32"
     """Bytes per weight for ``max_weight_bytes`` (--dtype)."""
     max_memory_bytes: int | None = None
+    reserve_bytes: int = 0
+    """Headroom kept free of ``max_memory_bytes`` (--reserve, or the CUDA allowance): a
+    peak is judged against ``max_memory_bytes − reserve_bytes``."""
+    reserve_source: str = "none"
     batch_size: int = 1
     """The batch the peak memory and the latency are taken at (MACs are at batch 1)."""
     train: bool = False
@@ -77,6 +81,11 @@ class Figures:
     predicted_latency_ms: float | None = None
     measured_latency_ms: float | None = None
     fits: bool = False
+    verdict: str = "fails"
+    """'fits'; 'marginal': fits, but a figure a real device can move (peak memory, latency)
+    passes its limit with less than 5% to spare; 'fails'."""
+    marginal: list[str] = field(default_factory=list)
+    """The limits passed with less than 5% to spare, by name: memory, latency."""
     failed: list[str] = field(default_factory=list)
     """The limits this model exceeds, by name: macs, params, weights, memory, latency."""
     margins: dict[str, float] = field(default_factory=dict)

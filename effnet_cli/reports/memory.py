@@ -48,4 +48,16 @@ class MemoryReport(RunSetup[str]):
     measured: MeasuredPeak | None = None
     max_batch: int | None = None
     limit_bytes: int | None = None
+    reserve_bytes: int = 0
+    """Headroom kept free of the limit (--reserve, or the default CUDA allowance)."""
+    reserve_source: str = "none"
+    usable_bytes: int | None = None
+    """limit_bytes − reserve_bytes: what the largest batch's peak must fit."""
+    max_batch_peak_bytes: int | None = None
+    margin_pct: float | None = None
+    """(usable − the largest batch's peak) / usable × 100."""
+    marginal: bool | None = None
+    """Whether that margin is under 5%: a real device's extras may not fit in it."""
+    headroom_batch: int | None = None
+    """The largest batch whose peak leaves at least 5% of the usable limit free."""
     seconds: dict[str, float] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from typing import Any
 from ..arch.rules import Compound
 from ..arch.specs import compound_label
 from ..choices import OPTIMIZER_NAMES
+from ..headroom import STORAGE_ONLY
 from ..reports import (
     BudgetConstraints,
     BudgetReport,
@@ -87,6 +88,8 @@ def _top1(r: BudgetRow) -> str:
 
 
 def _fits(r: Figures) -> str:
+    if r.marginal:
+        return "≈ marginal: " + ", ".join(r.marginal)
     if r.fits:
         return "✓"
     return "✗ " + ", ".join(r.failed) if r.failed else "✗"
@@ -142,6 +145,8 @@ def figure_columns(c: BudgetConstraints) -> list[Column[Figures]]:
         ),
         _margin("latency", latency),
         Column("Fits", _fits, "fits", align="l", keep=True),
+        csv_field("verdict"),
+        csv_field("marginal", lambda r: ";".join(r.marginal)),
         csv_field("failed", lambda r: ";".join(r.failed)),
     ]
 
@@ -189,13 +194,31 @@ def limits_text(c: BudgetConstraints) -> list[str]:
         out.append(f"weights ≤ {nbytes(c.max_weight_bytes)} ({c.max_weight_bytes:,} bytes) "
                    f"as {c.dtype}")  # fmt: skip
     if c.max_memory_bytes is not None:
-        out.append(f"peak memory ≤ {nbytes(c.max_memory_bytes)} ({c.max_memory_bytes:,} bytes), "
-                   f"{_step(c)}, batch {c.batch_size}")  # fmt: skip
+        out.append(f"peak memory ≤ {_memory_limit(c)}, {_step(c)}, batch {c.batch_size}")
     if c.max_latency_ms is not None:
         how = "timed" if c.measure else "predicted"
         out.append(f"latency ≤ {c.max_latency_ms:g} ms per batch of {c.batch_size} on "
                    f"{c.device} ({how})")  # fmt: skip
     return out
+
+
+def _memory_limit(c: BudgetConstraints) -> str:
+    """--max-memory in words, less the reserve kept free of it."""
+    limit = c.max_memory_bytes or 0
+    text = f"{nbytes(limit)} ({limit:,} bytes)"
+    if c.reserve_bytes:
+        usable = limit - c.reserve_bytes
+        text += (f" − reserve {nbytes(c.reserve_bytes)} ({c.reserve_source}) = "
+                 f"{nbytes(usable)} for tensors")  # fmt: skip
+    return text
+
+
+def marginal_text(f: Figures) -> str:
+    """'' when nothing is marginal; else which limits it passes with under 5% to spare."""
+    if not f.marginal:
+        return ""
+    margins = ", ".join(f"{name} {100 * f.margins[name]:+.1f}%" for name in f.marginal)
+    return f"marginal: under 5% to spare ({margins}); a real device may not fit it"
 
 
 def _figures_text(f: Figures, c: BudgetConstraints) -> str:
@@ -209,6 +232,8 @@ def _figures_text(f: Figures, c: BudgetConstraints) -> str:
         parts.append(f"largest batch {f.max_batch:,}")
     if f.latency_ms is not None:
         parts.append(f"{f.latency_ms:,.2f} ms ({f.latency_source})")
+    if f.marginal:
+        parts.append(marginal_text(f))
     return ", ".join(parts)
 
 
@@ -278,6 +303,7 @@ def budget_parts(r: BudgetReport) -> list[Part]:
             r.compound.checked,
         ),
         Note(MARGIN_NOTE),
+        *_memory_notes(r),
         f"top-1: {r.top1_source}.",
         Note(UNRANKED_NOTE),
         Note(search_note(r.compound)),
@@ -286,6 +312,22 @@ def budget_parts(r: BudgetReport) -> list[Part]:
         MACS_NOTE,
     ]
     return parts
+
+
+MARGINAL_NOTE = (
+    "≈ marginal: fits, but peak memory or latency passes its limit with under 5% to spare; "
+    "a real device can move both. MACs, params and weights are exact counts, never marginal."
+)
+
+
+def _memory_notes(r: BudgetReport) -> list[Note]:
+    """What a marginal verdict means (where one is shown), and what a peak leaves out
+    (under --max-memory)."""
+    lines: list[Figures] = [*r.variants, r.compound, *r.compound.checked]
+    notes = [Note(MARGINAL_NOTE)] if any(f.marginal for f in lines) else []
+    if r.constraints.max_memory_bytes is not None:
+        notes.append(Note(STORAGE_ONLY))
+    return notes
 
 
 def _row_dict(row: BudgetRow) -> dict[str, Any]:
@@ -309,7 +351,14 @@ def budget_doc(r: BudgetReport) -> dict[str, Any]:
         "best_official": r.best_official,
         "compound": _compound_dict(r.compound),
         "top1_source": r.top1_source,
-        "notes": [MARGIN_NOTE, UNRANKED_NOTE, search_note(r.compound), *r.notes, MACS_NOTE],
+        "notes": [
+            MARGIN_NOTE,
+            *(n.text for n in _memory_notes(r)),
+            UNRANKED_NOTE,
+            search_note(r.compound),
+            *r.notes,
+            MACS_NOTE,
+        ],
         "warnings": noise_warnings(r.timings),
         "latency_notes": r.latency_notes,
         "seconds": r.seconds,

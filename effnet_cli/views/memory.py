@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..choices import OPTIMIZER_NAMES
+from ..headroom import STORAGE_ONLY
 from ..reports import MemoryReport, MemoryStage
 from .core import Column, Facts, Note, Part, View, csv_text, grid, to_dict
 from .numbers import nbytes, pct
@@ -21,7 +22,7 @@ TRAIN_NOTE = (
     "optimizer's state exists."
 )
 LABELS = {
-    "weights": "weights (and autocast's cached half copies)",
+    "weights": "weights",
     "buffers": "buffers (batch-norm statistics)",
     "gradients": "parameter gradients",
     "optimizer_state": "optimizer state",
@@ -29,6 +30,8 @@ LABELS = {
     "activations": "activations (forward tensors alive)",
     "transient": "transient (backward and optimizer temporaries)",
 }
+AMP_WEIGHTS = "weights (and autocast's cached {dtype} copies)"
+"""The weights' label under --amp, where autocast's cached casts are counted with them."""
 RESERVED_NOTE = "what the caching allocator kept from the driver: closer to nvidia-smi"
 
 
@@ -60,17 +63,34 @@ def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
             reserved = nbytes(m.reserved_bytes or 0)
             lines.append(("CUDA max reserved", f"{reserved} ({RESERVED_NOTE})"))
     if r.max_batch is not None:
-        limit = r.limit_bytes or 0
-        fits = f"{r.max_batch} within {nbytes(limit)} ({limit:,} bytes; predicted)"
-        lines.append(("Largest batch that fits", fits))
+        lines += _fit_lines(r)
+    return lines
+
+
+def _fit_lines(r: MemoryReport) -> list[tuple[str, str]]:
+    """The limit less the reserve, and the largest batch with how near its peak comes."""
+    limit, usable = r.limit_bytes or 0, r.usable_bytes or 0
+    within = f"{nbytes(limit)} ({limit:,} bytes)"
+    if r.reserve_bytes:
+        within += (f" − reserve {nbytes(r.reserve_bytes)} ({r.reserve_source}) = "
+                   f"{nbytes(usable)} for tensors")  # fmt: skip
+    else:
+        within += ", no reserve kept"
+    lines = [("Limit", within)]
+    if r.max_batch_peak_bytes is None:
+        lines.append(("Largest batch that fits", f"{r.max_batch} (predicted)"))
+        return lines
+    fit = (f"{r.max_batch}: predicted peak {nbytes(r.max_batch_peak_bytes)}, "
+           f"{r.margin_pct:.1f}% of the usable limit free")  # fmt: skip
+    if r.marginal:
+        fit += f" — marginal (under 5%); batch {r.headroom_batch} leaves 5% free"
+    lines.append(("Largest batch that fits", fit))
     return lines
 
 
 Share = tuple[str, int, int]
 BREAKDOWN: list[Column[Share]] = [
-    Column(
-        "Live at the peak", lambda s: LABELS[s[0]], "part", lambda s: s[0], align="l", keep=True
-    ),
+    Column("Live at the peak", lambda s: s[0], align="l", keep=True),
     Column("Bytes", lambda s: nbytes(s[1]), "bytes", lambda s: s[1], keep=True),
     Column("Share", lambda s: pct(s[1] / s[2]) if s[2] else "", keep=True),
 ]
@@ -82,12 +102,20 @@ STAGES: list[Column[MemoryStage]] = [
 ]
 
 
+def _label(r: MemoryReport, part: str) -> str:
+    """What a part of the peak holds: under --amp the weights include autocast's casts."""
+    if part == "weights" and r.amp:
+        return AMP_WEIGHTS.format(dtype=r.amp)
+    return LABELS[part]
+
+
 def memory_parts(r: MemoryReport) -> list[Part]:
-    shares = [(k, v, r.peak_bytes) for k, v in r.breakdown.items() if v]
+    shares = [(_label(r, k), v, r.peak_bytes) for k, v in r.breakdown.items() if v]
     parts: list[Part] = [
         f"{r.title} · {_step(r)} · batch {r.batch_size} · {r.resolution}px · "
         + (f"autocast to {r.amp} (float32 weights)" if r.amp else "float32"),
         Facts("Peak memory", _peak_lines(r)),
+        STORAGE_ONLY,
         grid("What is live at the peak", BREAKDOWN, shares),
         grid("Per stage, forward", STAGES, r.stages),
         Note(DEFINITION),
@@ -103,6 +131,10 @@ def memory_parts(r: MemoryReport) -> list[Part]:
     return parts
 
 
+FIT_KEYS = ("max_batch", "limit_bytes", "reserve_bytes", "reserve_source", "usable_bytes",
+            "max_batch_peak_bytes", "margin_pct", "marginal", "headroom_batch")  # fmt: skip
+"""The keys of --max-batch's answer: absent from the JSON without it."""
+
 LEADING_KEYS = ("variant", "title", "mode", "batch_size", "resolution", "optimizer", "amp",
                 "channels_last", "device")  # fmt: skip
 """The keys memory's JSON has always opened with, in its own order (its report's fields
@@ -113,9 +145,10 @@ def memory_doc(r: MemoryReport) -> dict[str, Any]:
     fields = to_dict(r)
     doc = {key: fields.pop(key) for key in LEADING_KEYS} | fields
     if r.max_batch is None:
-        doc.pop("max_batch")
-        doc.pop("limit_bytes")
+        for key in FIT_KEYS:
+            doc.pop(key)
     doc["definition"] = DEFINITION
+    doc["storage_only"] = STORAGE_ONLY
     return doc
 
 

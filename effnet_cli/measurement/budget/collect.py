@@ -165,7 +165,7 @@ class Evaluator:
         """The largest batch within --max-memory, from the peak already predicted."""
         c, built = self.c, self._build(spec)
         res = self.shape(spec)[2]
-        return largest_batch(spec, res, c.train, c.optimizer or "sgd", c.max_memory_bytes or 0,
+        return largest_batch(spec, res, c.train, c.optimizer or "sgd", int(limit_of(c, "memory")),
                              self.device_type, c.num_classes, c.amp, built.model,
                              {c.batch_size: peak})  # fmt: skip
 
@@ -317,6 +317,7 @@ def budget(
     max_weights: str | int | float | None = None,
     dtype: str | None = None,
     max_memory: str | int | float | None = None,
+    reserve: str | None = None,
     batch_size: int | None = None,
     train: bool = False,
     optimizer: str | None = None,
@@ -336,10 +337,12 @@ def budget(
 ) -> BudgetReport:
     """The paper's constrained problem: which official variant, which φ and which batch
     meet the limits. Limits take numbers or text: ``max_macs="2G"``, ``max_weights="20MB"``,
-    ``max_memory="4GiB"``, ``max_latency="30ms"`` (see `effnet budget --help`)."""
+    ``max_memory="4GiB"`` (less ``reserve="512MiB"``), ``max_latency="30ms"`` (see `effnet
+    budget --help`)."""
     c = budget_constraints(
         max_macs=max_macs, max_params=max_params, max_weights=max_weights, dtype=dtype,
-        max_memory=max_memory, batch_size=batch_size, train=train, optimizer=optimizer, amp=amp,
+        max_memory=max_memory, reserve=reserve, batch_size=batch_size, train=train,
+        optimizer=optimizer, amp=amp,
         max_batch=max_batch, max_latency=max_latency, device=device, measure=measure,
         resolution=resolution, num_classes=num_classes,
     )  # fmt: skip

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from ...choices import AMP_DTYPES, DTYPE_BYTES, OPTIMIZERS
 from ...devices import parse_device
 from ...errors import UsageError
+from ...headroom import Reserve, check_reserve, marginal, parse_reserve
 from ...reports import LIMITS, BudgetConstraints, BudgetRow, Figures
 from ...units import check_dtype, parse_bytes, parse_count, parse_ms
 
@@ -42,6 +43,7 @@ def budget_constraints(
     max_weights: Size = None,
     dtype: str | None = None,
     max_memory: Size = None,
+    reserve: str | None = None,
     batch_size: int | None = None,
     train: bool = False,
     optimizer: str | None = None,
@@ -59,9 +61,11 @@ def budget_constraints(
     memory, latency = limits["max_memory_bytes"], limits["max_latency_ms"]
     _check_qualifiers(
         limits, dtype=dtype, train=train, optimizer=optimizer, amp=amp, max_batch=max_batch,
-        measure=measure, batch_size=batch_size,
+        measure=measure, batch_size=batch_size, reserve=reserve,
     )  # fmt: skip
     dev = _latency_device(device, latency, measure)
+    kept = parse_reserve(reserve, dev) if memory is not None else Reserve(0, "none")
+    check_reserve(kept, _whole(memory), "--max-memory")
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     if num_classes < 1:
@@ -69,7 +73,9 @@ def budget_constraints(
     return BudgetConstraints(
         max_macs=_whole(limits["max_macs"]), max_params=_whole(limits["max_params"]),
         max_weight_bytes=_whole(limits["max_weight_bytes"]), dtype=check_dtype(dtype or "float32"),
-        max_memory_bytes=_whole(memory), batch_size=batch_size or 1, train=train,
+        max_memory_bytes=_whole(memory), reserve_bytes=kept.nbytes,
+        reserve_source=kept.source,
+        batch_size=batch_size or 1, train=train,
         optimizer=(optimizer or "sgd") if train else None, amp=amp,
         max_batch=max_batch or (memory is not None and batch_size is None),
         max_latency_ms=latency, device=dev, measure=measure, resolution=resolution,
@@ -106,14 +112,16 @@ def _check_qualifiers(
     max_batch: bool,
     measure: bool,
     batch_size: int | None,
+    reserve: str | None,
 ) -> None:
     """Refuse an option that qualifies a limit which was not given (--dtype qualifies
-    --max-weights; --train, --optimizer, --amp, --max-batch qualify --max-memory), and a
+    --max-weights; --train, --optimizer, --amp, --max-batch, --reserve qualify --max-memory), and a
     choice outside its vocabulary."""
     memory, latency = limits["max_memory_bytes"], limits["max_latency_ms"]
     _needs(dtype is not None, limits["max_weight_bytes"], "--dtype", "--max-weights")
     for given, option in ((train, "--train"), (optimizer is not None, "--optimizer"),
-                          (amp is not None, "--amp"), (max_batch, "--max-batch")):  # fmt: skip
+                          (amp is not None, "--amp"), (max_batch, "--max-batch"),
+                          (reserve is not None, "--reserve")):  # fmt: skip
         _needs(given, memory, option, "--max-memory")
     _needs(measure, latency, "--measure", "--max-latency")
     if batch_size is not None and memory is None and latency is None:
@@ -155,8 +163,15 @@ def _whole(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
+MOVABLE = ("memory", "latency")
+"""The figures a real device can move: a peak of tensor storage only, a predicted time.
+MACs, parameters and weight bytes are exact counts, so a pass on them is never marginal."""
+
+
 def limit_of(c: BudgetConstraints, name: str) -> float:
-    return getattr(c, LIMITS[name].field)
+    """The figure's limit as judged: the memory limit less the reserve."""
+    limit = getattr(c, LIMITS[name].field)
+    return limit - c.reserve_bytes if name == "memory" else limit
 
 
 def weight_bytes(params: int, c: BudgetConstraints) -> int:
@@ -166,7 +181,7 @@ def weight_bytes(params: int, c: BudgetConstraints) -> int:
 def judge(figures: Figures, c: BudgetConstraints) -> Figures:
     """Fill ``fits``, ``failed`` and ``margins`` from the figures measured so far. A limit
     whose figure is missing was not reached, so the model does not fit on its strength."""
-    figures.failed, figures.margins = [], {}
+    figures.failed, figures.marginal, figures.margins = [], [], {}
     complete = True
     for name in c.active():
         value = getattr(figures, LIMITS[name].figure)
@@ -177,7 +192,10 @@ def judge(figures: Figures, c: BudgetConstraints) -> Figures:
         figures.margins[name] = (limit - value) / limit
         if value > limit:
             figures.failed.append(name)
+        elif name in MOVABLE and marginal(figures.margins[name]):
+            figures.marginal.append(name)
     figures.fits = complete and not figures.failed
+    figures.verdict = ("marginal" if figures.marginal else "fits") if figures.fits else "fails"
     return figures
 
 

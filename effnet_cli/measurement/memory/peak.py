@@ -12,6 +12,7 @@ from ...arch.specs import ResolvedSpec, parse_variant
 from ...choices import AMP_DTYPES, OPTIMIZERS
 from ...devices import available_bytes, check_available
 from ...errors import UsageError
+from ...headroom import MARGINAL, Reserve, check_reserve, default_reserve, marginal
 from ...model import EfficientNet, build_model, materialize
 from ...reports import MeasuredPeak, MemoryReport, MemoryStage
 from ..trace.prepare import check_fits, check_train_shape, input_shape
@@ -90,10 +91,11 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
     the slope is measured from the two smallest batches. A
     bracket around the guess is widened until it holds the answer, then bisected; every
     probe is a full prediction.
-    ``known`` holds peaks the caller already predicted for this step, by batch.
+    ``known`` holds peaks the caller already predicted for this step, by batch; every
+    peak predicted here is added to it, so a second search reuses them.
     """
     model = model or build_model(spec, num_classes, device="meta")  # shapes are all it reads
-    peaks: dict[int, int] = dict(known or {})
+    peaks: dict[int, int] = known if known is not None else {}
 
     def peak(batch: int) -> int:
         if batch not in peaks:
@@ -143,10 +145,12 @@ def memory(
     limit_bytes: int | None = None,
     amp: str | None = None,
     channels_last: bool = False,
+    reserve: Reserve | None = None,
 ) -> MemoryReport:
     """Predict the peak memory of one step of ``spec``; on a real device also run the step
     and measure it; with ``max_batch``, find the largest batch within ``limit_bytes`` (or
-    the device's free memory). ``channels_last`` changes layouts, not sizes: the
+    the device's free memory) less ``reserve`` (default: the device's, see headroom.py).
+    ``channels_last`` changes layouts, not sizes: the
     prediction is the same, and the measured step runs in that layout."""
     start = time.perf_counter()
     spec = parse_variant(spec) if isinstance(spec, str) else spec
@@ -173,14 +177,35 @@ def memory(
         stages=_stages(spec, p),
     )
     if max_batch:
-        report.limit_bytes = limit_bytes or _free_memory(device)
-        report.max_batch = largest_batch(spec, shape[2], train, optimizer, report.limit_bytes,
-                                         device_type, num_classes, amp, model)  # fmt: skip
+        _fit(report, spec, model, limit_bytes or _free_memory(device),
+             reserve or default_reserve(device), num_classes)  # fmt: skip
     if device != "meta":
         report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes, amp,
                                    channels_last)  # fmt: skip
     report.seconds = {"predict": predicted - start, "total": time.perf_counter() - start}
     return report
+
+
+def _fit(report: MemoryReport, spec: ResolvedSpec, model: EfficientNet, limit: int,
+         reserve: Reserve, num_classes: int) -> None:  # fmt: skip
+    """The largest batch within the limit less the reserve, how close its peak comes to
+    that, and (when it is marginal) the largest batch that leaves 5% free."""
+    check_reserve(reserve, limit, "the limit")
+    usable = reserve.usable(limit)
+    r, peaks = report, {}
+    device_type = r.device.partition(":")[0]
+
+    def search(within: int) -> int:
+        return largest_batch(spec, r.resolution, r.mode == "train", r.optimizer or "sgd",
+                             within, device_type, num_classes, r.amp, model, peaks)  # fmt: skip
+
+    r.limit_bytes, r.reserve_bytes, r.reserve_source = limit, reserve.nbytes, reserve.source
+    r.usable_bytes, r.max_batch = usable, search(usable)
+    if r.max_batch in peaks:
+        r.max_batch_peak_bytes = peaks[r.max_batch]
+        r.margin_pct = 100.0 * (usable - peaks[r.max_batch]) / usable
+        r.marginal = marginal(r.margin_pct / 100)
+        r.headroom_batch = search(int(usable * (1 - MARGINAL))) if r.marginal else r.max_batch
 
 
 def _free_memory(device: str) -> int:

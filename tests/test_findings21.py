@@ -1,0 +1,165 @@
+"""What a second new user's trial found (issue 21): verdicts a real device can break, labels
+that named what was not counted, columns that carried nothing, text copied between commands.
+One test (or more) per numbered item; bench's (2, 3) live in test_bench.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import assert_one_line_error, run
+
+from effnet_cli.arch.specs import parse_variant
+from effnet_cli.headroom import CUDA_RESERVE_BYTES, STORAGE_ONLY, parse_reserve
+from effnet_cli.measurement.budget.constraints import budget_constraints, judge
+from effnet_cli.measurement.memory.peak import largest_batch, memory
+from effnet_cli.reports import Figures
+
+TINY = "w=0.25,d=0.25,r=64"
+
+# ----------------------------------------------------------------------------- item 1
+
+
+def test_memory_reserve_is_taken_off_the_limit_before_the_largest_batch() -> None:
+    """The largest batch fits the limit less the reserve, and one more does not."""
+    limit, kept = 64 * 2**20, parse_reserve("16MiB", "meta")
+    r = memory(TINY, max_batch=True, limit_bytes=limit, reserve=kept)
+    assert (r.reserve_bytes, r.usable_bytes) == (16 * 2**20, 48 * 2**20)
+    spec = parse_variant(TINY)
+    assert r.max_batch == largest_batch(spec, 64, False, "sgd", r.usable_bytes, "meta")
+    one_more = memory(TINY, batch_size=r.max_batch + 1).peak_bytes
+    assert r.max_batch_peak_bytes <= r.usable_bytes < one_more
+    without = memory(TINY, max_batch=True, limit_bytes=limit)
+    assert without.reserve_bytes == 0 and without.max_batch > r.max_batch
+
+
+def test_memory_shows_the_reserve_and_its_source() -> None:
+    result = run("memory", TINY, "--max-batch", "--limit", "64MiB", "--reserve", "16MiB")
+    assert result.exit_code == 0, result.stderr
+    assert "64.0 MiB (67,108,864 bytes) − reserve 16.0 MiB (--reserve) = 48.0 MiB" in result.stdout
+    doc = json.loads(run("memory", TINY, "--max-batch", "--limit", "64MiB", "--reserve", "16MiB",
+                         "--format", "json").stdout)  # fmt: skip
+    assert doc["reserve_bytes"] == 16 * 2**20 and doc["usable_bytes"] == 48 * 2**20
+    assert doc["reserve_source"] == "--reserve"
+
+
+def test_cuda_has_a_default_allowance_that_the_user_overrides() -> None:
+    assert parse_reserve(None, "cuda").nbytes == CUDA_RESERVE_BYTES == 512 * 2**20
+    assert parse_reserve(None, "cuda:1").source == "default CUDA allowance"
+    assert parse_reserve(None, "cpu").nbytes == parse_reserve(None, "meta").nbytes == 0
+    assert parse_reserve("0", "cuda").nbytes == 0
+    assert parse_reserve("1GiB", "cuda").nbytes == 2**30
+    c = budget_constraints(max_memory="8GiB", device="cuda")
+    assert c.reserve_bytes == CUDA_RESERVE_BYTES and c.reserve_source == "default CUDA allowance"
+    assert budget_constraints(max_memory="8GiB", device="cuda", reserve="0").reserve_bytes == 0
+    assert budget_constraints(max_memory="8GiB").reserve_bytes == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["memory", TINY, "--reserve", "1GiB"], ("--reserve", "--max-batch")),
+        (["memory", TINY, "--max-batch", "--limit", "1GiB", "--reserve", "2GiB"],
+         ("--reserve", "leaves nothing", "--limit")),
+        (["memory", TINY, "--max-batch", "--limit", "1GiB", "--reserve", "-3"],
+         ("--reserve", "'-3'", "0 or more")),
+        (["memory", TINY, "--max-batch", "--limit", "1GiB", "--reserve", "lots"],
+         ("--reserve", "'lots'")),
+        (["budget", "--max-macs", "1G", "--reserve", "1GiB"], ("--reserve", "--max-memory")),
+        (["budget", "--max-memory", "1GiB", "--reserve", "1GiB"],
+         ("--reserve", "leaves nothing", "--max-memory")),
+        (["budget", "--max-memory", "1GiB", "--reserve", "nan"], ("--reserve", "'nan'")),
+    ],
+)  # fmt: skip
+def test_bad_reserve_is_one_line(args: list[str], fragments: tuple[str, ...]) -> None:
+    assert_one_line_error(run(*args), 2, *fragments)
+
+
+def test_budget_judges_memory_against_the_limit_less_the_reserve() -> None:
+    plain = json.loads(run("budget", "--max-memory", "64MiB", "--format", "json").stdout)
+    kept = json.loads(run("budget", "--max-memory", "64MiB", "--reserve", "16MiB",
+                          "--format", "json").stdout)  # fmt: skip
+    assert kept["constraints"]["reserve_bytes"] == 16 * 2**20
+    peaks = {v["variant"]: v["peak_bytes"] for v in plain["variants"]}
+    for b in kept["variants"]:
+        assert peaks[b["variant"]] == b["peak_bytes"]
+        assert b["margins"]["memory"] == pytest.approx(
+            (48 * 2**20 - b["peak_bytes"]) / (48 * 2**20)
+        )
+    fits = {v["variant"] for v in kept["variants"] if v["fits"]}
+    assert fits < {v["variant"] for v in plain["variants"] if v["fits"]}
+    assert all(v["peak_bytes"] <= 48 * 2**20 for v in kept["variants"] if v["fits"])
+
+
+def _figures(margin: float, name: str) -> Figures:
+    f = Figures(macs=1, params=1, weight_bytes=1, peak_bytes=1, latency_ms=1.0)
+    limit = {"memory": "max_memory", "latency": "max_latency", "macs": "max_macs"}[name]
+    value = round((1 - margin) * 1000)
+    setattr(f, {"memory": "peak_bytes", "latency": "latency_ms", "macs": "macs"}[name], value)
+    c = budget_constraints(**{limit: "1000"})
+    return judge(f, c)
+
+
+@pytest.mark.parametrize(
+    ("name", "margin", "verdict"),
+    [("memory", 0.03, "marginal"), ("memory", 0.06, "fits"), ("memory", -0.01, "fails"),
+     ("latency", 0.049, "marginal"), ("latency", 0.2, "fits"),
+     ("macs", 0.01, "fits"), ("macs", -0.01, "fails")],
+)  # fmt: skip
+def test_a_verdict_within_5pct_of_a_movable_limit_is_marginal(
+    name: str, margin: float, verdict: str
+) -> None:
+    """Peak memory and latency, which a real device moves, pass marginally within 5% of
+    the limit; MACs are exact, so a pass on them is a pass."""
+    f = _figures(margin, name)
+    assert f.verdict == verdict
+    assert f.fits == (verdict != "fails")
+    assert f.marginal == ([name] if verdict == "marginal" else [])
+
+
+def test_budget_shows_a_marginal_fit_as_marginal_not_a_tick() -> None:
+    """B0's inference peak at 1 is 32,361,368 bytes: a limit 2% above it is marginal."""
+    limit = str(int(32_361_368 / 0.98))
+    out = run("budget", "--max-memory", limit).stdout
+    b0 = next(line for line in out.splitlines() if line.split()[:2] == ["1", "b0"])
+    assert "≈ marginal: memory" in b0 and "✓" not in b0
+    assert "under 5% to spare" in out and STORAGE_ONLY.split(":")[0] in out
+    doc = json.loads(run("budget", "--max-memory", limit, "--format", "json").stdout)
+    row = next(v for v in doc["variants"] if v["variant"] == "b0")
+    assert row["verdict"] == "marginal" and row["fits"] and row["marginal"] == ["memory"]
+    assert STORAGE_ONLY in doc["notes"]
+    csv_text = run("budget", "--max-memory", limit, "--format", "csv").stdout
+    assert ",marginal,memory," in csv_text
+
+
+def test_every_memory_verdict_says_its_peak_is_tensor_storage_only() -> None:
+    for args in (["memory", TINY], ["memory", TINY, "--max-batch", "--limit", "1GiB"],
+                 ["budget", "--max-memory", "1GiB"]):  # fmt: skip
+        lines = run(*args, "--wide").stdout.splitlines()
+        assert STORAGE_ONLY in lines, args
+    assert json.loads(run("memory", TINY, "--format", "json").stdout)["storage_only"]
+
+
+def test_memory_marks_a_largest_batch_near_the_limit_marginal() -> None:
+    """The largest batch's peak is at most one sample below the limit, so on a large
+    limit it is marginal, and the batch that leaves 5% free is given beside it."""
+    r = memory(TINY, max_batch=True, limit_bytes=256 * 2**20)
+    usable = r.usable_bytes
+    assert r.margin_pct == pytest.approx(100 * (usable - r.max_batch_peak_bytes) / usable)
+    assert r.marginal == (r.margin_pct < 5)
+    assert r.marginal  # one sample of this model is far under 5% of 256 MiB
+    safe = r.headroom_batch
+    assert memory(TINY, batch_size=safe).peak_bytes <= 0.95 * usable
+    assert memory(TINY, batch_size=safe + 1).peak_bytes > 0.95 * usable
+    out = run("memory", TINY, "--max-batch", "--limit", "256MiB", "--wide").stdout
+    assert f"marginal (under 5%); batch {safe} leaves 5% free" in out
+
+
+# ----------------------------------------------------------------------------- item 5
+
+
+def test_memory_names_autocast_copies_only_under_amp() -> None:
+    plain = run("memory", TINY, "--wide").stdout
+    assert "autocast" not in plain
+    amp = run("memory", TINY, "--amp", "bfloat16", "--wide").stdout
+    assert "weights (and autocast's cached bfloat16 copies)" in amp
