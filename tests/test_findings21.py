@@ -163,3 +163,46 @@ def test_memory_names_autocast_copies_only_under_amp() -> None:
     assert "autocast" not in plain
     amp = run("memory", TINY, "--amp", "bfloat16", "--wide").stdout
     assert "weights (and autocast's cached bfloat16 copies)" in amp
+
+
+# ----------------------------------------------------------------------------- item 4
+
+
+def test_compare_lines_v1_and_v2_up_by_role_in_every_view() -> None:
+    """B4 has 9 stages, V2-S 8: V2-S's head sits on the head row, its row 8 is empty, in
+    the sparklines as in the tables, and each stage's block kind is shown."""
+    out = run("compare", "b4", "v2-s", "--wide").stdout.splitlines()
+    sparks = {line.split()[0]: line for line in out if line.split()[:1] in (["b4"], ["v2-s"])
+              and "▁" in line}  # fmt: skip
+    b4_macs, b4_params = sparks["b4"].split()[1:]
+    assert len(b4_macs) == len(b4_params) == 9
+    v2 = sparks["v2-s"][sparks["v2-s"].index("v2-s") + 4 :].strip()
+    macs, params = v2.split("   ")[:1] + v2.split("   ")[-1:]
+    assert len(macs) == 9 and macs[7] == " " and macs[8] != " ", v2
+    assert len(params) == 9 and params[7] == " ", v2
+    blocks = out.index(next(line for line in out if line.startswith("Per stage: block")))
+    rows = {line.split()[0]: line for line in out[blocks + 3 : blocks + 13] if line.strip()}
+    assert "Fused-MBConv1, k3x3" in rows["2"] and "MBConv1, k3x3" in rows["2"]
+    assert "MBConv4, k3x3, SE0.25" in rows["5"]
+    assert rows["8"].split() == ["8", "MBConv6,", "k3x3"]  # V2-S has no 8th stage
+    assert rows["head"].count("Conv1x1 & Pooling & FC") == 2
+
+
+def test_compare_chart_lines_up_the_heads(monkeypatch, tmp_path) -> None:
+    """The --plot chart puts both heads over one tick labelled 'head' (the real figure's
+    bars are read back before it is saved)."""
+    pytest.importorskip("matplotlib")
+    from effnet_cli.measurement.counting.analysis import compare
+    from effnet_cli.views import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    specs = [parse_variant("b4"), parse_variant("v2-s")]
+    plots.plot_compare(compare(specs), tmp_path / "c.png")
+    ax = figures[0].axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["1", "2", "3", "4", "5", "6", "7", "8", "head"]
+    b4, v2 = (container.patches for container in ax.containers)
+    assert len(b4) == 9 and len(v2) == 8
+    centre = [round(p.get_x() + p.get_width() / 2) for p in v2]
+    assert centre == [1, 2, 3, 4, 5, 6, 7, 9]  # no bar on row 8; the head on the head's row

@@ -33,11 +33,8 @@ COMPARE_TOTALS: list[Column[Ratios]] = [
     Column("Weights", lambda x: nbytes(x[0].totals.weight_bytes)),
     Column("Layer outputs", lambda x: nbytes(x[0].totals.activation_bytes)),
 ]
-PROFILES: list[Column[Summary]] = [
-    Column("Model", lambda m: m.variant, align="l"),
-    Column("MACs", lambda m: spark([st.macs for st in m.stages]), align="l"),
-    Column("Params", lambda m: spark([st.params for st in m.stages]), align="l"),
-]
+Aligned = list[StageFigures | None]
+"""A model's stages on the rows of a comparison: None where a shorter network has none."""
 
 
 def _stage_at(m: Summary, row: int, rows: int) -> StageFigures | None:
@@ -50,31 +47,55 @@ def _stage_at(m: Summary, row: int, rows: int) -> StageFigures | None:
     return None
 
 
-def _per_stage(c: Comparison, title: str, cell: Callable[[StageFigures], str]) -> Grid:
+def aligned(c: Comparison) -> tuple[list[str], list[Aligned]]:
+    """The comparison's rows by role: their labels (the stage number, and "head" for the
+    last row where the networks' lengths differ) and each model's stage on each row. Every
+    view of a comparison (tables, sparklines, the chart) lines the models up this way."""
+    rows = max(len(m.stages) for m in c.models)
+    same_length = all(len(m.stages) == rows for m in c.models)
+    labels = [str(i + 1) if same_length or i < rows - 1 else "head" for i in range(rows)]
+    return labels, [[_stage_at(m, i, rows) for i in range(rows)] for m in c.models]
+
+
+def spark_row(stages: Aligned, figure: Callable[[StageFigures], float]) -> str:
+    """A sparkline over the aligned rows: a space where the model has no stage."""
+    values = [figure(st) for st in stages if st is not None]
+    marks = iter(spark(values))
+    return "".join(" " if st is None else next(marks) for st in stages)
+
+
+Profile = tuple[Summary, Aligned]
+PROFILES: list[Column[Profile]] = [
+    Column("Model", lambda p: p[0].variant, align="l"),
+    Column("MACs", lambda p: spark_row(p[1], lambda st: st.macs), align="l"),
+    Column("Params", lambda p: spark_row(p[1], lambda st: st.params), align="l"),
+]
+
+
+def _per_stage(
+    c: Comparison, title: str, cell: Callable[[StageFigures], str], align: str = "r"
+) -> Grid:
     """One row per stage, one column per model; a cell that differs from the first model's
     is marked, with one mark (*). Networks of different lengths (V1 beside V2) are lined up
     stem to stem and head to head."""
-    rows = max(len(m.stages) for m in c.models)
-    same_length = all(len(m.stages) == rows for m in c.models)
+    labels, columns_of = aligned(c)
 
-    def value(m: Summary, i: int) -> str:
-        stage = _stage_at(m, i, rows)
+    def value(j: int, i: int) -> str:
+        stage = columns_of[j][i]
         return cell(stage) if stage is not None else ""
 
-    def model_column(m: Summary, first: bool) -> Column[int]:
+    def model_column(j: int) -> Column[int]:
         def differs(i: int) -> bool:
-            return value(m, i) != "" and value(m, i) != value(c.models[0], i)
+            return value(j, i) != "" and value(j, i) != value(0, i)
 
-        return Column(m.variant, lambda i: value(m, i), mark=None if first else differs)
-
-    def label(i: int) -> str:
-        return str(i + 1) if same_length or i < rows - 1 else "head"
+        return Column(c.models[j].variant, lambda i: value(j, i), align=align,
+                      mark=differs if j else None)  # fmt: skip
 
     columns = [
-        Column("Stage", label),
-        *(model_column(m, j == 0) for j, m in enumerate(c.models)),
+        Column("Stage", lambda i: labels[i]),
+        *(model_column(j) for j in range(len(c.models))),
     ]
-    return grid(title, columns, range(rows))
+    return grid(title, columns, range(len(labels)))
 
 
 def _structure(st: StageFigures) -> str:
@@ -83,12 +104,13 @@ def _structure(st: StageFigures) -> str:
 
 def compare_parts(c: Comparison) -> list[Part]:
     names = ", ".join(m.variant for m in c.models)
-    count = max(len(m.stages) for m in c.models)
-    title = f"Cost profile, stages 1→{count} (per row, tallest = largest stage)"
+    labels, stages = aligned(c)
+    title = f"Cost profile, stages {labels[0]}→{labels[-1]} (per row, tallest = largest stage)"
     parts: list[Part] = [
         f"Comparing {names} — ratios to {c.models[0].variant}; * marks what differs from it",
         grid("Totals", COMPARE_TOTALS, zip(c.models, c.params_ratio, c.macs_ratio, strict=True)),
-        grid(title, PROFILES, c.models),
+        grid(title, PROFILES, zip(c.models, stages, strict=True)),
+        _per_stage(c, "Per stage: block (kind, expansion, kernel)", lambda st: st.operator, "l"),
         _per_stage(c, "Per stage: input resolution, channels, layers", _structure),
         _per_stage(c, "Per stage: params", lambda st: si(st.params, 4)),
         _per_stage(c, f"Per stage: {MACS_LABEL}", lambda st: si(st.macs, 4)),

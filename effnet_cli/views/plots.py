@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import RuntimeFailure, UsageError
 from ..files import write_atomic
 from ..reports import BudgetReport, Comparison, ProfileReport, Sweep, VariantList
+from .compare import aligned
 
 FORMATS = {".png": "png", ".svg": "svg"}
 MACS_AXIS = "MACs, conv + linear (paper's 'FLOPS')"
@@ -119,17 +120,18 @@ def plot_compare(comparison: Comparison, path: Path) -> None:
     models = comparison.models
     fig, (ax_macs, ax_params) = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.8 / len(models)
-    stages = list(range(1, max(len(m.stages) for m in models) + 1))
-    for i, m in enumerate(models):
-        xs = [s + (i - (len(models) - 1) / 2) * width for s in stages]
-        xs = xs[: len(m.stages)]
-        ax_macs.bar(xs, [st.macs / 1e6 for st in m.stages], width, label=m.variant)
-        ax_params.bar(xs, [st.params / 1e6 for st in m.stages], width, label=m.variant)
+    labels, stages = aligned(comparison)
+    rows = list(range(1, len(labels) + 1))
+    for i, (m, row_stages) in enumerate(zip(models, stages, strict=True)):
+        shown = [(x, st) for x, st in zip(rows, row_stages, strict=True) if st is not None]
+        xs = [x + (i - (len(models) - 1) / 2) * width for x, _ in shown]
+        ax_macs.bar(xs, [st.macs / 1e6 for _, st in shown], width, label=m.variant)
+        ax_params.bar(xs, [st.params / 1e6 for _, st in shown], width, label=m.variant)
     ax_macs.set(xlabel="stage (Table 1)", ylabel=f"{MACS_AXIS}, millions", title="MACs per stage")
     ax_params.set(xlabel="stage (Table 1)", ylabel="parameters, millions",
                   title="Parameters per stage")  # fmt: skip
     for ax in (ax_macs, ax_params):
-        ax.set_xticks(stages)
+        ax.set_xticks(rows, labels)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Where the cost goes, stage by stage")
