@@ -24,7 +24,7 @@ def invoke(*args: str, columns: int | None = None):
     return CliRunner().invoke(app, list(args), env=env)
 
 
-SWEEP_HEADERS = ["φ", "d", "w", "r", "Params", "MACs", "×B0", "predicted", "2^φ", "Official",
+SWEEP_HEADERS = ["φ", "w", "d", "r", "Params", "MACs", "×B0", "predicted", "2^φ", "Official",
                  "its r", "its params", "its MACs", "its ×B0"]  # fmt: skip
 BLOCK_HEADERS = ["Block", "k/s", "Input", "in→exp→out", "SE", "Skip", "Drop", "Params", "MACs"]
 
@@ -57,7 +57,7 @@ def test_a_real_pipe_keeps_every_column() -> None:
 def test_narrow_output_says_what_it_hides_and_drops_their_notes() -> None:
     out = invoke("scale", "--sweep", "0:7", columns=70).stdout
     paragraphs = " ".join(out.split("\n")).split("hidden:")
-    assert len(paragraphs) == 2 and paragraphs[1].startswith(" d, w, predicted")
+    assert len(paragraphs) == 2 and paragraphs[1].startswith(" w, d, predicted")
     assert "--wide" in paragraphs[1].split("×B0 is")[0]
     assert "predicted is" not in out and "×B0 is measured" in out
     wide = invoke("scale", "--sweep", "0:7", "--wide", columns=70).stdout

@@ -206,3 +206,45 @@ def test_compare_chart_lines_up_the_heads(monkeypatch, tmp_path) -> None:
     assert len(b4) == 9 and len(v2) == 8
     centre = [round(p.get_x() + p.get_width() / 2) for p in v2]
     assert centre == [1, 2, 3, 4, 5, 6, 7, 9]  # no bar on row 8; the head on the head's row
+
+
+# ----------------------------------------------------------------------------- item 9
+
+
+def test_piped_output_has_no_trailing_spaces() -> None:
+    import subprocess
+    import sys
+
+    for args in (["summary", "b0"], ["compare", "b4", "v2-s"], ["memory", TINY]):
+        out = subprocess.run([sys.executable, "-m", "effnet_cli", *args], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+        lines = out.splitlines()
+        assert len(lines) > 10 and not [line for line in lines if line != line.rstrip()], args
+
+
+def test_a_table_title_stays_on_one_line_or_breaks_between_phrases() -> None:
+    from effnet_cli.views.core import title_lines
+
+    title = "Cost profile, stages 1→9 (per row, tallest = largest stage)"
+    assert title_lines(title, 80) == title
+    assert title_lines(title, 40) == "Cost profile, stages 1→9\n(per row, tallest = largest stage)"
+    assert title_lines("Per stage: input resolution, channels, layers", 30) == (
+        "Per stage:\ninput resolution, channels,\nlayers"
+    )
+    env = {"COLUMNS": "70", "NO_COLOR": "1"}
+    from typer.testing import CliRunner
+
+    from effnet_cli.cli import app
+
+    out = CliRunner().invoke(app, ["compare", "b0", "b4"], env=env).stdout.splitlines()
+    assert title in out  # the table is 30 columns wide; its title is not wrapped to it
+    assert "Per stage: input resolution, channels, layers" in out
+
+
+def test_sweep_orders_width_before_depth_as_scale_does() -> None:
+    sweep = run("scale", "--sweep", "0:2", "--wide").stdout.splitlines()
+    header = next(line for line in sweep if line.split()[:2] == ["φ", "w"]).split()
+    assert header[1:4] == ["w", "d", "r"]  # found by its first two, checked to the third
+    scale = run("scale", "--phi", "2", "--wide").stdout.splitlines()
+    rows = [line.split()[0] for line in scale if line.split()[:1] in (["width"], ["depth"])]
+    assert rows == ["width", "depth"]

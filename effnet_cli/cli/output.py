@@ -116,11 +116,14 @@ def emit(result: Any, output: Path | None = None, width: int | None = None) -> N
         sys.stderr.write(f"effnet: wrote {output}\n")
         return
     try:
-        if isinstance(result, str):
-            sys.stdout.write(result)
+        out = console(print_width(result, width))
+        if isinstance(result, str) or not out.is_terminal:
+            from ..views.export import as_text
+
+            sys.stdout.write(as_text(result, print_width(result, width)))
             sys.stdout.flush()
         else:
-            console(print_width(result, width)).print(result)
+            out.print(result)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -201,7 +201,7 @@ def csv_blocks(*blocks: str) -> str:
 
 
 def _table(grid: Grid, keep: Sequence[int]) -> Table:
-    table = Table(title=grid.title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAVY, pad_edge=False)
     for i in keep:
         text = grid.align[i] == "l"
         table.add_column(
@@ -274,6 +274,26 @@ def _rich_facts(facts: Facts, width: int | None) -> Panel:
     return Panel(table, title=facts.title, title_align="left", box=box.ROUNDED, expand=False)
 
 
+PHRASE_BREAKS = (" — ", ": ", " (", ", ", " · ")
+"""Where a title too long for the terminal may break: between its phrases, in this order
+of preference (the space stays at the end of the first line, the mark with its phrase)."""
+
+
+def title_lines(title: str, width: int | None) -> str:
+    """A table's title on one line; on a terminal narrower than it, broken between
+    phrases, never inside one (Rich would wrap it at the table's own width, mid-phrase)."""
+    if width is None or len(title) <= width:
+        return title
+    for mark in PHRASE_BREAKS:
+        cut = title.rfind(mark, 0, width)
+        if cut > 0:
+            head, tail = title[:cut], title[cut:].lstrip(" ")
+            if mark in (": ", ", "):
+                head, tail = title[: cut + 1], title[cut + 2 :]
+            return head + "\n" + title_lines(tail, width)
+    return title
+
+
 HIDDEN_HINT = "widen the terminal, use --wide or -f markdown"
 
 
@@ -285,7 +305,7 @@ def rich_view(parts: Sequence[Part], width: int | None) -> RenderableType:
     for i, part in enumerate(parts):
         if isinstance(part, Grid):
             table, gone = _rich_grid(part, width)
-            out.append(table)
+            out += [Text(title_lines(part.title, width), style="italic", no_wrap=True), table]
             if gone:
                 out.append(Text(f"hidden: {', '.join(gone)} — {HIDDEN_HINT}", style="dim"))
                 hidden.update(gone)

@@ -10,12 +10,13 @@ EXPORTS = (".html", ".svg")
 
 
 def as_text(result: RenderableType | str, width: int) -> str:
-    """What the terminal would show, as plain text (no colour codes)."""
+    """What the terminal would show, as plain text: no colour codes, and no spaces at the
+    ends of lines, which Rich pads tables and titles with to the table's width."""
     if isinstance(result, str):
         return result
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     console.print(result)
-    return console.file.getvalue()
+    return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines())
 
 
 def export_document(renderable: RenderableType, suffix: str, width: int, title: str) -> str:

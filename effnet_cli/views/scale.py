@@ -183,8 +183,8 @@ def _official(get: Callable[[OfficialRow], str]) -> Callable[[SweepRow], str]:
 
 SWEEP: list[Column[SweepRow]] = [
     Column("φ", lambda r: f"{r.phi:g}", "phi", keep=True),
-    Column("d", lambda r: f"{r.depth_multiplier:.3f}", "depth_multiplier"),
     Column("w", lambda r: f"{r.width_multiplier:.3f}", "width_multiplier"),
+    Column("d", lambda r: f"{r.depth_multiplier:.3f}", "depth_multiplier"),
     Column("r", lambda r: str(r.resolution), "resolution", keep=True),
     Column("Params", lambda r: si(r.params, 4), "params", keep=True),
     Column("MACs", lambda r: si(r.macs, 4), "macs", keep=True),
