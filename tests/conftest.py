@@ -87,3 +87,22 @@ def assert_one_line_error(result, code: int, *fragments: str) -> None:
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch) -> None:
+    """A fixed roofline and latency model: prediction paths run, nothing is calibrated."""
+    from effnet_cli.measurement.timing import latency, profiling
+    from effnet_cli.measurement.timing.latency import KNEES, Calibration, CostModel
+    from effnet_cli.measurement.timing.optimes import OP_KINDS
+    from effnet_cli.measurement.timing.roofline import Roofline
+
+    line = Roofline("cpu", "fake", 2, 1e11, 1e10, 0.0)
+    model = CostModel({k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in OP_KINDS},
+                      (1.0, 0.0, 0.0), KNEES[0], ("fake",))  # fmt: skip
+    fake = Calibration("cpu", "fake", 2, [], 0.0)
+    monkeypatch.setattr(profiling, "roofline", lambda device, recalibrate=False: (line, None))
+    monkeypatch.setattr(latency, "calibration", lambda *a, **k: (fake, None))
+    monkeypatch.setattr(profiling, "calibration", lambda *a, **k: (fake, None))
+    monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: model)
+    monkeypatch.setattr(profiling, "fit", lambda cal, leave_out=None: model)

@@ -249,8 +249,8 @@ def _fake_latency(monkeypatch, per_gmac_ms: float = 10.0) -> list[str]:
         macs = sum(op.macs for op in trace.ops if op.kind in ("conv", "linear"))
         return macs / 1e9 * per_gmac_ms
 
-    monkeypatch.setattr(collect_module, "load_latency_model",
-                        lambda: SimpleNamespace(note="latency cache: fake"))  # fmt: skip
+    loaded = SimpleNamespace(note="latency cache: fake")
+    monkeypatch.setattr(collect_module, "load_latency_model", lambda progress=None: loaded)
     monkeypatch.setattr(collect_module, "predicted_latency_ms", fake)
     return calls
 

@@ -248,3 +248,128 @@ def test_sweep_orders_width_before_depth_as_scale_does() -> None:
     scale = run("scale", "--phi", "2", "--wide").stdout.splitlines()
     rows = [line.split()[0] for line in scale if line.split()[:1] in (["width"], ["depth"])]
     assert rows == ["width", "depth"]
+
+
+# ----------------------------------------------------------------------------- item 6
+
+
+def test_list_shows_no_empty_paper_columns_for_v2() -> None:
+    out = run("list", "--wide").stdout
+    v1, v2 = out.split("EfficientNetV2 B0")
+    assert "paper M" in v1 and "top-1 %" in v1
+    header = next(line for line in v2.splitlines() if line.split()[:1] == ["Variant"])
+    assert header.split() == ["Variant", "w", "d", "r", "dropout", "Params", "M", "MACs", "G",
+                              "Weights", "MiB"]  # fmt: skip
+    assert "effnet carries no figures from the EfficientNetV2 paper" in v2
+    rows = [line for line in v2.splitlines() if line.strip().startswith("v2-")]
+    assert len(rows) == 8 and not [row for row in rows if "—" in row]
+    assert "image" not in out and "searched" not in out
+    doc = json.loads(run("list", "--format", "json").stdout)
+    assert all(v["paper"] is None for v in doc["variants"] if v["family"] == "v2")
+
+
+# ----------------------------------------------------------------------------- item 7
+
+
+def test_profile_predict_only_drops_the_empty_times_bound_column(fixed_clock) -> None:
+    predicted = run("profile", TINY, "--predict-only", "--wide").stdout
+    assert "Bound ms" in predicted and "× bound" not in predicted
+    measured = run("profile", TINY, "--iters", "2", "--warmup", "0", "--op-steps", "1",
+                   "--wide").stdout  # fmt: skip
+    assert "× bound" in measured
+    doc = json.loads(run("profile", TINY, "--predict-only", "--format", "json").stdout)
+    assert all(row["times_bound"] is None for row in doc["stages"])
+
+
+# ----------------------------------------------------------------------------- item 8
+
+
+def _helps() -> dict[str, dict[str, str]]:
+    """Each command's options' help texts, by command and option."""
+    import typer
+
+    from effnet_cli.cli import app
+
+    return {name: {p.opts[0]: p.help or "" for p in command.params if p.param_type_name == "option"}
+            for name, command in typer.main.get_command(app).commands.items()}  # fmt: skip
+
+
+def test_each_commands_device_help_says_what_a_device_does_there() -> None:
+    helps = _helps()
+    assert "measures its peak" in helps["memory"]["--device"]
+    assert "fvcore" not in helps["memory"]["--device"]
+    assert "times a few steps" in helps["summary"]["--device"]
+    assert "times" not in helps["compare"]["--device"]
+    assert len({helps[c]["--device"] for c in ("summary", "compare", "memory")}) == 3
+
+
+SHARED_HELP = {
+    "--format", "--output", "--wide", "--num-classes", "--resolution", "--export", "--plot",
+    "--weights", "--threads", "--warmup", "--iters", "--engine", "--alpha", "--beta", "--gamma",
+    "--batch-size", "--amp", "--channels-last", "--dtype",
+}  # fmt: skip
+"""Options whose one help text is true of every command that has them."""
+
+
+def test_no_help_text_is_copied_between_commands_that_mean_different_things() -> None:
+    """An option not in SHARED_HELP has a help text of its own in each command (a text
+    copied from another command is how memory's --device came to speak of fvcore)."""
+    helps = _helps()
+    owners: dict[tuple[str, str], list[str]] = {}
+    for command, options in helps.items():
+        for option, text in options.items():
+            if option not in SHARED_HELP:
+                owners.setdefault((option, text), []).append(command)
+    timing = ["bench", "profile"]  # one timing loop: their shared options mean the same
+    copied = {key: cmds for key, cmds in owners.items() if len(cmds) > 1 and cmds != timing}
+    assert not copied, copied
+
+
+# ----------------------------------------------------------------------------- item 10
+
+
+def test_a_pipe_is_told_in_one_line_when_calibration_starts(capsys) -> None:
+    from effnet_cli.cli.output import phase_ticks
+    from effnet_cli.measurement.timing.settings import CALIBRATING
+
+    tick = phase_ticks(None, "EfficientNet-B0")
+    tick("timing stages", 0, 10)
+    tick(CALIBRATING, 0, 12)
+    tick(CALIBRATING, 1, 12)
+    tick(CALIBRATING, 12, 12)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("effnet: calibrating the latency model")
+    assert "timing 12 small models" in err[0] and "latency.json" in err[0]
+
+
+def test_calibration_reports_its_start_before_timing_anything(monkeypatch) -> None:
+    from effnet_cli.measurement.timing import latency
+
+    events: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        latency, "_samples", lambda spec, batch, stages: events.append(("timed", 0))
+    )
+    latency.calibrate(lambda done, total: events.append(("progress", done)))
+    plan = len(latency._plan())
+    assert events[:2] == [("progress", 0), ("timed", 0)]
+    assert [done for kind, done in events if kind == "progress"] == list(range(plan + 1))
+
+
+def test_budget_and_profile_announce_a_calibration_on_a_pipe(fixed_clock, monkeypatch) -> None:
+    """With stderr not a terminal, the first prediction's calibration is one stderr line,
+    in budget as in profile (the calibration itself is the fixed one here)."""
+    from effnet_cli.measurement.timing import latency, profiling
+
+    fake = latency.calibration()[0]
+
+    def calibrating(recalibrate=False, progress=None):
+        if progress is not None:
+            progress(0, 12)
+        return fake, None
+
+    monkeypatch.setattr(latency, "calibration", calibrating)
+    monkeypatch.setattr(profiling, "calibration", calibrating)
+    for args in (["budget", "--max-latency", "30ms", "--phi-max", "0"],
+                 ["profile", TINY, "--predict-only"]):  # fmt: skip
+        err = run(*args).stderr.splitlines()
+        assert [line for line in err if "calibrating the latency model" in line], args

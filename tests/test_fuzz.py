@@ -15,11 +15,6 @@ from conftest import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from effnet_cli.measurement.timing import latency, profiling
-from effnet_cli.measurement.timing.latency import KNEES, Calibration, CostModel
-from effnet_cli.measurement.timing.optimes import OP_KINDS
-from effnet_cli.measurement.timing.roofline import Roofline
-
 TINY = "w=0.5,d=0.3,r=96"
 MODELS = [TINY, "w=0.5,d=0.3,r=64", "b0", "v2-b0", "phi=0.5", "b9", "w=0,d=1,r=64"]
 Values = st.SearchStrategy[str]
@@ -109,20 +104,6 @@ def command_lines(draw, command: str) -> list[str]:
         values = OPTIONS[command][option]
         args += [option] if values is None else [option, draw(values)]
     return [*args, "-f", draw(st.sampled_from(["json", "csv", "markdown", "table"]))]
-
-
-@pytest.fixture
-def fixed_clock(monkeypatch) -> None:
-    """A fixed roofline and latency model: prediction paths run, nothing is calibrated."""
-    line = Roofline("cpu", "fake", 2, 1e11, 1e10, 0.0)
-    model = CostModel({k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in OP_KINDS},
-                      (1.0, 0.0, 0.0), KNEES[0], ("fake",))  # fmt: skip
-    fake = Calibration("cpu", "fake", 2, [], 0.0)
-    monkeypatch.setattr(profiling, "roofline", lambda device, recalibrate=False: (line, None))
-    monkeypatch.setattr(latency, "calibration", lambda *a, **k: (fake, None))
-    monkeypatch.setattr(profiling, "calibration", lambda *a, **k: (fake, None))
-    monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: model)
-    monkeypatch.setattr(profiling, "fit", lambda cal, leave_out=None: model)
 
 
 def _clean(args: list[str]) -> None:

@@ -278,10 +278,7 @@ V2 = Family(
     batch_norm=BatchNorm(1e-3, 0.1),
     paper_table="Table 7",
     stage_table="Table 4",
-    paper_note=(
-        "The V2 paper's Table 7 (top-1, params, FLOPs) is an image in every stored copy "
-        "searched here, so its figures are not shown rather than shown unchecked."
-    ),
+    paper_note="effnet carries no figures from the EfficientNetV2 paper (top-1, params, FLOPs).",
     round_limit=0.0,
     se_in_operator=True,
     compound=False,

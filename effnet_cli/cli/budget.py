@@ -4,6 +4,7 @@ the compound-scaling rule. In a module of its own: commands.py holds the other c
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -27,7 +28,7 @@ from .options import (
     WideOpt,
     chosen,
 )
-from .output import check_paths, deliver, draw_plot, freeze_imports
+from .output import check_paths, deliver, draw_plot, freeze_imports, phase_ticks, progress_bar
 
 COUNT = "a decimal count: 2G, 500M, 2e9 (k, M, G, T = 10^3, 10^6, 10^9, 10^12)"
 SIZE = ("bytes, decimal or binary: 20MB = 20×10^6, 20MiB = 20×2^20, 1.5GiB; kB, MB, GB, TB "
@@ -139,7 +140,9 @@ def budget(
     from ..views.budget import budget_view
 
     freeze_imports()
-    report = collect(c, compound, phi_step, phi_max)
+    bar = progress_bar("budget")
+    with bar or nullcontext():
+        report = collect(c, compound, phi_step, phi_max, phase_ticks(bar, "budget"))
     for note in report.latency_notes:
         sys.stderr.write(f"effnet: {note}\n")
     deliver(budget_view(report), fmt, output, None, wide)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
@@ -31,7 +30,7 @@ from .options import (
     BetaOpt,
     ChannelsLastOpt,
     ClassesOpt,
-    DeviceOpt,
+    CompareDeviceOpt,
     Dtype,
     DtypeOpt,
     Engine,
@@ -41,6 +40,7 @@ from .options import (
     FormatOpt,
     GammaOpt,
     ItersOpt,
+    MemoryDeviceOpt,
     Optimizer,
     OutputOpt,
     PlotOpt,
@@ -48,6 +48,7 @@ from .options import (
     RealDeviceOpt,
     ResolutionOpt,
     SecondsOpt,
+    SummaryDeviceOpt,
     ThreadsOpt,
     TrainOpt,
     VariantArg,
@@ -63,6 +64,7 @@ from .output import (
     emit,
     freeze_imports,
     notes_off_table,
+    phase_ticks,
     progress_bar,
     table_width,
 )
@@ -104,7 +106,7 @@ def summary(
     resolution: ResolutionOpt = None,
     batch_size: BatchOpt = 1,
     num_classes: ClassesOpt = 1000,
-    device: DeviceOpt = None,
+    device: SummaryDeviceOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     export: ExportOpt = None,
@@ -266,7 +268,7 @@ def compare(
     resolution: ResolutionOpt = None,
     batch_size: BatchOpt = 1,
     num_classes: ClassesOpt = 1000,
-    device: DeviceOpt = None,
+    device: CompareDeviceOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     export: ExportOpt = None,
@@ -364,7 +366,7 @@ def memory(
     num_classes: ClassesOpt = 1000,
     train: MemoryTrainOpt = False,
     optimizer: MemoryOptimizerOpt = None,
-    device: DeviceOpt = None,
+    device: MemoryDeviceOpt = None,
     max_batch: MemoryMaxBatchOpt = False,
     limit: MemoryLimitOpt = None,
     reserve: ReserveOpt = None,
@@ -468,6 +470,10 @@ OpStepsOpt = Annotated[
 PredictOnlyOpt = Annotated[
     bool, typer.Option("--predict-only", help="Predict the latency without running the model.")
 ]
+ProfileSecondsOpt = Annotated[
+    float,
+    typer.Option("--seconds", help="Time budget of the stage timing (at least 5 steps)."),
+]
 RecalibrateOpt = Annotated[
     bool, typer.Option("--recalibrate", help="Measure the roofline and latency model again.")
 ]
@@ -481,7 +487,7 @@ def profile(
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,
     iters: ItersOpt = None,
-    seconds: SecondsOpt = 5.0,
+    seconds: ProfileSecondsOpt = 5.0,
     warmup: WarmupOpt = 2,
     op_steps: OpStepsOpt = 3,
     amp: AmpOpt = None,
@@ -516,22 +522,7 @@ def profile(
 
     bar = progress_bar("profile")
     with bar or nullcontext():
-        report = run_profile(spec, settings, _phase_ticks(bar, spec.title))
+        report = run_profile(spec, settings, phase_ticks(bar, spec.title))
     deliver(profile_view(report), fmt, output, None, wide)
     notes_off_table(fmt, [*report.notes, *profile_warnings(report)])
     draw_plot("plot_profile", plot, report)
-
-
-def _phase_ticks(bar: Any, title: str) -> Callable[[str, int, int | None], None]:
-    """profile's progress callback: one bar per phase (timing, op kinds, calibration),
-    added the first time that phase reports; nothing when stderr is not a terminal."""
-    tasks: dict[str, Any] = {}
-
-    def tick(label: str, done: int, total: int | None) -> None:
-        if bar is None:
-            return
-        if label not in tasks:
-            tasks[label] = bar.add_task(f"{title}: {label}", total=total)
-        bar.update(tasks[label], completed=done)
-
-    return tick

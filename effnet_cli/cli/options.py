@@ -46,13 +46,32 @@ ResolutionOpt = Annotated[
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per batch.")]
 ClassesOpt = Annotated[int, typer.Option("--num-classes", min=1, help="Classifier outputs.")]
-DeviceOpt = Annotated[
+
+
+def device_option(real: str) -> typer.models.OptionInfo:
+    """--device of a command that works on meta by default; ``real`` says what a real
+    device adds there (each command's own words: summary counts and times, memory runs the
+    step and measures it)."""
+    help_text = f"{DEVICE_HINT}. meta (default) allocates nothing; {real} [default: meta]"
+    return typer.Option("--device", help=help_text, show_default=False)
+
+
+SummaryDeviceOpt = Annotated[
     str | None,
-    typer.Option(
-        "--device",
-        help=f"{DEVICE_HINT}. meta (default) allocates nothing; a real device builds the model "
-        "and counts with fvcore on real tensors. [default: meta]",
-        show_default=False,
+    device_option(
+        "a real device builds the model there, counts it on real tensors (--engine) and "
+        "times a few steps, as bench does."
+    ),
+]
+CompareDeviceOpt = Annotated[
+    str | None,
+    device_option("a real device builds each model there and counts it on real tensors."),
+]
+MemoryDeviceOpt = Annotated[
+    str | None,
+    device_option(
+        "a real device also runs the step there and measures its peak of live tensors "
+        "beside the prediction."
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ from rich.console import Console
 
 from ..errors import UsageError
 from ..files import check_writable, write_atomic
+from ..measurement.timing.settings import CALIBRATING
 from .options import Format
 
 if TYPE_CHECKING:
@@ -140,3 +141,33 @@ def progress_bar(label: str):
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} steps"),
         TimeElapsedColumn(), console=err, transient=True,
     )  # fmt: skip
+
+
+def calibration_line(models: int | None) -> str:
+    """What a pipe is told when the latency calibration starts: a pause of seconds with
+    nothing on stderr looks like a hang."""
+    from ..measurement.timing.cache import cache_path
+    from ..measurement.timing.latency import CACHE_NAME
+
+    return (
+        f"effnet: calibrating the latency model on this device, once: timing {models} small "
+        f"models (seconds); cached in {cache_path(CACHE_NAME)}\n"
+    )
+
+
+def phase_ticks(bar: Any, title: str) -> Callable[[str, int, int | None], None]:
+    """A progress callback: one bar per phase (timing, op kinds, calibration), added the
+    first time that phase reports. Without a bar (stderr is not a terminal) nothing is
+    drawn, but the calibration's start is still said, in one stderr line."""
+    tasks: dict[str, Any] = {}
+
+    def tick(label: str, done: int, total: int | None) -> None:
+        if bar is None:
+            if label == CALIBRATING and done == 0:
+                sys.stderr.write(calibration_line(total))
+            return
+        if label not in tasks:
+            tasks[label] = bar.add_task(f"{title}: {label}", total=total)
+        bar.update(tasks[label], completed=done)
+
+    return tick

@@ -188,23 +188,25 @@ LIST: list[Column[ListRow]] = [
 ]
 
 
+PAPER_HEADERS = {"paper M", "Δ M", "paper G", "Δ G", "top-1 %"}
+"""The table's columns that show the paper's figures: a family with none drops them (its
+JSON and CSV keep their keys, empty)."""
+
+
 def _section_parts(s: VariantSection) -> list[Part]:
     missing = [r.variant.upper() for r in s.rows if r.paper is None]
     table = s.paper_table
-    parts: list[Part] = [
+    if len(missing) == len(s.rows):
+        shown = [c for c in LIST if c.header not in PAPER_HEADERS]
+        return [grid(f"{s.title}: measured — {MACS_LABEL}", shown, s.rows), s.paper_note]
+    absent = f"{' and '.join(missing)} have no {table} entry. " if missing else ""
+    return [
         grid(f"{s.title}: measured vs the paper's {table} — {MACS_LABEL}", LIST, s.rows),
+        f"paper = {table}'s params and FLOPS (its 'B' is G, 10^9); * marks one our "
+        "measurement does not round to. M = 10^6, G = 10^9, MiB = 2^20 bytes.",
+        Note("Δ = measured − paper.", ("Δ M", "Δ G")),
+        f"{absent}Top-1 is the paper's; it cannot be measured here.",
     ]
-    if len(missing) < len(s.rows):
-        parts += [
-            f"paper = {table}'s params and FLOPS (its 'B' is G, 10^9); * marks one our "
-            "measurement does not round to. M = 10^6, G = 10^9, MiB = 2^20 bytes.",
-            Note("Δ = measured − paper.", ("Δ M", "Δ G")),
-            f"{' and '.join(missing)} have no {table} entry. Top-1 is the paper's; it cannot "
-            "be measured here.",
-        ]
-    elif s.paper_note:
-        parts.append(s.paper_note)
-    return parts
 
 
 def list_parts(v: VariantList) -> list[Part]:

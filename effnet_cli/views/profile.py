@@ -14,8 +14,9 @@ from .numbers import nbytes, pct, si
 ROOFLINE_NOTE = (
     "Traffic: every input and weight read once, every output written once (caches can only "
     "do better). Intensity = MACs per byte. Bound = max(MACs / peak MAC/s, bytes / "
-    "bandwidth), both measured on this device; × bound = measured time / bound."
+    "bandwidth), both measured on this device."
 )
+TIMES_BOUND_NOTE = "× bound = measured time / bound."
 STAGE_NOTE = (
     "Stage times: one clock mark at each stage boundary, in the same timed loop and step as "
     "`effnet bench`; median over the timed steps."
@@ -95,12 +96,16 @@ def _columns(rows: list[ProfileRow], first: list[Column[ProfileRow]]) -> list[Co
         Column("Bound ms", lambda x: _ms(x.bound_ms), "bound_ms"),
         Column(
             "× bound",
-            lambda x: "" if x.times_bound is None else f"{x.times_bound:.1f}×",
+            (lambda x: "" if x.times_bound is None else f"{x.times_bound:.1f}×")
+            if measured
+            else None,
             "times_bound",
             lambda x: x.times_bound,
             keep=measured,
         ),
     ]
+    """× bound is measured time over the bound: with nothing measured the table drops it
+    (its JSON and CSV keep the key, empty)."""
 
 
 STAGE_NAME: list[Column[ProfileRow]] = [
@@ -169,6 +174,7 @@ def profile_parts(r: ProfileReport) -> list[Part]:
         grid("Per op kind", _columns(r.op_kinds, KIND_NAME), r.op_kinds),
         Note(STAGE_NOTE, needs=("Measured ms",)) if r.measured_ms is not None else "",
         Note(ROOFLINE_NOTE),
+        Note(TIMES_BOUND_NOTE, needs=("× bound",)) if r.measured_ms is not None else "",
     ]
     if r.mode == "train":
         parts.append(Note(TRAIN_NOTE))
@@ -193,7 +199,8 @@ def profile_doc(r: ProfileReport) -> dict[str, Any]:
             for out in doc[key]:
                 out.pop("stage")
                 out.pop("operator")
-    doc["notes"] = [ROOFLINE_NOTE, *r.notes]
+    measured = [TIMES_BOUND_NOTE] if r.measured_ms is not None else []
+    doc["notes"] = [ROOFLINE_NOTE, *measured, *r.notes]
     doc["warnings"] = profile_warnings(r)
     return doc
 

@@ -11,6 +11,7 @@ cached for the run, keyed by the network they build, so nothing is built twice.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -53,6 +54,8 @@ MEASURE_SECONDS = 1.0
 """Timing budget per candidate with --measure (at least MEASURE_STEPS steps after warm-up)."""
 MEASURE_STEPS = 5
 MEASURE_WARMUP = 2
+Progress = Callable[[str, int, int | None], None]
+"""A phase's progress: its label, steps done, steps in all."""
 UNTIMED_FACTOR = 5.0
 """With --measure, a candidate predicted above this many times the latency limit is not
 timed: it fails on the prediction, and the report says so."""
@@ -64,10 +67,12 @@ class LatencyModel:
     leaves out a calibration model that is the candidate itself, as profile does: no model
     predicts its own latency."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         from ..timing.latency import calibration
+        from ..timing.settings import CALIBRATING
 
-        self.calibration, self.note = calibration()
+        tick = None if progress is None else lambda done, total: progress(CALIBRATING, done, total)
+        self.calibration, self.note = calibration(progress=tick)
 
     def predict(self, spec: ResolvedSpec, trace: Trace, shape: Shape) -> float:
         """Milliseconds for one step of the probed ``trace``; nothing runs."""
@@ -76,8 +81,8 @@ class LatencyModel:
         return estimate(trace, fit(self.calibration, leave_out=(spec, shape))).total_ms
 
 
-def load_latency_model() -> LatencyModel:
-    return LatencyModel()
+def load_latency_model(progress: Progress | None = None) -> LatencyModel:
+    return LatencyModel(progress)
 
 
 def predicted_latency_ms(
@@ -119,8 +124,10 @@ class _Built:
 class Evaluator:
     """Measures models against the limits, building each network once per run."""
 
-    def __init__(self, c: BudgetConstraints) -> None:
+    def __init__(self, c: BudgetConstraints, progress: Progress | None = None) -> None:
         self.c = c
+        self.progress = progress
+        """Told when the latency model calibrates (a phase label, done, total)."""
         self.device_type = c.device.partition(":")[0]
         self.built: dict[tuple[str, tuple[Any, ...], int], _Built] = {}
         self.latency_notes: list[str] = []
@@ -194,7 +201,7 @@ class Evaluator:
     def predicted_ms(self, spec: ResolvedSpec) -> float:
         """The latency model's estimate at the batch the limits name."""
         if self.latency is None:
-            self.latency = load_latency_model()
+            self.latency = load_latency_model(self.progress)
             if self.latency.note:
                 self.latency_notes.append(self.latency.note)
         built, shape = self._build(spec), self.shape(spec)
@@ -287,13 +294,15 @@ def collect(
     compound: Compound | None = None,
     phi_step: float = PHI_STEP,
     phi_max: float = PHI_MAX,
+    progress: Progress | None = None,
 ) -> BudgetReport:
     """Every official variant against ``c``, ranked; the best by the paper's top-1; the
-    largest φ (α, β, γ and base from ``compound``) whose model meets every limit."""
+    largest φ (α, β, γ and base from ``compound``) whose model meets every limit.
+    ``progress`` hears the latency model's calibration, when one runs."""
     start = time.perf_counter()
     compound = (compound or Compound(0.0)).check()
     phi_grid(phi_step, phi_max)  # refused before anything is built
-    ev = Evaluator(c)
+    ev = Evaluator(c, progress)
     rows = rank(_official_rows(ev))
     officials = time.perf_counter()
     answer = _compound(ev, compound, phi_step, phi_max)

@@ -223,6 +223,8 @@ def calibrate(progress: Progress | None = None) -> Calibration:
     start = time.perf_counter()
     models = []
     plan = _plan()
+    if progress is not None:  # before the first model: a caller may announce the pause
+        progress(0, len(plan))
     for i, (spec, batch, stages) in enumerate(plan):
         models.append(_samples(spec, batch, stages))
         if progress is not None:

@@ -35,7 +35,7 @@ from .latency import LatencyEstimate, calibration, estimate, fit
 from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
 from .roofline import Roofline, roofline
-from .settings import ProfileSettings
+from .settings import CALIBRATING, ProfileSettings
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -169,7 +169,7 @@ def _predict(trace: Trace, spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
 def _calibrating(progress: Progress | None) -> Callable[[int, int], None] | None:
     if progress is None:
         return None
-    return lambda done, total: progress("calibrating latency", done, total)
+    return lambda done, total: progress(CALIBRATING, done, total)
 
 
 def profile(

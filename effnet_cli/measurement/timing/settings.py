@@ -11,6 +11,9 @@ from ...choices import AMP_DTYPES
 from ...errors import UsageError
 
 MAX_ITERS = 100_000
+CALIBRATING = "calibrating latency"
+"""The progress label of the latency model's calibration: the CLI announces its start on
+a pipe, where no bar is drawn."""
 
 
 @dataclass
