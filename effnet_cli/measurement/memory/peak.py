@@ -23,7 +23,7 @@ from ..trace.simulate import (
     predict,
 )
 from ..trace.stages import StageMap, stage_module
-from .tracker import measure_step
+from ..trace.tracker import measure_step
 
 MAX_BATCH = 1 << 20
 """The largest batch --max-batch reports (a bound on the search, not a claim)."""
