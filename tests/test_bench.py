@@ -103,7 +103,8 @@ def test_cli_json_keys() -> None:
 
 def test_cli_table_and_csv() -> None:
     out = run("bench", "b0", *SMALL).stdout
-    assert "EfficientNet-B0" in out and "img/s" in out and "4 timed steps" in out
+    assert "EfficientNet-B0" in out and "img/s" in out and "1 warm-up step per model" in out
+    assert "timed steps after" not in out  # the count is each row's, not the header's
     csv_out = run("bench", "b0", *SMALL, "-f", "csv").stdout.splitlines()
     assert csv_out[0].startswith("variant,title,device")
     assert csv_out[1].startswith("b0,EfficientNet-B0,cpu")
@@ -153,6 +154,34 @@ def test_csv_carries_the_json_figures_and_the_process_peak() -> None:
     header = next(line for line in table.splitlines() if "Peak memory" in line)
     assert "Predicted" in header and "RSS growth" in header
     assert "RSS growth: how far the process's peak resident memory rose" in table
+
+
+def test_each_row_shows_its_own_step_count(b0_result) -> None:
+    """The issue: the header said '76 timed steps' (the first model's) for models timed 79
+    and 56 steps. Each row carries its count; the header only the warm-up, one setting."""
+    from effnet_cli.views.bench import bench_view
+    from effnet_cli.views.core import render
+
+    b1 = replace(b0_result, variant="b1", title="EfficientNet-B1", iterations=56)
+    results = [replace(b0_result, iterations=79), b1]
+    text = render(bench_view(results), "markdown")
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if "| Efficient" in line}
+    head = next(line for line in text.splitlines() if "| Model" in line)
+    steps = [cell.strip() for cell in head.split("|")].index("Steps")
+    assert [rows[t].split("|")[steps].strip() for t in rows] == ["79", "56"]
+    assert "timed steps" not in text.split("| Model")[0]  # the header line carries no count
+    assert "1 warm-up step per model" in text
+
+
+def test_a_seconds_budget_shows_each_models_own_count() -> None:
+    """With --seconds each model runs its own number of steps, shown in its row."""
+    out = run("bench", "b0", TINY, "-r", "64", "--seconds", "0.1", "--warmup", "0").stdout
+    lines = out.splitlines()
+    head = next(line.split() for line in lines if "Steps" in line)
+    counts = [int(line.split()[head.index("Steps")]) for line in lines
+              if line.split()[:1] in (["EfficientNet-B0"], [TINY])]  # fmt: skip
+    assert len(counts) == 2 and min(counts) >= 5  # at least min_iters each
+    assert "timed steps" not in lines[0]
 
 
 def test_cuda_absent(monkeypatch) -> None:

@@ -9,8 +9,9 @@ from .core import Column, Note, Part, View, csv_field, csv_text, grid, renamed, 
 from .numbers import nbytes
 
 BENCH_NOTE = (
-    "Latency is per batch: median and 90th percentile of the timed steps (CUDA events on "
-    "CUDA, a monotonic clock elsewhere). Random weights unless --weights is given."
+    "Latency is per batch: median and 90th percentile of each model's timed steps (Steps; "
+    "CUDA events on CUDA, a monotonic clock elsewhere). Random weights unless --weights is "
+    "given."
 )
 
 JSON_NAMES = {"memory_method": "memory_kind", "process_peak_method": "process_peak_kind"}
@@ -56,7 +57,7 @@ def bench_columns(process_header: str = "Process peak") -> list[Column[BenchResu
         csv_field("compiled"),
         csv_field("threads"),
         csv_field("warmup"),
-        csv_field("iterations"),
+        Column("Steps", lambda r: str(r.iterations), "iterations", keep=True),
         Column(
             "Median ms",
             lambda r: f"{r.latency_ms['median']:.2f}",
@@ -110,7 +111,7 @@ def noise_warnings(results: list[BenchResult]) -> list[str]:
 def bench_parts(results: list[BenchResult]) -> list[Part]:
     first = results[0]
     options = [
-        f"{first.iterations} timed steps after {first.warmup} warm-up",
+        f"{first.warmup} warm-up step{'' if first.warmup == 1 else 's'} per model",
         f"amp {first.amp or 'off'}",
         "channels-last" if first.channels_last else "contiguous NCHW",
         "torch.compile" if first.compiled else "eager",
