@@ -173,6 +173,23 @@ def test_each_row_shows_its_own_step_count(b0_result) -> None:
     assert "1 warm-up step per model" in text
 
 
+def test_the_notes_say_what_each_memory_figure_is(b0_result) -> None:
+    from effnet_cli.views.bench import bench_view
+    from effnet_cli.views.core import render
+
+    def text(**changes) -> str:
+        return render(bench_view([replace(b0_result, **changes)]), "markdown")
+
+    plain = text()
+    assert "live tensor storages in one step" in plain and "Training step" not in plain
+    assert "| RSS growth |" in plain and "eager module" not in plain
+    assert "Training step, timed and measured: forward and cross-entropy" in text(mode="train")
+    assert "With --compile it is the eager module's step." in text(compiled=True)
+    cuda = text(device="cuda", process_peak_method="cuda max_memory_allocated")
+    assert "| CUDA alloc peak |" in cuda and "CUDA alloc peak: torch.cuda.max_memory_" in cuda
+    assert "RSS" not in cuda
+
+
 def test_a_seconds_budget_shows_each_models_own_count() -> None:
     """With --seconds each model runs its own number of steps, shown in its row."""
     out = run("bench", "b0", TINY, "-r", "64", "--seconds", "0.1", "--warmup", "0").stdout

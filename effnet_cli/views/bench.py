@@ -36,9 +36,13 @@ PROCESS_NOTES = {
 
 PEAK_NOTE = (
     "Peak memory: the most bytes of live tensor storages in one step, as `effnet memory` "
-    "measures it (the step run once more after timing, under a TorchDispatchMode tracker); "
-    "Predicted: the memory engine's peak of the same step. The training step is "
-    "cross-entropy on random labels, backward, zero_grad (no optimizer)."
+    "measures it (the step run once more after timing, under a TorchDispatchMode tracker)."
+)
+COMPILED_NOTE = " With --compile it is the eager module's step."
+PREDICTED_NOTE = "Predicted: the memory engine's peak of the same step."
+TRAIN_NOTE = (
+    "Training step, timed and measured: forward and cross-entropy on random labels, "
+    "backward, zero_grad(set_to_none=True); no optimizer."
 )
 
 
@@ -119,15 +123,15 @@ def bench_parts(results: list[BenchResult]) -> list[Part]:
     if first.device == "cpu":
         options.append(f"{first.threads} threads")
     process = PROCESS_HEADERS.get(first.process_peak_method, "Process peak")
-    peak_note = PEAK_NOTE
-    if first.compiled:
-        peak_note += " With --compile the tensor peak is the eager module's step."
     why = PROCESS_NOTES.get(process, first.process_peak_method)
+    train = [TRAIN_NOTE] if any(r.mode == "train" for r in results) else []
     return [
         "Measured on this machine: " + " · ".join(options),
         grid("Latency, throughput and peak memory", bench_columns(process), results),
-        peak_note,
+        PEAK_NOTE + (COMPILED_NOTE if first.compiled else ""),
+        Note(PREDICTED_NOTE, needs=("Predicted",)),
         Note(f"{process}: {why}.", needs=(process,)),
+        *train,
         BENCH_NOTE,
         *noise_warnings(results),
     ]
