@@ -22,8 +22,8 @@ import torch
 
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.devices import available_bytes
-from effnet_cli.measurement.memory.tracker import measure_step
 from effnet_cli.measurement.trace.simulate import predict
+from effnet_cli.measurement.trace.tracker import measure_step
 from effnet_cli.model import build_model
 
 MODES = [("inference", False, "sgd"), ("train sgd", True, "sgd"), ("train adam", True, "adam"),

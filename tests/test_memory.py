@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from effnet_cli.measurement.memory import memory
-from effnet_cli.measurement.memory.tracker import LiveStorages, measure_step
 from effnet_cli.measurement.trace.simulate import BREAKDOWN, predict
+from effnet_cli.measurement.trace.tracker import LiveStorages, measure_step
 from effnet_cli.model import build_model
 
 CASES = [("w=0.25,d=0.5,r=32", 32, 2), ("b0", 64, 1), ("phi=0.5,alpha=1.3", 48, 3)]

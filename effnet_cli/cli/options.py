@@ -134,5 +134,9 @@ ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", help="CPU threads (torch.set_num_threads).")
 ]
 TrainOpt = Annotated[
-    bool, typer.Option("--train", help="Time forward + backward instead of inference.")
+    bool,
+    typer.Option(
+        "--train",
+        help="Time a training step (cross-entropy, backward, no optimizer), not inference.",
+    ),
 ]

@@ -23,13 +23,24 @@ class BenchResult(RunSetup[str]):
     latency_ms: dict[str, float]
     throughput: float
     peak_memory_bytes: int
+    """The peak of one step's live tensor storages, as `effnet memory` measures it: the
+    timed step run once more, after timing, under the live-storage tracker (with
+    --compile, the eager module's step). The same figure for every model of a run."""
     memory_method: str
-    """How ``peak_memory_bytes`` was measured (CUDA's allocator peak, or the process's peak
-    RSS growth). JSON key and CSV field: ``memory_kind``, its name before the rename."""
+    """How ``peak_memory_bytes`` was measured (live tensor storages). JSON key and CSV
+    field: ``memory_kind``, its name before the rename."""
     samples_ms: list[float] = field(default_factory=list, repr=False)
     predicted_peak_bytes: int = 0
     """The memory engine's peak of the same step (live tensors, without the allocator's
     rounding, libraries' workspaces or the process around it)."""
+    process_peak_bytes: int = 0
+    """The process-level peak of the warm-up and timed steps: CUDA's max_memory_allocated,
+    or elsewhere the growth of the process's peak RSS from before the weights were
+    allocated (allocator and library memory included; a later model of the same run
+    reuses pages an earlier one freed, so it can read low)."""
+    process_peak_method: str = ""
+    """How ``process_peak_bytes`` was measured. JSON key and CSV field:
+    ``process_peak_kind``, beside ``memory_kind``."""
 
 
 # ----------------------------------------------------------------------------- profile

@@ -5,54 +5,93 @@ from __future__ import annotations
 from typing import Any
 
 from ..reports import BenchResult
-from .core import Column, Part, View, csv_field, csv_text, grid, renamed, to_dict
+from .core import Column, Note, Part, View, csv_field, csv_text, grid, renamed, to_dict
 from .numbers import nbytes
 
 BENCH_NOTE = (
-    "Latency is per batch: median and 90th percentile of the timed steps (CUDA events on "
-    "CUDA, a monotonic clock elsewhere). Random weights unless --weights is given."
+    "Latency is per batch: median and 90th percentile of each model's timed steps (Steps; "
+    "CUDA events on CUDA, a monotonic clock elsewhere). Random weights unless --weights is "
+    "given."
 )
 
-JSON_NAMES = {"memory_method": "memory_kind"}
-"""BenchResult's fields whose JSON key and CSV field keep their name from before a rename,
-so that existing readers keep working."""
+JSON_NAMES = {"memory_method": "memory_kind", "process_peak_method": "process_peak_kind"}
+"""BenchResult's fields whose JSON key and CSV field differ from the field's name:
+``memory_kind`` keeps its name from before a rename, so that existing readers keep working,
+and ``process_peak_kind`` is named after it."""
 
-BENCH: list[Column[BenchResult]] = [
-    csv_field("variant"),
-    Column("Model", lambda r: r.title, "title", align="l", keep=True),
-    Column("Device", lambda r: r.device, "device", align="l"),
-    Column("Batch", lambda r: str(r.batch_size), "batch_size"),
-    Column("Res", lambda r: str(r.resolution), "resolution"),
-    Column("Mode", lambda r: r.mode, "mode", align="l"),
-    csv_field("amp"),
-    csv_field("channels_last"),
-    csv_field("compiled"),
-    csv_field("threads"),
-    csv_field("warmup"),
-    csv_field("iterations"),
-    Column(
-        "Median ms",
-        lambda r: f"{r.latency_ms['median']:.2f}",
-        "latency_median_ms",
-        lambda r: r.latency_ms["median"],
-        keep=True,
-    ),
-    Column(
-        "p90 ms",
-        lambda r: f"{r.latency_ms['p90']:.2f}",
-        "latency_p90_ms",
-        lambda r: r.latency_ms["p90"],
-        keep=True,
-    ),
-    *(
-        csv_field(f"latency_{stat}_ms", lambda r, stat=stat: r.latency_ms[stat])
-        for stat in ("mean", "min", "max")
-    ),
-    Column("img/s", lambda r: f"{r.throughput:.1f}", "throughput", keep=True),
-    Column("Peak memory", lambda r: nbytes(r.peak_memory_bytes), "peak_memory_bytes", keep=True),
-    Column("Predicted", lambda r: nbytes(r.predicted_peak_bytes), "predicted_peak_bytes"),
-    csv_field(JSON_NAMES["memory_method"], lambda r: r.memory_method),
-]
+PROCESS_HEADERS = {
+    "process peak RSS increase": "RSS growth",
+    "cuda max_memory_allocated": "CUDA alloc peak",
+}
+"""The table's header for the process-level peak, by how it was measured."""
+
+PROCESS_NOTES = {
+    "RSS growth": "how far the process's peak resident memory rose over the warm-up and "
+    "timed steps, from just before the weights were allocated: the allocator's and oneDNN's "
+    "own memory included, and pages an earlier model of the run freed are reused without "
+    "growth, so a later model can read low",
+    "CUDA alloc peak": "torch.cuda.max_memory_allocated over the warm-up and timed steps "
+    "(rounded to the allocator's blocks, library workspaces included)",
+}
+
+PEAK_NOTE = (
+    "Peak memory: the most bytes of live tensor storages in one step, as `effnet memory` "
+    "measures it (the step run once more after timing, under a TorchDispatchMode tracker)."
+)
+COMPILED_NOTE = " With --compile it is the eager module's step."
+PREDICTED_NOTE = "Predicted: the memory engine's peak of the same step."
+TRAIN_NOTE = (
+    "Training step, timed and measured: forward and cross-entropy on random labels, "
+    "backward, zero_grad(set_to_none=True); no optimizer."
+)
+
+
+def bench_columns(process_header: str = "Process peak") -> list[Column[BenchResult]]:
+    """bench's table; ``process_header`` names the process-level peak's column for the
+    device the run was on (CSV and JSON call it ``process_peak_bytes`` whatever it is)."""
+    return [
+        csv_field("variant"),
+        Column("Model", lambda r: r.title, "title", align="l", keep=True),
+        Column("Device", lambda r: r.device, "device", align="l"),
+        Column("Batch", lambda r: str(r.batch_size), "batch_size"),
+        Column("Res", lambda r: str(r.resolution), "resolution"),
+        Column("Mode", lambda r: r.mode, "mode", align="l"),
+        csv_field("amp"),
+        csv_field("channels_last"),
+        csv_field("compiled"),
+        csv_field("threads"),
+        csv_field("warmup"),
+        Column("Steps", lambda r: str(r.iterations), "iterations", keep=True),
+        Column(
+            "Median ms",
+            lambda r: f"{r.latency_ms['median']:.2f}",
+            "latency_median_ms",
+            lambda r: r.latency_ms["median"],
+            keep=True,
+        ),
+        Column(
+            "p90 ms",
+            lambda r: f"{r.latency_ms['p90']:.2f}",
+            "latency_p90_ms",
+            lambda r: r.latency_ms["p90"],
+            keep=True,
+        ),
+        *(
+            csv_field(f"latency_{stat}_ms", lambda r, stat=stat: r.latency_ms[stat])
+            for stat in ("mean", "min", "max")
+        ),
+        Column("img/s", lambda r: f"{r.throughput:.1f}", "throughput", keep=True),
+        Column(
+            "Peak memory", lambda r: nbytes(r.peak_memory_bytes), "peak_memory_bytes", keep=True
+        ),
+        Column("Predicted", lambda r: nbytes(r.predicted_peak_bytes), "predicted_peak_bytes"),
+        csv_field(JSON_NAMES["memory_method"], lambda r: r.memory_method),
+        Column(process_header, lambda r: nbytes(r.process_peak_bytes), "process_peak_bytes"),
+        csv_field(JSON_NAMES["process_peak_method"], lambda r: r.process_peak_method),
+    ]
+
+
+BENCH = bench_columns()
 """CSV carries every figure of the JSON but the list of per-step samples (JSON only)."""
 
 
@@ -76,18 +115,23 @@ def noise_warnings(results: list[BenchResult]) -> list[str]:
 def bench_parts(results: list[BenchResult]) -> list[Part]:
     first = results[0]
     options = [
-        f"{first.iterations} timed steps after {first.warmup} warm-up",
+        f"{first.warmup} warm-up step{'' if first.warmup == 1 else 's'} per model",
         f"amp {first.amp or 'off'}",
         "channels-last" if first.channels_last else "contiguous NCHW",
         "torch.compile" if first.compiled else "eager",
     ]
     if first.device == "cpu":
         options.append(f"{first.threads} threads")
+    process = PROCESS_HEADERS.get(first.process_peak_method, "Process peak")
+    why = PROCESS_NOTES.get(process, first.process_peak_method)
+    train = [TRAIN_NOTE] if any(r.mode == "train" for r in results) else []
     return [
         "Measured on this machine: " + " · ".join(options),
-        grid("Latency, throughput and peak memory", BENCH, results),
-        f"Peak memory: {first.memory_method}. Predicted: the memory engine's peak of live "
-        "tensors for the same step (no allocator rounding, library workspaces or process).",
+        grid("Latency, throughput and peak memory", bench_columns(process), results),
+        PEAK_NOTE + (COMPILED_NOTE if first.compiled else ""),
+        Note(PREDICTED_NOTE, needs=("Predicted",)),
+        Note(f"{process}: {why}.", needs=(process,)),
+        *train,
         BENCH_NOTE,
         *noise_warnings(results),
     ]

@@ -22,9 +22,9 @@ STAGE_NOTE = (
     "`effnet bench`; median over the timed steps."
 )
 TRAIN_NOTE = (
-    "Training step (bench's: forward, sum, backward): stage times add each stage's "
-    "backward; MACs and traffic are counted as 3× the forward's (forward, input and weight "
-    "gradients), an approximation."
+    "Training step (bench's: forward and cross-entropy, backward, no optimizer): stage times "
+    "add each stage's backward; MACs and traffic are counted as 3× the forward's (forward, "
+    "input and weight gradients), an approximation."
 )
 PREDICT_NOTE = (
     "Predicted: each op priced by its kind's cost model, fitted on other models' timed ops "

@@ -179,6 +179,8 @@ def _totals_lines(summary: Summary) -> list[tuple[str, str]]:
         )
         lines.append(("Measured peak memory",
                       f"{nbytes(bench.peak_memory_bytes)} ({bench.memory_method})"))  # fmt: skip
+        process = f"{nbytes(bench.process_peak_bytes)} ({bench.process_peak_method})"
+        lines.append(("Process peak while timing", process))
     if t.engine_counts:
         fv = ", ".join(f"{k} {si(v)}" for k, v in sorted(t.engine_counts.items()))
         lines.append(("fvcore's own counts", fv))

@@ -24,7 +24,7 @@ from ..trace.simulate import (
     predict,
 )
 from ..trace.stages import StageMap, stage_module
-from .tracker import measure_step
+from ..trace.tracker import METHOD, measure_step
 
 MAX_BATCH = 1 << 20
 """The largest batch --max-batch reports (a bound on the search, not a claim)."""
@@ -69,7 +69,7 @@ def _measure(model: EfficientNet, shape: Shape, train: bool, optimizer: str, dev
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     m = measure_step(model, x, train, optimizer, amp)
-    method = "live tensor storages (TorchDispatchMode)"
+    method = METHOD
     if m.allocated_bytes is not None:
         method += "; CUDA max_memory_allocated / max_memory_reserved"
     error = 100.0 * (predicted - m.peak_bytes) / m.peak_bytes

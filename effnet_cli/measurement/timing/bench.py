@@ -1,6 +1,12 @@
 """Measured latency, throughput and peak memory of real models on the user's device,
 timed by the one loop of ``loop.py``. Nothing here prints: progress goes through an
 optional callback.
+
+Two memory figures per model. The peak memory is the one `effnet memory` measures: the
+timed step run once more, after timing, under the trace layer's live-storage tracker, so it
+means the same for every model of a run and sits beside the memory engine's prediction of
+that step. The process peak (CUDA's allocator peak, or the growth of the process's peak
+RSS) is read over the warm-up and timed steps only, before the tracked step.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from ...errors import RuntimeFailure
 from ...reports import BenchResult
 from ..trace.prepare import BuildOptions, Prepared, check_train_shape, input_shape, prepare
 from ..trace.probe import Shape
+from ..trace.simulate import predict
+from ..trace.tracker import METHOD, measure_step
 from .loop import (
     Clock,
     Progress,
@@ -29,12 +37,14 @@ from .settings import BenchSettings
 # ----------------------------------------------------------------------------- memory
 
 
-class _PeakMemory:
+class _ProcessPeak:
     """CUDA: peak allocated bytes. CPU: growth of the process's peak RSS over the run, from
     the resident memory just before the model's weights were allocated.
 
     On Linux the kernel's peak-RSS mark (VmHWM) is reset first, so an earlier, larger
-    model in the same process does not hide this one's peak.
+    model in the same process does not hide this one's peak; pages an earlier model freed
+    and the allocator kept are reused without growing the RSS, so a later model can read
+    low. That is why bench's peak memory is the tracker's, and this figure comes beside it.
     """
 
     def __init__(self, device: torch.device, base: int) -> None:
@@ -54,6 +64,15 @@ class _PeakMemory:
         if self.device.type == "cuda":
             return int(torch.cuda.max_memory_allocated(self.device))
         return max(0, process_peak_rss_bytes() - self.base)
+
+
+def _predicted(p: Prepared, s: BenchSettings) -> int:
+    """The memory engine's peak of the step bench runs (optimizer none when training):
+    prepare's prediction, or under --amp the same step predicted with autocast."""
+    if s.amp is None:
+        return p.training_step().peak_bytes if s.train else p.inference_peak
+    device_type = p.device.partition(":")[0]
+    return predict(p.model, p.shape, s.train, "none", device_type, s.amp).peak_bytes
 
 
 # ----------------------------------------------------------------------------- running
@@ -90,8 +109,8 @@ def benchmark_prepared(
 
 def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResult:
     device, shape, spec = torch.device(p.device), p.shape, p.spec
-    memory = _PeakMemory(device, p.memory_base)
-    memory.start()
+    process = _ProcessPeak(device, p.memory_base)
+    process.start()
     model = ready(p, s)
     x = make_input(shape, s, device)
     step = step_fn(model, x, s, device)
@@ -101,6 +120,9 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
         if s.compile:
             raise RuntimeFailure(compile_message(exc)) from None
         raise
+    process_peak = process.peak()  # the timed run's, before the tracked step adds to it
+    # the same step once more, on the eager module (ready() set its layout and mode)
+    tensors = measure_step(p.model, x, s.train, "none", s.amp)
     latency = stats(samples)
     return BenchResult(
         variant=spec.name,
@@ -117,8 +139,10 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
         iterations=len(samples),
         latency_ms=latency,
         throughput=shape[0] * 1000.0 / latency["median"],
-        peak_memory_bytes=memory.peak(),
-        memory_method=memory.method,
+        peak_memory_bytes=tensors.peak_bytes,
+        memory_method=METHOD,
         samples_ms=samples,
-        predicted_peak_bytes=p.training_step().peak_bytes if s.train else p.inference_peak,
+        predicted_peak_bytes=_predicted(p, s),
+        process_peak_bytes=process_peak,
+        process_peak_method=process.method,
     )

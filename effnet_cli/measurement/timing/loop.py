@@ -15,6 +15,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ...errors import RuntimeFailure
 from ..trace.prepare import Prepared
@@ -86,19 +87,28 @@ def compile_message(exc: Exception) -> str:
 
 
 def step_fn(model: Any, x: torch.Tensor, s: BenchSettings, device: torch.device) -> Callable:
+    """The step bench and profile time, the one the memory engine predicts and the tracker
+    measures: a no-grad forward under ``torch.inference_mode``, or the definition's training
+    step with optimizer none (forward and cross-entropy under autocast, backward,
+    ``zero_grad(set_to_none=True)``). The labels are drawn here, once, outside the timed
+    step."""
     amp = torch.autocast(device.type, dtype=getattr(torch, s.amp)) if s.amp else nullcontext()
 
     def infer() -> None:
         with torch.inference_mode(), amp:
             model(x)
 
-    def train() -> None:
-        model.zero_grad(set_to_none=True)
-        with amp:
-            out = model(x)
-        out.float().sum().backward()
+    if not s.train:
+        return infer
+    labels = torch.randint(0, s.num_classes, (x.shape[0],), device=device)
 
-    return train if s.train else infer
+    def train() -> None:
+        with amp:
+            loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+
+    return train
 
 
 def make_input(shape: Shape, s: BenchSettings, device: torch.device) -> torch.Tensor:

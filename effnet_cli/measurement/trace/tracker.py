@@ -23,6 +23,9 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+METHOD = "live tensor storages (TorchDispatchMode)"
+"""What the tracker's peak is, as `effnet memory` and `effnet bench` name it."""
+
 
 class Moment(NamedTuple):
     """When a real step peaked: its phase and the aten op that allocated last."""
