@@ -64,3 +64,14 @@ def parse_ms(text: str, option: str) -> float:
     if unit not in _MILLISECONDS or not (math.isfinite(value) and value > 0):
         raise UsageError(f"{option} '{text}' is not a positive duration ({TIME_HINT})")
     return value * _MILLISECONDS[unit]
+
+
+def age_text(seconds: float) -> str:
+    """'40 s', '12 min', '2.5 h', '3 d': how long ago, to a useful precision."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"

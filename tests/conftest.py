@@ -92,7 +92,7 @@ def assert_one_line_error(result, code: int, *fragments: str) -> None:
 @pytest.fixture
 def fixed_clock(monkeypatch) -> None:
     """A fixed roofline and latency model: prediction paths run, nothing is calibrated."""
-    from effnet_cli.measurement.timing import latency, profiling
+    from effnet_cli.measurement.timing import latency, profiling, trust
     from effnet_cli.measurement.timing.latency import KNEES, Calibration, CostModel
     from effnet_cli.measurement.timing.optimes import OP_KINDS
     from effnet_cli.measurement.timing.roofline import Roofline
@@ -103,6 +103,6 @@ def fixed_clock(monkeypatch) -> None:
     fake = Calibration("cpu", "fake", 2, [], 0.0)
     monkeypatch.setattr(profiling, "roofline", lambda device, recalibrate=False: (line, None))
     monkeypatch.setattr(latency, "calibration", lambda *a, **k: (fake, None))
-    monkeypatch.setattr(profiling, "calibration", lambda *a, **k: (fake, None))
+    monkeypatch.setattr(trust, "calibration", lambda *a, **k: (fake, None))
     monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: model)
     monkeypatch.setattr(profiling, "fit", lambda cal, leave_out=None: model)

@@ -349,6 +349,8 @@ def test_calibration_reports_its_start_before_timing_anything(monkeypatch) -> No
     monkeypatch.setattr(
         latency, "_samples", lambda spec, batch, stages: events.append(("timed", 0))
     )
+    monkeypatch.setattr(latency, "time_probe", lambda: None)
+    monkeypatch.setattr(latency, "held_out_errors", lambda cal: [])
     latency.calibrate(lambda done, total: events.append(("progress", done)))
     plan = len(latency._plan())
     assert events[:2] == [("progress", 0), ("timed", 0)]
@@ -358,7 +360,7 @@ def test_calibration_reports_its_start_before_timing_anything(monkeypatch) -> No
 def test_budget_and_profile_announce_a_calibration_on_a_pipe(fixed_clock, monkeypatch) -> None:
     """With stderr not a terminal, the first prediction's calibration is one stderr line,
     in budget as in profile (the calibration itself is the fixed one here)."""
-    from effnet_cli.measurement.timing import latency, profiling
+    from effnet_cli.measurement.timing import latency, trust
 
     fake = latency.calibration()[0]
 
@@ -368,7 +370,7 @@ def test_budget_and_profile_announce_a_calibration_on_a_pipe(fixed_clock, monkey
         return fake, None
 
     monkeypatch.setattr(latency, "calibration", calibrating)
-    monkeypatch.setattr(profiling, "calibration", calibrating)
+    monkeypatch.setattr(trust, "calibration", calibrating)
     for args in (["budget", "--max-latency", "30ms", "--phi-max", "0"],
                  ["profile", TINY, "--predict-only"]):  # fmt: skip
         err = run(*args).stderr.splitlines()

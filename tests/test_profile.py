@@ -180,25 +180,40 @@ _NETWORK_OPS = {"conv2d", "convolution", "batch_norm", "native_batch_norm", "sil
 
 
 class _NoRealCompute(TorchDispatchMode):
-    """Records every network op that runs on a real (non-meta) tensor."""
+    """Records every network op that runs on a real (non-meta) tensor, outside the drift
+    probe (which runs a small model of its own, never the one predicted)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.real: list[str] = []
+        self.probing = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        if any(t.device.type != "meta" for t in tensors) and _NETWORK_OPS.intersection(
-            str(func).split(".")
-        ):
+        if (not self.probing and any(t.device.type != "meta" for t in tensors)
+                and _NETWORK_OPS.intersection(str(func).split("."))):  # fmt: skip
             self.real.append(str(func))
         return func(*args, **(kwargs or {}))
 
 
-def test_predict_only_never_runs_the_model(cached) -> None:
+def test_predict_only_never_runs_the_model(cached, monkeypatch) -> None:
+    from effnet_cli.measurement.timing import drift
+
+    probe = drift.time_probe
+    probes = []
+
+    def set_apart(*args, **kwargs):
+        mode.probing += 1
+        probes.append(1)
+        try:
+            return probe(*args, **kwargs)
+        finally:
+            mode.probing -= 1
+
+    monkeypatch.setattr(drift, "time_probe", set_apart)
     with _NoRealCompute() as mode:
         r = profile("b3", predict_only=True)
-    assert mode.real == []
+    assert mode.real == [] and probes == [1]  # the cached calibration was checked for drift
     with _NoRealCompute() as mode, torch.inference_mode():  # the check does see a real run
         build_model(TINY).eval()(torch.randn(1, 3, 96, 96))
     assert "aten.conv2d.default" in mode.real
@@ -310,9 +325,15 @@ def test_op_kinds_cover_every_op_of_the_trace() -> None:
 
 
 def test_table_and_markdown_show_every_stage_and_the_totals(cached) -> None:
-    doc = json.loads(run("profile", TINY, "--predict-only", "-f", "json").stdout)
-    md = run("profile", TINY, "--predict-only", "-f", "markdown").stdout
-    table = run("profile", TINY, "--predict-only", "--wide").stdout
+    """One report in three formats (two runs may differ: each checks the device's drift)."""
+    from effnet_cli.views.core import render
+    from effnet_cli.views.export import as_text
+    from effnet_cli.views.profile import profile_view
+
+    view = profile_view(profile(TINY, predict_only=True))
+    doc = json.loads(render(view, "json"))
+    md = render(view, "markdown")
+    table = as_text(render(view, "table", None), 400)
     for stage in doc["stages"]:
         assert f"| {stage['stage']} |" in md
     assert "Flatten & Dropout & FC" in md and "Flatten & Dropout & FC" in table

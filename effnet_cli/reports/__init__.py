@@ -36,7 +36,7 @@ from .budget import (
 from .common import RunSetup
 from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
 from .memory import MeasuredPeak, MemoryReport, MemoryStage
-from .timing import BenchResult, DeviceRoofline, ProfileReport, ProfileRow
+from .timing import BenchResult, CalibrationState, DeviceRoofline, ProfileReport, ProfileRow
 
 __all__ = [
     "ELEMENTWISE_KINDS",
@@ -46,6 +46,7 @@ __all__ = [
     "BudgetConstraints",
     "BudgetReport",
     "BudgetRow",
+    "CalibrationState",
     "Comparison",
     "CompoundAnswer",
     "DeviceRoofline",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .timing import BenchResult
+from .timing import BenchResult, CalibrationState
 
 
 class Limit(NamedTuple):
@@ -79,13 +79,18 @@ class Figures:
     """The latency judged: measured with --measure where it was timed, else predicted."""
     latency_source: str | None = None
     predicted_latency_ms: float | None = None
+    predicted_range_ms: list[float] | None = None
+    """[low, high]: the predicted latency's error band (``CalibrationState.band_pct``)."""
     measured_latency_ms: float | None = None
     fits: bool = False
     verdict: str = "fails"
     """'fits'; 'marginal': fits, but a figure a real device can move (peak memory, latency)
-    passes its limit with less than 5% to spare; 'fails'."""
+    passes its limit with less than 5% to spare; 'uncertain': a predicted figure's error band
+    holds its limit, so neither a pass nor a failure can be claimed; 'fails'."""
     marginal: list[str] = field(default_factory=list)
     """The limits passed with less than 5% to spare, by name: memory, latency."""
+    uncertain: list[str] = field(default_factory=list)
+    """The limits inside a predicted figure's error band, by name: latency."""
     failed: list[str] = field(default_factory=list)
     """The limits this model exceeds, by name: macs, params, weights, memory, latency."""
     margins: dict[str, float] = field(default_factory=dict)
@@ -158,3 +163,5 @@ class BudgetReport:
     timings: list[BenchResult] = field(default_factory=list, repr=False)
     """bench's results for the candidates --measure timed (their spread says how busy the
     machine was)."""
+    calibration: CalibrationState | None = None
+    """The latency model's calibration, when latency was predicted: age, drift, band."""

@@ -43,6 +43,36 @@ class BenchResult(RunSetup[str]):
     ``process_peak_kind``, beside ``memory_kind``."""
 
 
+# ----------------------------------------------------------------------------- trust
+
+
+@dataclass
+class CalibrationState:
+    """How far a latency prediction can be trusted: the calibration's age, how the device's
+    speed moved since it was taken, and what was done about it. JSON: ``calibration``."""
+
+    age_s: float
+    drift_pct: float
+    """How much slower (positive) or faster the device runs now than at calibration, by the
+    drift probe (0 for a calibration taken in this run)."""
+    rescaled: bool
+    """Whether the predictions were multiplied by the drift (it moved beyond the noise)."""
+    recalibrated: bool = False
+    """Whether it was taken again in this run (missing, asked for, or the probe's parts
+    moved unevenly)."""
+    scale: float = 1.0
+    noise_pct: float = 0.0
+    """The drift probe's own noise: a move within it is not drift."""
+    probe_ratios: dict[str, float] = field(default_factory=dict)
+    """Now / then per probe part (matmul, copy, model)."""
+    probe_s: float = 0.0
+    held_out_pct: list[float] = field(default_factory=list)
+    """Per whole calibration model, (predicted − timed) / timed × 100 with it left out."""
+    band_pct: float = 0.0
+    """The error band's half-width: the real time is taken to lie within predicted ÷ (1 +
+    band) and predicted × (1 + band)."""
+
+
 # ----------------------------------------------------------------------------- profile
 
 
@@ -107,7 +137,11 @@ class ProfileReport(RunSetup[DeviceRoofline]):
     op_steps: int = 0
     """Steps timed under torch.profiler for the op kinds (apart from the stage timing)."""
     op_kinds_total_ms: float | None = None
-    calibration: list[str] = field(default_factory=list)
+    predicted_range_ms: list[float] | None = None
+    """[low, high]: the prediction's error band (``CalibrationState.band_pct``)."""
+    calibration: CalibrationState | None = None
+    """How far the prediction is trusted: the calibration's age, drift, rescaling."""
+    calibration_models: list[str] = field(default_factory=list)
     """The models the latency prediction was fitted on (never the one predicted)."""
     notes: list[str] = field(default_factory=list)
     samples_ms: list[float] = field(default_factory=list, repr=False)

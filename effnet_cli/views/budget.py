@@ -35,6 +35,7 @@ from .core import (
     to_dict,
 )
 from .numbers import macs_g, nbytes, si
+from .profile import calibration_text
 
 MARGIN_NOTE = (
     "Margin = (limit − figure) / limit: the headroom left, negative when over the limit "
@@ -83,11 +84,21 @@ def _margin(name: str, shown: bool) -> Column[Figures]:
                   lambda r: r.margins.get(name), keep=True)  # fmt: skip
 
 
+def _latency_cell(r: Figures) -> str:
+    """'22.00 (19.8–24.6)': a predicted latency with its band; a timed one as it is."""
+    if r.latency_ms is None or r.latency_source != "predicted" or not r.predicted_range_ms:
+        return _ms(r.latency_ms)
+    low, high = r.predicted_range_ms
+    return f"{r.latency_ms:,.2f} ({low:,.1f}–{high:,.1f})"
+
+
 def _top1(r: BudgetRow) -> str:
     return "—" if r.top1 is None else f"{r.top1:.1f}"
 
 
 def _fits(r: Figures) -> str:
+    if r.uncertain and not r.failed:
+        return "? uncertain: " + ", ".join(r.uncertain)
     if r.marginal:
         return "≈ marginal: " + ", ".join(r.marginal)
     if r.fits:
@@ -132,10 +143,12 @@ def figure_columns(c: BudgetConstraints) -> list[Column[Figures]]:
         ),
         Column(
             "Latency ms",
-            _shown(latency and not measured, lambda r: _ms(r.latency_ms)),
+            _shown(latency and not measured, _latency_cell),
             "latency_ms",
             keep=True,
         ),
+        csv_field("predicted_low_ms", lambda r: (r.predicted_range_ms or [None])[0]),
+        csv_field("predicted_high_ms", lambda r: (r.predicted_range_ms or [None, None])[1]),
         csv_field("latency_source"),
         Column(
             "Measured ms",
@@ -147,6 +160,7 @@ def figure_columns(c: BudgetConstraints) -> list[Column[Figures]]:
         Column("Fits", _fits, "fits", align="l", keep=True),
         csv_field("verdict"),
         csv_field("marginal", lambda r: ";".join(r.marginal)),
+        csv_field("uncertain", lambda r: ";".join(r.uncertain)),
         csv_field("failed", lambda r: ";".join(r.failed)),
     ]
 
@@ -265,8 +279,11 @@ def answer_lines(r: BudgetReport) -> list[tuple[str, str]]:
     coefficients = f"α {a.alpha:g}, β {a.beta:g}, γ {a.gamma:g}, base {a.base_resolution} px"
     if a.phi is None:
         first = a.checked[0] if a.checked else None
-        failed = ", ".join(first.failed) if first else ""
-        lines.append(("Largest φ", f"none: φ = 0 (B0) already exceeds {failed} ({coefficients})"))
+        if first is not None and not first.failed and first.uncertain:
+            why = f"is uncertain on {', '.join(first.uncertain)} (the limit is inside its band)"
+        else:
+            why = f"already exceeds {', '.join(first.failed) if first else ''}"
+        lines.append(("Largest φ", f"none: φ = 0 (B0) {why} ({coefficients})"))
     else:
         lines += [
             ("Largest φ", f"{compound_name(a)}: w {a.width:.4f}, d {a.depth:.4f}, "
@@ -277,6 +294,12 @@ def answer_lines(r: BudgetReport) -> list[tuple[str, str]]:
         if a.reached_max:
             lines.append(("Ceiling", f"every φ up to {a.phi_max:g} fits: raise --phi-max"))
     lines.append(("φ search", _search_line(a)))
+    unsure = [row.variant for row in r.variants if row.verdict == "uncertain"]
+    if unsure:
+        lines.append(("Uncertain", f"{', '.join(unsure)}: the latency limit lies inside "
+                      "their predicted band; --measure times them"))  # fmt: skip
+    if r.calibration is not None:
+        lines.append(("Latency model", calibration_text(r.calibration)))
     return lines
 
 
@@ -320,11 +343,20 @@ MARGINAL_NOTE = (
 )
 
 
+UNCERTAIN_NOTE = (
+    "? uncertain: the limit lies inside the predicted latency's error band (its calibration's "
+    "held-out error plus the drift probe's noise), so the prediction cannot say on which side "
+    "of it the real time falls: neither ✓ nor ✗, and not ranked; --measure times it."
+)
+
+
 def _memory_notes(r: BudgetReport) -> list[Note]:
     """What a marginal verdict means (where one is shown), and what a peak leaves out
     (under --max-memory)."""
     lines: list[Figures] = [*r.variants, r.compound, *r.compound.checked]
     notes = [Note(MARGINAL_NOTE)] if any(f.marginal for f in lines) else []
+    if any(f.uncertain for f in lines):
+        notes.append(Note(UNCERTAIN_NOTE))
     if r.constraints.max_memory_bytes is not None:
         notes.append(Note(STORAGE_ONLY))
     return notes
@@ -361,6 +393,7 @@ def budget_doc(r: BudgetReport) -> dict[str, Any]:
         ],
         "warnings": noise_warnings(r.timings),
         "latency_notes": r.latency_notes,
+        "calibration": asdict(r.calibration) if r.calibration else None,
         "seconds": r.seconds,
     }
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..kinds import CostKind
-from ..reports import ProfileReport, ProfileRow
+from ..reports import CalibrationState, ProfileReport, ProfileRow
+from ..units import age_text
 from .bench import NOISY
 from .core import Column, Facts, Note, Part, View, csv_blocks, csv_text, grid, to_dict
 from .numbers import nbytes, pct, si
@@ -131,6 +132,26 @@ KIND_NAME: list[Column[ProfileRow]] = [
 op kind."""
 
 
+def predicted_text(ms: float, band: list[float] | None, unit: str = " ms") -> str:
+    """'22.0 ms (19.8–24.6)': a prediction with its error band."""
+    if band is None:
+        return f"{ms:.2f}{unit}"
+    return f"{ms:.2f}{unit} ({band[0]:.2f}–{band[1]:.2f})"
+
+
+def calibration_text(c: CalibrationState) -> str:
+    """The calibration's age, the device's drift since, and what was done about it."""
+    if c.recalibrated or not c.age_s:
+        when = "taken in this run"
+    else:
+        when = (
+            f"taken {age_text(c.age_s)} ago; drift {c.drift_pct:+.0f}% (noise ±{c.noise_pct:.0f}%)"
+        )
+        when += f", rescaled ×{c.scale:.2f}" if c.rescaled else ", within noise: not rescaled"
+    return (f"{when}; band ±{c.band_pct:.0f}% (held-out error of the calibration models, "
+            "plus the probe's noise)")  # fmt: skip
+
+
 def _error(r: ProfileReport) -> str:
     if r.measured_ms is None or r.predicted_ms is None:
         return ""
@@ -149,7 +170,10 @@ def _facts(r: ProfileReport) -> Facts:
         lines.append(("Measured, end to end", f"{r.measured_ms:.2f} ms median, "
                       f"p90 {r.p90_ms or 0:.2f} ms, {r.iterations} steps"))  # fmt: skip
     if r.predicted_ms is not None:
-        lines.append(("Predicted, not run", f"{r.predicted_ms:.2f} ms{_error(r)}"))
+        guess = predicted_text(r.predicted_ms, r.predicted_range_ms)
+        lines.append(("Predicted, not run", guess + _error(r)))
+    if r.calibration is not None:
+        lines.append(("Calibration", calibration_text(r.calibration)))
     if r.op_kinds_total_ms is not None:
         lines.append(("Op kinds, summed", f"{r.op_kinds_total_ms:.2f} ms over {r.op_steps} "
                       "profiled steps (the rest: Python and dispatch between ops)"))  # fmt: skip
@@ -179,7 +203,7 @@ def profile_parts(r: ProfileReport) -> list[Part]:
     if r.mode == "train":
         parts.append(Note(TRAIN_NOTE))
     if r.predicted_ms is not None:
-        parts.append(Note(f"{PREDICT_NOTE} Calibration: {'; '.join(r.calibration)}."))
+        parts.append(Note(f"{PREDICT_NOTE} Calibration: {'; '.join(r.calibration_models)}."))
     parts.extend(r.notes)
     parts.extend(profile_warnings(r))
     return [p for p in parts if p]
@@ -205,12 +229,26 @@ def profile_doc(r: ProfileReport) -> dict[str, Any]:
     return doc
 
 
+def _trust_fields(r: ProfileReport) -> dict[str, Any]:
+    """The prediction's band and its calibration's state, flat, for the CSV's lead columns."""
+    band = r.predicted_range_ms or [None, None]
+    c = r.calibration
+    return {
+        "predicted_low_ms": band[0], "predicted_high_ms": band[1],
+        "calibration_age_s": c.age_s if c else None,
+        "calibration_drift_pct": c.drift_pct if c else None,
+        "calibration_rescaled": c.rescaled if c else None,
+        "calibration_recalibrated": c.recalibrated if c else None,
+        "calibration_band_pct": c.band_pct if c else None,
+    }  # fmt: skip
+
+
 def profile_view(r: ProfileReport) -> View:
     def csv_of() -> str:
         lead = {"variant": r.variant, "device": r.device.name, "batch_size": r.batch_size,
                 "resolution": r.resolution, "mode": r.mode,
                 "total_measured_ms": r.measured_ms,
-                "total_predicted_ms": r.predicted_ms}  # fmt: skip
+                "total_predicted_ms": r.predicted_ms} | _trust_fields(r)  # fmt: skip
         stages = csv_text(_columns(r.stages, STAGE_NAME), r.stages, lead)
         return csv_blocks(stages, csv_text(_columns(r.op_kinds, KIND_NAME), r.op_kinds, lead))
 

@@ -68,17 +68,25 @@ class LatencyModel:
     predicts its own latency."""
 
     def __init__(self, progress: Progress | None = None) -> None:
-        from ..timing.latency import calibration
         from ..timing.settings import CALIBRATING
+        from ..timing.trust import trusted
 
         tick = None if progress is None else lambda done, total: progress(CALIBRATING, done, total)
-        self.calibration, self.note = calibration(progress=tick)
+        self.trust = trusted(progress=tick)
+        self.state = self.trust.state
+        self.note = "; ".join(self.trust.notes) or None
 
     def predict(self, spec: ResolvedSpec, trace: Trace, shape: Shape) -> float:
-        """Milliseconds for one step of the probed ``trace``; nothing runs."""
+        """Milliseconds for one step of the probed ``trace``, rescaled by the device's
+        drift since calibration; nothing runs."""
         from ..timing.latency import estimate, fit
 
-        return estimate(trace, fit(self.calibration, leave_out=(spec, shape))).total_ms
+        model = fit(self.trust.calibration, leave_out=(spec, shape))
+        return estimate(trace, model, self.state.scale).total_ms
+
+    def band(self, predicted_ms: float) -> list[float]:
+        """[low, high] ms around a prediction."""
+        return list(self.trust.band(predicted_ms))
 
 
 def load_latency_model(progress: Progress | None = None) -> LatencyModel:
@@ -194,6 +202,9 @@ class Evaluator:
         if self.predicts:
             f.predicted_latency_ms = self.predicted_ms(spec)
             f.latency_ms, f.latency_source = f.predicted_latency_ms, "predicted"
+            f.predicted_range_ms = (
+                self.latency.band(f.predicted_latency_ms) if self.latency else None
+            )
         if c.measure and not set(judge(f, c).failed) - {"latency"}:  # the others pass
             self._time(spec, f)
         return judge(f, c)
@@ -315,8 +326,9 @@ def collect(
         )
     seconds = {"officials": officials - start, "search": time.perf_counter() - officials,
                "total": time.perf_counter() - start}  # fmt: skip
+    state = ev.latency.state if ev.latency is not None else None
     return BudgetReport(c, rows, best, answer, top1_source(), ev.latency_notes, notes, seconds,
-                        ev.timings)  # fmt: skip
+                        ev.timings, state)  # fmt: skip
 
 
 def budget(

@@ -181,7 +181,7 @@ def weight_bytes(params: int, c: BudgetConstraints) -> int:
 def judge(figures: Figures, c: BudgetConstraints) -> Figures:
     """Fill ``fits``, ``failed`` and ``margins`` from the figures measured so far. A limit
     whose figure is missing was not reached, so the model does not fit on its strength."""
-    figures.failed, figures.marginal, figures.margins = [], [], {}
+    figures.failed, figures.marginal, figures.uncertain, figures.margins = [], [], [], {}
     complete = True
     for name in c.active():
         value = getattr(figures, LIMITS[name].figure)
@@ -190,13 +190,33 @@ def judge(figures: Figures, c: BudgetConstraints) -> Figures:
             continue
         limit = limit_of(c, name)
         figures.margins[name] = (limit - value) / limit
-        if value > limit:
+        if _inside_band(figures, name, limit):
+            figures.uncertain.append(name)
+        elif value > limit:
             figures.failed.append(name)
         elif name in MOVABLE and marginal(figures.margins[name]):
             figures.marginal.append(name)
-    figures.fits = complete and not figures.failed
-    figures.verdict = ("marginal" if figures.marginal else "fits") if figures.fits else "fails"
+    figures.fits = complete and not figures.failed and not figures.uncertain
+    figures.verdict = _verdict(figures)
     return figures
+
+
+def _inside_band(f: Figures, name: str, limit: float) -> bool:
+    """Whether a predicted figure's error band holds the limit: the prediction cannot say
+    on which side of it the real figure lies. Only latency is predicted with a band (a
+    timed latency, and every count, is judged as it is)."""
+    band = f.predicted_range_ms if name == "latency" and f.latency_source == "predicted" else None
+    return band is not None and band[0] <= limit <= band[1]
+
+
+def _verdict(f: Figures) -> str:
+    if f.failed:
+        return "fails"
+    if f.uncertain:
+        return "uncertain"
+    if not f.fits:
+        return "fails"  # a limit was not reached: an earlier one failed
+    return "marginal" if f.marginal else "fits"
 
 
 def rank(rows: list[BudgetRow]) -> list[BudgetRow]:

@@ -37,6 +37,7 @@ from ...model import build_model
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import in_first_stages
 from .cache import cache_key, cache_path, read_cache, write_cache
+from .drift import ProbeTiming, time_probe
 from .optimes import OP_KINDS, op_kind, time_ops
 
 CACHE_NAME = "latency.json"
@@ -115,6 +116,15 @@ class Calibration:
     models: list[ModelSamples]
     seconds: float
     """How long the calibration took."""
+    created: float = 0.0
+    """When it was taken (seconds since the epoch): its age is said with every prediction."""
+    probe: ProbeTiming | None = None
+    """The drift probe timed right after the models: what later probes are compared with."""
+    held_out: list[float] = field(default_factory=list)
+    """Per whole calibration model, the signed relative error of its time predicted by a fit
+    without it, (predicted − timed) / timed: the error band's width comes from these."""
+    fresh: bool = field(default=False, compare=False)
+    """Taken in this process (not read from the cache): nothing can have drifted."""
 
 
 @dataclass(frozen=True)
@@ -229,8 +239,25 @@ def calibrate(progress: Progress | None = None) -> Calibration:
         models.append(_samples(spec, batch, stages))
         if progress is not None:
             progress(i + 1, len(plan))
-    return Calibration("cpu", torch.__version__, torch.get_num_threads(), models,
-                       time.perf_counter() - start)  # fmt: skip
+    probe = time_probe()
+    made = Calibration("cpu", torch.__version__, torch.get_num_threads(), models, 0.0,
+                       time.time(), probe, fresh=True)  # fmt: skip
+    made.held_out = held_out_errors(made)
+    made.seconds = time.perf_counter() - start
+    return made
+
+
+def held_out_errors(cal: Calibration) -> list[float]:
+    """Leave each whole calibration model out in turn, fit on the rest, predict it (on meta:
+    nothing runs) and compare with its timed step: (predicted − timed) / timed."""
+    errors = []
+    for m in cal.models:
+        if m.stages is not None:
+            continue
+        trace = probe_forward(build_model(m.resolved, device="meta").eval(), m.shape)
+        predicted = estimate(trace, fit(cal, leave_out=(m.resolved, m.shape))).total_ms / 1e3
+        errors.append((predicted - m.seconds) / m.seconds)
+    return errors
 
 
 # ----------------------------------------------------------------------------- fit
@@ -295,7 +322,7 @@ def _same(samples: ModelSamples, spec: ResolvedSpec, shape: Shape) -> bool:
     )
 
 
-_FITTED: dict[tuple[float, int, tuple[tuple[str, Shape], ...]], CostModel] = {}
+_FITTED: dict[tuple[float, float, int, tuple[tuple[str, Shape], ...]], CostModel] = {}
 """Cost models fitted in this process, by calibration and models used: a search pricing
 many candidates fits once."""
 
@@ -304,7 +331,8 @@ def fit(calibration: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None =
         ) -> CostModel:  # fmt: skip
     """The cost model from every calibration model except ``leave_out`` (spec, shape)."""
     used = [m for m in calibration.models if leave_out is None or not _same(m, *leave_out)]
-    key = (calibration.seconds, calibration.threads, tuple((m.name, m.shape) for m in used))
+    key = (calibration.created, calibration.seconds, calibration.threads,
+           tuple((m.name, m.shape) for m in used))  # fmt: skip
     if key not in _FITTED:
         _FITTED[key] = _fit(used)
     return _FITTED[key]
@@ -343,11 +371,12 @@ def _fit_whole(used: list[ModelSamples], kinds: dict, knee: int) -> tuple[float,
     return (scale, per_op, per_byte)
 
 
-def estimate(trace: Trace, model: CostModel) -> LatencyEstimate:
-    """Price every op of a probe trace; nothing runs."""
+def estimate(trace: Trace, model: CostModel, scale: float = 1.0) -> LatencyEstimate:
+    """Price every op of a probe trace; nothing runs. ``scale`` rescales every price by how
+    much slower (above 1) the device runs now than when it was calibrated."""
     ops = _timed_ops(trace)
     timed = Trace(ops, trace.shapes, trace.leaf_output_elements, trace.output_shape)
-    return LatencyEstimate(timed, [model.op_seconds(op) for op in ops], model)
+    return LatencyEstimate(timed, [scale * model.op_seconds(op) for op in ops], model)
 
 
 # ----------------------------------------------------------------------------- cache
@@ -358,13 +387,24 @@ def _load(value: dict) -> Calibration:
     models = [ModelSamples(m["spec"], tuple(m["shape"]), [OpSample(*o) for o in m["ops"]],
                            float(m["seconds"]), float(m.get("spread", 1.0)), m.get("stages"))
               for m in value["models"]]  # fmt: skip
+    probe = ProbeTiming.load(value["probe"]) if value.get("probe") else None
     return Calibration(value["device"], value["torch_version"], int(value["threads"]), models,
-                       float(value["seconds"]))  # fmt: skip
+                       float(value["seconds"]), float(value.get("created", 0.0)), probe,
+                       [float(e) for e in value.get("held_out", [])])  # fmt: skip
 
 
 def _dump(c: Calibration) -> dict[str, Any]:
     return {"device": c.device, "torch_version": c.torch_version, "threads": c.threads,
-            "models": [m.dump() for m in c.models], "seconds": c.seconds}  # fmt: skip
+            "models": [m.dump() for m in c.models], "seconds": c.seconds,
+            "created": c.created, "probe": c.probe.dump() if c.probe else None,
+            "held_out": c.held_out}  # fmt: skip
+
+
+def _current(cached: Calibration) -> bool:
+    """Whether a cached calibration was taken with this calibration set, and with the drift
+    probe and held-out errors (an older effnet's has neither: it is taken again)."""
+    plan = [(m.spec, m.shape[0], m.stages) for m in cached.models] == _plan()
+    return plan and cached.probe is not None and bool(cached.held_out)
 
 
 def calibration(recalibrate: bool = False, progress: Progress | None = None
@@ -375,16 +415,22 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
     key = cache_key("cpu", torch.get_num_threads())
     if not recalibrate and key in entries:
         cached = _load(entries[key])
-        if [(m.spec, m.shape[0], m.stages) for m in cached.models] == _plan():
+        if _current(cached):
             return cached, note
-        # fitted on another calibration set (an older effnet): calibrate with this one
+        # another calibration set, or no probe (an older effnet): calibrate with this one
     fresh = calibrate(progress)
-    spread = max((m.spread for m in fresh.models), default=1.0)
-    if spread > BUSY:
-        note = (
+    if _spread(fresh) > BUSY:  # once more: a burst of load is often over in seconds
+        fresh = calibrate(progress)
+    if _spread(fresh) > BUSY:
+        return fresh, (
             f"the machine was busy while calibrating (one model's median step took "
-            f"{spread:.1f}× its fastest); predictions may be off: --recalibrate when quiet"
+            f"{_spread(fresh):.1f}× its fastest, twice); this calibration serves this run only "
+            "and is not cached: predictions may be off"
         )
     entries[key] = _dump(fresh)
     note = write_cache(path, entries, "latency calibration") or note
     return fresh, note
+
+
+def _spread(c: Calibration) -> float:
+    return max((m.spread for m in c.models), default=1.0)

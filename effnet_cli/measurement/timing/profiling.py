@@ -31,11 +31,12 @@ from ...reports import DeviceRoofline, ProfileReport, ProfileRow
 from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepare
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import StageMap, stage_module
-from .latency import LatencyEstimate, calibration, estimate, fit
+from .latency import LatencyEstimate, estimate, fit
 from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
 from .roofline import Roofline, roofline
 from .settings import CALIBRATING, ProfileSettings
+from .trust import Trusted, trusted
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -154,16 +155,23 @@ def _measure(spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
     return Measured(trace, samples, spans, ops)
 
 
+class Guess(NamedTuple):
+    """The latency prediction and how far it is trusted (``trust.py``)."""
+
+    estimate: LatencyEstimate
+    trust: Trusted
+
+
 def _predict(trace: Trace, spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
-             progress: Progress | None, notes: list[str]) -> LatencyEstimate | None:  # fmt: skip
+             progress: Progress | None, notes: list[str]) -> Guess | None:  # fmt: skip
     why = s.unpredictable()
     if why:
         notes.append(f"no prediction: {why}")
         return None
-    cal, note = calibration(s.recalibrate, _calibrating(progress))
-    if note:
-        notes.append(note)
-    return estimate(trace, fit(cal, leave_out=(spec, shape)))
+    t = trusted(s.recalibrate, _calibrating(progress))
+    notes.extend(t.notes)
+    model = fit(t.calibration, leave_out=(spec, shape))
+    return Guess(estimate(trace, model, t.state.scale), t)
 
 
 def _calibrating(progress: Progress | None) -> Callable[[int, int], None] | None:
@@ -224,7 +232,7 @@ def _row(line: Roofline, stage: int | None, kind: StageRole | CostKind, operator
 
 
 def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline,
-            trace: Trace, measured: Measured | None, guess: LatencyEstimate | None,
+            trace: Trace, measured: Measured | None, predicted: Guess | None,
             notes: list[str]) -> ProfileReport:  # fmt: skip
     scale = 3 if s.train else 1  # forward, input gradients, weight gradients
     ops = [op for op in trace.ops if op.kind not in (OpKind.DROPOUT, OpKind.LOSS)]
@@ -239,6 +247,7 @@ def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline
         medians = [statistics.median(col) for col in zip(*spans, strict=True)]
         stage_ms = {i + 1: m for i, m in enumerate(medians)}
         kind_ms = {k: 1e3 * v for k, v in measured.ops.by_kind().items()}
+    guess = predicted.estimate if predicted is not None else None
     pred_stage: Counter = Counter()
     predicted_kinds = guess.by_kind() if guess is not None else {}
     if guess is not None:
@@ -275,7 +284,11 @@ def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline
         p90_ms=step_stats["p90"] if step_stats else None,
         op_steps=0 if measured is None else s.op_steps,
         op_kinds_total_ms=sum(kind_ms.values()) if kind_ms else None,
-        calibration=list(guess.model.used) if guess else [],
+        calibration_models=list(guess.model.used) if guess else [],
+        calibration=predicted.trust.state if predicted else None,
+        predicted_range_ms=list(predicted.trust.band(guess.total_ms))
+        if predicted and guess
+        else None,
         notes=notes,
         samples_ms=samples,
     )

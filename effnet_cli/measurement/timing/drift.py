@@ -1,0 +1,150 @@
+"""Has this machine's speed moved since it was calibrated? A short fixed probe, timed when
+the calibration is taken and again before every prediction, says by how much.
+
+The probe has three parts, each a different kind of work: a dense matmul (compute), a large
+copy (memory bandwidth) and one bare inference step of the smallest calibration model
+(dispatch, small ops: what most of an EfficientNet's time is). Each is repeated, interleaved
+with the others so a burst of load falls on all three, and its fastest run is kept; the
+spread of the runs is the probe's own noise. Nothing here runs the model being predicted.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ...arch.specs import parse_variant
+from ...model import build_model
+
+PROBE_MODEL = ("w=0.5,d=0.5,r=128", 1)
+"""The calibration set's smallest model, at its batch: a step of a few milliseconds."""
+MATMUL = 512
+COPY_BYTES = 32 << 20
+WARMUP = 3
+BLOCKS = 3
+REPEATS = 15
+"""Runs per part, in ``BLOCKS`` blocks: each block's fastest run is one reading, and the
+spread of the readings is the probe's noise (this machine's speed moves between runs tens
+of milliseconds apart, not only between processes)."""
+PARTS = ("matmul", "copy", "model")
+NOISE_FLOOR = 0.05
+"""The least noise a probe is credited with: a 5% move is never called drift."""
+AGREE = 0.5
+"""Parts whose speed ratios differ by more than this (max / min − 1) moved in different
+ways: one ratio cannot rescale the cost model, so it is calibrated again. (Between runs a
+minute apart on a quiet 2-core machine the parts differ by up to about 30%.)"""
+
+
+@dataclass(frozen=True)
+class ProbeTiming:
+    """The probe's fastest time per part (seconds) and its noise (the median run over the
+    fastest, less 1, the largest over the parts)."""
+
+    seconds: dict[str, float]
+    noise: float
+
+    def dump(self) -> dict[str, object]:
+        return {"seconds": self.seconds, "noise": self.noise}
+
+    @staticmethod
+    def load(value: dict) -> ProbeTiming:
+        seconds = {part: float(value["seconds"][part]) for part in PARTS}
+        return ProbeTiming(seconds, float(value["noise"]))
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the device's speed compares with its calibration's: per part and overall, as
+    now / then (above 1: slower now), with the noise of both probes."""
+
+    ratios: dict[str, float]
+    noise: float
+    probe_seconds: float
+    """How long the probe took, set-up included."""
+
+    @property
+    def ratio(self) -> float:
+        """The parts' geometric mean: the one factor a rescaled prediction is multiplied by."""
+        return math.exp(statistics.fmean(math.log(r) for r in self.ratios.values()))
+
+    @property
+    def drift_pct(self) -> float:
+        """How much slower (positive) or faster (negative) the device runs now, in %."""
+        return 100.0 * (self.ratio - 1.0)
+
+    @property
+    def moved(self) -> bool:
+        """Beyond the probes' own noise."""
+        return abs(math.log(self.ratio)) > math.log1p(self.noise)
+
+    @property
+    def agree(self) -> bool:
+        """Whether one ratio carries every part (else the machine changed in kind)."""
+        return max(self.ratios.values()) / min(self.ratios.values()) - 1.0 <= AGREE
+
+
+def _timer(step: Callable[[], object]) -> Callable[[], float]:
+    def timed() -> float:
+        start = time.perf_counter()
+        step()
+        return time.perf_counter() - start
+
+    return timed
+
+
+def _steps() -> dict[str, Callable[[], float]]:
+    """The three parts, built and warmed up once, on the CPU."""
+    a, b = torch.randn(MATMUL, MATMUL), torch.randn(MATMUL, MATMUL)
+    out = torch.empty(MATMUL, MATMUL)
+    src = torch.empty(COPY_BYTES // 4).uniform_()
+    dst = torch.empty_like(src)
+    spec, batch = PROBE_MODEL
+    resolved = parse_variant(spec)
+    model = build_model(resolved).eval()
+    res = resolved.coefficients.resolution
+    x = torch.randn(batch, 3, res, res)
+
+    def infer() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    steps = {
+        "matmul": _timer(lambda: torch.mm(a, b, out=out)),
+        "copy": _timer(lambda: dst.copy_(src)),
+        "model": _timer(infer),
+    }
+    for _ in range(WARMUP):  # first-call allocations, kernel selection, a cold process
+        for step in steps.values():
+            step()
+    return steps
+
+
+def time_probe(repeats: int = REPEATS) -> ProbeTiming:
+    """Time the probe now: each part ``repeats`` times, interleaved, in ``BLOCKS`` blocks;
+    its fastest run, and as noise the largest spread of the blocks' fastest runs."""
+    steps = _steps()
+    blocks: dict[str, list[float]] = {part: [] for part in PARTS}
+    per_block = max(1, repeats // BLOCKS)
+    for _ in range(BLOCKS):
+        runs: dict[str, list[float]] = {part: [] for part in PARTS}
+        for _ in range(per_block):
+            for part, step in steps.items():
+                runs[part].append(step())
+        for part, times in runs.items():
+            blocks[part].append(min(times))
+    fastest = {part: min(readings) for part, readings in blocks.items()}
+    noise = max(max(readings) / min(readings) - 1.0 for readings in blocks.values())
+    return ProbeTiming(fastest, max(NOISE_FLOOR, noise))
+
+
+def drift(then: ProbeTiming) -> Drift:
+    """Re-time the probe and compare it with ``then`` (the calibration's)."""
+    start = time.perf_counter()
+    now = time_probe()
+    ratios = {part: now.seconds[part] / then.seconds[part] for part in PARTS}
+    return Drift(ratios, max(now.noise, then.noise), time.perf_counter() - start)

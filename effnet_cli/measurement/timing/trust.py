@@ -1,0 +1,84 @@
+"""A latency prediction that knows how far to trust itself.
+
+Before a model is priced, the cached calibration is checked against the device as it is
+now (``drift.py``): when the drift probe moved beyond its own noise and its parts agree,
+every price is rescaled by the measured ratio; when its parts disagree, the machine changed
+in a way one ratio cannot carry, and the calibration is taken again. Every prediction then
+carries a band: as wide as the worst error of the calibration's own held-out predictions
+(each calibration model predicted by a fit without it) plus the probe's noise, and never
+narrower than ``BAND_FLOOR``. Nothing here runs the model being predicted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ...reports import CalibrationState
+from ...units import age_text
+from .drift import Drift, drift
+from .latency import Calibration, Progress, calibration
+
+BAND_FLOOR = 0.05
+"""The narrowest band a prediction is given (±5%): the held-out errors of six models can
+be small by luck."""
+
+
+@dataclass
+class Trusted:
+    """The calibration to price with, how far it is trusted, and what to tell the user."""
+
+    calibration: Calibration
+    state: CalibrationState
+    notes: list[str] = field(default_factory=list)
+
+    def band(self, predicted_ms: float) -> tuple[float, float]:
+        """[low, high] around a prediction, in ms."""
+        width = 1.0 + self.state.band_pct / 100
+        return predicted_ms / width, predicted_ms * width
+
+
+def _state(
+    cal: Calibration, d: Drift | None, rescaled: bool, recalibrated: bool
+) -> CalibrationState:
+    noise = d.noise if d is not None else (cal.probe.noise if cal.probe else 0.0)
+    worst = max((abs(e) for e in cal.held_out), default=0.0)
+    return CalibrationState(
+        age_s=max(0.0, time.time() - cal.created) if cal.created else 0.0,
+        drift_pct=d.drift_pct if d is not None else 0.0,
+        rescaled=rescaled,
+        recalibrated=recalibrated,
+        scale=d.ratio if rescaled and d is not None else 1.0,
+        noise_pct=100 * noise,
+        probe_ratios=dict(d.ratios) if d is not None else {},
+        probe_s=d.probe_seconds if d is not None else 0.0,
+        held_out_pct=[100 * e for e in cal.held_out],
+        band_pct=100 * max(BAND_FLOOR, worst + noise),
+    )
+
+
+def _moved_text(d: Drift) -> str:
+    direction = "slower" if d.ratio > 1 else "faster"
+    return f"this device now runs {abs(d.drift_pct):.0f}% {direction}"
+
+
+def trusted(recalibrate: bool = False, progress: Progress | None = None) -> Trusted:
+    """The calibration, checked against the device now: kept, rescaled, or taken again."""
+    cal, note = calibration(recalibrate, progress)
+    notes = [note] if note else []
+    if cal.fresh or cal.probe is None:
+        return Trusted(cal, _state(cal, None, False, cal.fresh), notes)
+    d = drift(cal.probe)
+    age = age_text(max(0.0, time.time() - cal.created))
+    if not d.moved:
+        return Trusted(cal, _state(cal, d, False, False), notes)
+    if d.agree:
+        notes.append(f"calibrated {age} ago; {_moved_text(d)} (drift probe, noise "
+                     f"±{100 * d.noise:.0f}%); predictions rescaled by {d.ratio:.2f}")  # fmt: skip
+        return Trusted(cal, _state(cal, d, True, False), notes)
+    parts = ", ".join(f"{part} ×{ratio:.2f}" for part, ratio in d.ratios.items())
+    notes.append(f"calibrated {age} ago; the device's speed moved unevenly since ({parts}): "
+                 "one ratio cannot carry it, so it was calibrated again")  # fmt: skip
+    cal, note = calibration(True, progress)
+    notes.extend([note] if note else [])
+    return Trusted(cal, _state(cal, None, False, True), notes)

@@ -1,0 +1,217 @@
+"""Issue 22: a latency prediction that notices the machine's drift and says how sure it is.
+
+The drift probe's decisions (kept, rescaled, calibrated again), the error band, the
+'uncertain' verdict, and a busy calibration that is not cached are driven here with chosen
+timings; the probe itself runs for real once, and the model predicted never runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+import torch
+from conftest import run
+
+from effnet_cli.measurement.budget.constraints import budget_constraints, judge
+from effnet_cli.measurement.timing import drift, latency, trust
+from effnet_cli.measurement.timing.drift import PARTS, Drift, ProbeTiming
+from effnet_cli.reports import Figures
+
+TINY = "w=0.5,d=0.3,r=96"
+
+
+def _drift(matmul: float, copy: float, model: float, noise: float = 0.05) -> Drift:
+    return Drift({"matmul": matmul, "copy": copy, "model": model}, noise, 0.2)
+
+
+def test_drift_is_the_parts_geometric_mean_and_moves_only_beyond_the_noise() -> None:
+    d = _drift(1.2, 1.2, 1.2)
+    assert d.ratio == pytest.approx(1.2) and d.drift_pct == pytest.approx(20.0)
+    assert d.moved and d.agree
+    assert not _drift(1.04, 0.97, 1.03).moved  # within the 5% noise
+    assert not _drift(1.10, 1.10, 1.10, noise=0.12).moved
+    assert _drift(0.8, 0.8, 0.8).drift_pct == pytest.approx(-20.0)
+    uneven = _drift(1.0, 1.0, 1.9)
+    assert uneven.moved and not uneven.agree
+    assert _drift(1.0, 1.2, 1.4).agree  # within AGREE of each other
+
+
+def test_the_probe_times_three_parts_and_reports_its_noise() -> None:
+    p = drift.time_probe()
+    assert set(p.seconds) == set(PARTS) and all(s > 0 for s in p.seconds.values())
+    assert p.noise >= drift.NOISE_FLOOR
+    assert ProbeTiming.load(json.loads(json.dumps(p.dump()))) == p
+
+
+def _cached(held_out: list[float], noise: float = 0.05, age: float = 7200.0):
+    probe = ProbeTiming(dict.fromkeys(PARTS, 1e-3), noise)
+    return latency.Calibration("cpu", torch.__version__, 2, [], 1.0, time.time() - age, probe,
+                               held_out)  # fmt: skip
+
+
+@pytest.fixture
+def calibrations(monkeypatch):
+    """trust.calibration answers from a list: a cached one first, then fresh ones."""
+    made: list[bool] = []
+
+    def install(cached: latency.Calibration, d: Drift) -> list[bool]:
+        def calibration(recalibrate=False, progress=None):
+            made.append(recalibrate)
+            if not recalibrate:
+                return cached, None
+            fresh = _cached([0.1], age=0.0)
+            fresh.fresh = True
+            return fresh, None
+
+        monkeypatch.setattr(trust, "calibration", calibration)
+        monkeypatch.setattr(trust, "drift", lambda then: d)
+        return made
+
+    return install
+
+
+def test_a_steady_device_keeps_the_calibration_as_it_is(calibrations) -> None:
+    made = calibrations(_cached([0.05, -0.1]), _drift(1.02, 0.99, 1.03))
+    t = trust.trusted()
+    assert made == [False] and t.state.scale == 1.0 and not t.state.rescaled and not t.notes
+    assert t.state.age_s == pytest.approx(7200, abs=5) and t.state.drift_pct != 0
+
+
+def test_a_uniform_drift_rescales_every_price_and_says_so(calibrations) -> None:
+    made = calibrations(_cached([0.05, -0.1]), _drift(1.18, 1.18, 1.18))
+    t = trust.trusted()
+    assert made == [False] and t.state.rescaled and t.state.scale == pytest.approx(1.18)
+    assert t.notes == [
+        "calibrated 2.0 h ago; this device now runs 18% slower (drift probe, noise ±5%); "
+        "predictions rescaled by 1.18"
+    ]
+
+
+def test_an_uneven_drift_calibrates_again(calibrations) -> None:
+    made = calibrations(_cached([0.05]), _drift(1.0, 1.05, 1.9))
+    t = trust.trusted()
+    assert made == [False, True] and t.state.recalibrated and t.state.scale == 1.0
+    assert "moved unevenly" in t.notes[0] and "model ×1.90" in t.notes[0]
+
+
+def test_the_band_is_the_worst_held_out_error_plus_the_noise(calibrations) -> None:
+    calibrations(_cached([0.12, -0.2, 0.03]), _drift(1.0, 1.0, 1.0, noise=0.06))
+    t = trust.trusted()
+    assert t.state.band_pct == pytest.approx(26.0)
+    low, high = t.band(100.0)
+    assert low == pytest.approx(100 / 1.26) and high == pytest.approx(126.0)
+    assert t.state.held_out_pct == pytest.approx([12.0, -20.0, 3.0])
+    calibrations(_cached([0.0]), _drift(1.0, 1.0, 1.0, noise=0.01))
+    assert trust.trusted().state.band_pct == pytest.approx(100 * trust.BAND_FLOOR)
+
+
+def test_the_drift_scale_reaches_the_prediction(calibrations, monkeypatch) -> None:
+    """A rescaled prediction is the unscaled one times the ratio, op by op."""
+    model = latency.CostModel(
+        {k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in latency.OP_KINDS},
+        (1.0, 0.0, 0.0), latency.KNEES[0], ("fake",),
+    )  # fmt: skip
+    from effnet_cli.measurement.trace.probe import probe_forward
+    from effnet_cli.model import build_model
+
+    trace = probe_forward(build_model(TINY, device="meta").eval(), (1, 3, 96, 96))
+    plain, scaled = latency.estimate(trace, model), latency.estimate(trace, model, 1.3)
+    assert scaled.total_ms == pytest.approx(1.3 * plain.total_ms)
+
+
+def _latency_figures(predicted: float, band: tuple[float, float]) -> Figures:
+    return Figures(macs=1, params=1, latency_ms=predicted, latency_source="predicted",
+                   predicted_latency_ms=predicted, predicted_range_ms=list(band))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("limit", "predicted", "band", "verdict"),
+    [("24ms", 20.0, (16.0, 25.0), "uncertain"),  # predicted under, band over the limit
+     ("30ms", 28.0, (22.0, 35.0), "uncertain"),
+     ("30ms", 32.0, (29.0, 38.0), "uncertain"),  # predicted over, band under the limit
+     ("24ms", 20.0, (17.0, 23.5), "fits"),
+     ("30ms", 35.0, (31.0, 40.0), "fails"),
+     ("30ms", 29.0, (27.0, 29.5), "marginal")],  # band below, but within 5% of the limit
+)  # fmt: skip
+def test_a_limit_inside_the_band_is_uncertain(limit, predicted, band, verdict) -> None:
+    f = judge(_latency_figures(predicted, band), budget_constraints(max_latency=limit))
+    assert f.verdict == verdict
+    assert f.fits == (verdict in ("fits", "marginal"))
+    assert ("latency" in f.uncertain) == (verdict == "uncertain")
+    assert ("latency" in f.failed) == (verdict == "fails")
+
+
+def test_a_timed_latency_has_no_band_to_be_uncertain_in() -> None:
+    f = _latency_figures(20.0, (16.0, 25.0))
+    f.latency_source = "measured"
+    assert judge(f, budget_constraints(max_latency="24ms")).verdict == "fits"
+
+
+def test_budget_lists_and_explains_uncertain_verdicts(fixed_clock, monkeypatch) -> None:
+    """With a wide band, a limit near B0's prediction is uncertain: shown with '?', not
+    ranked, named in the answer, and explained in a note."""
+    from effnet_cli.measurement.budget import collect
+
+    monkeypatch.setattr(collect.LatencyModel, "band", lambda self, ms: [ms / 1.5, ms * 1.5])
+    doc = json.loads(run("budget", "--max-latency", "1s", "--phi-max", "0", "-f", "json").stdout)
+    b0 = next(v for v in doc["variants"] if v["variant"] == "b0")
+    limit = 1.2 * b0["latency_ms"]
+    out = run("budget", "--max-latency", f"{limit}ms", "--phi-max", "0", "--wide").stdout
+    line = next(row for row in out.splitlines() if row.split()[:1] == ["b0"])
+    assert "? uncertain: latency" in line and "✓" not in line
+    assert "inside the predicted latency's error band" in out and "Uncertain" in out
+    doc = json.loads(run("budget", "--max-latency", f"{limit}ms", "--phi-max", "0",
+                         "-f", "json").stdout)  # fmt: skip
+    b0 = next(v for v in doc["variants"] if v["variant"] == "b0")
+    assert b0["verdict"] == "uncertain" and b0["rank"] is None and not b0["fits"]
+    assert b0["predicted_range_ms"] == pytest.approx(
+        [b0["latency_ms"] / 1.5, b0["latency_ms"] * 1.5]
+    )
+
+
+def test_profile_json_carries_the_band_and_the_calibrations_state(fixed_clock) -> None:
+    doc = json.loads(run("profile", TINY, "--predict-only", "-f", "json").stdout)
+    low, high = doc["predicted_range_ms"]
+    assert low < doc["predicted_ms"] < high
+    assert {"age_s", "drift_pct", "rescaled"} <= set(doc["calibration"])
+    table = run("profile", TINY, "--predict-only", "--wide").stdout
+    assert f"{doc['predicted_ms']:.2f} ms ({low:.2f}–{high:.2f})" in table
+    csv_text = run("profile", TINY, "--predict-only", "-f", "csv").stdout
+    assert "predicted_low_ms,predicted_high_ms,calibration_age_s" in csv_text.splitlines()[0]
+
+
+def test_a_busy_calibration_is_used_once_and_not_cached(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    busy = latency.ModelSamples("w=0.5,d=0.5,r=128", (1, 3, 128, 128), [], 0.01, 3.0)
+    runs = []
+
+    def calibrate(progress=None):
+        runs.append(1)
+        return latency.Calibration("cpu", torch.__version__, 2, [busy], 1.0, time.time(),
+                                   None, [], fresh=True)  # fmt: skip
+
+    monkeypatch.setattr(latency, "calibrate", calibrate)
+    cal, note = latency.calibration()
+    assert len(runs) == 2 and cal.models == [busy]  # tried twice
+    assert "busy" in note and "not cached" in note
+    assert not (tmp_path / "effnet" / latency.CACHE_NAME).exists()
+
+
+def test_a_calibration_from_an_older_effnet_is_taken_again(tmp_path, monkeypatch) -> None:
+    """A cached entry without the drift probe cannot be checked for drift: recalibrated."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    plan = latency._plan()
+    models = [latency.ModelSamples(s, (b, 3, 64, 64), [], 0.01, 1.0, st) for s, b, st in plan]
+    old = latency.Calibration("cpu", torch.__version__, torch.get_num_threads(), models, 1.0)
+    entry = latency._dump(old)
+    del entry["probe"], entry["held_out"], entry["created"]
+    path = tmp_path / "effnet" / latency.CACHE_NAME
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({latency.cache_key("cpu", torch.get_num_threads()): entry}))
+    fresh = latency.Calibration("cpu", torch.__version__, 2, models, 1.0, time.time(),
+                                ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05), [0.1])  # fmt: skip
+    monkeypatch.setattr(latency, "calibrate", lambda progress=None: fresh)
+    assert latency.calibration()[0] is fresh
+    assert math.isclose(latency.calibration()[0].held_out[0], 0.1)  # now cached, and current
