@@ -106,3 +106,14 @@ def fixed_clock(monkeypatch) -> None:
     monkeypatch.setattr(trust, "calibration", lambda *a, **k: (fake, None))
     monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: model)
     monkeypatch.setattr(profiling, "fit", lambda cal, leave_out=None: model)
+
+
+@pytest.fixture
+def steady(monkeypatch) -> None:
+    """The drift probe finds the device as it was calibrated: a test about something else
+    is not turned by this noisy machine's drift into a rescaled or recalibrated run
+    (tests/test_trust.py drives the drift check itself)."""
+    from effnet_cli.measurement.timing import trust
+    from effnet_cli.measurement.timing.drift import PARTS, Drift
+
+    monkeypatch.setattr(trust, "drift", lambda then: Drift(dict.fromkeys(PARTS, 1.0), 0.05, 0.0))

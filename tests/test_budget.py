@@ -319,7 +319,7 @@ def calibrated(tmp_path_factory):
     return str(path), cal
 
 
-def test_latency_is_the_latency_models_estimate(calibrated, monkeypatch) -> None:
+def test_latency_is_the_latency_models_estimate(calibrated, steady, monkeypatch) -> None:
     from effnet_cli.measurement.timing.latency import estimate, fit
     from effnet_cli.measurement.trace.probe import probe_forward
 
@@ -341,7 +341,7 @@ def test_latency_is_the_latency_models_estimate(calibrated, monkeypatch) -> None
     assert report.compound.phi is None or report.compound.latency_ms <= 25
 
 
-def test_measure_times_for_real_once_per_network(calibrated, monkeypatch) -> None:
+def test_measure_times_for_real_once_per_network(calibrated, steady, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", calibrated[0])
     report = budget(max_latency="2s", max_macs="0.4G", measure=True, phi_max=0)
     b0 = next(r for r in report.variants if r.variant == "b0")

@@ -10,6 +10,7 @@ import pytest
 
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.measurement.timing import latency
+from effnet_cli.measurement.timing.drift import PARTS, ProbeTiming
 from effnet_cli.measurement.timing.latency import (
     Calibration,
     ModelSamples,
@@ -142,7 +143,8 @@ def _plan_calibration(synthetic: Calibration) -> Calibration:
         ModelSamples(spec, (batch, 3, 64, 64), synthetic.models[0].ops, 0.01, 1.0, stages)
         for spec, batch, stages in latency._plan()
     ]
-    return Calibration("cpu", "cached", 2, models, 3.0)
+    probe = ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05)
+    return Calibration("cpu", "cached", 2, models, 3.0, 1.7e9, probe, [0.1, -0.1])
 
 
 def test_a_cached_calibration_of_this_plan_is_used_as_it_is(
@@ -188,7 +190,7 @@ def test_a_malformed_entry_is_ignored_with_a_note(tmp_path, monkeypatch) -> None
 
 def test_a_calibration_run_on_a_busy_machine_says_so(tmp_path, monkeypatch) -> None:
     """A model whose median bare step took over BUSY× its fastest marks the calibration busy:
-    the note says so and suggests --recalibrate."""
+    the note says so, and that it is not cached."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     rng = random.Random(3)
     busy = ModelSamples(SPECS[0], (1, 3, 64, 64), _ops(rng, 8), 0.01, latency.BUSY + 0.5)
@@ -197,4 +199,4 @@ def test_a_calibration_run_on_a_busy_machine_says_so(tmp_path, monkeypatch) -> N
         fresh = Calibration("cpu", "fresh", 1, models, 1.0)
         monkeypatch.setattr(latency, "calibrate", lambda progress=None, c=fresh: c)
         _, note = latency.calibration(recalibrate=True)
-        assert (note is not None and "busy" in note and "--recalibrate" in note) == noted
+        assert (note is not None and "busy" in note and "not cached" in note) == noted

@@ -37,7 +37,7 @@ def cache(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def cached(cache, monkeypatch) -> str:
+def cached(cache, steady, monkeypatch) -> str:
     monkeypatch.setenv("XDG_CACHE_HOME", cache)
     return cache
 
@@ -197,7 +197,7 @@ class _NoRealCompute(TorchDispatchMode):
 
 
 def test_predict_only_never_runs_the_model(cached, monkeypatch) -> None:
-    from effnet_cli.measurement.timing import drift
+    from effnet_cli.measurement.timing import drift, trust
 
     probe = drift.time_probe
     probes = []
@@ -211,6 +211,7 @@ def test_predict_only_never_runs_the_model(cached, monkeypatch) -> None:
             mode.probing -= 1
 
     monkeypatch.setattr(drift, "time_probe", set_apart)
+    monkeypatch.setattr(trust, "drift", drift.drift)  # the real check, not the steady one
     with _NoRealCompute() as mode:
         r = profile("b3", predict_only=True)
     assert mode.real == [] and probes == [1]  # the cached calibration was checked for drift
@@ -369,4 +370,4 @@ def test_recalibrate_on_the_cli_runs_the_calibration_again(cached, monkeypatch) 
     assert run("profile", TINY, "--predict-only", "-f", "json").exit_code == 0
     assert calls == []  # cached: nothing calibrated
     assert run("profile", TINY, "--predict-only", "--recalibrate", "-f", "json").exit_code == 0
-    assert calls == [True]
+    assert calls in ([True], [True, True])  # twice when the first ran busy

@@ -280,15 +280,23 @@ def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline
         stages=stages,
         op_kinds=kinds,
         measured_ms=step_stats["median"] if step_stats else None,
-        predicted_ms=guess.total_ms if guess else None,
         p90_ms=step_stats["p90"] if step_stats else None,
         op_steps=0 if measured is None else s.op_steps,
         op_kinds_total_ms=sum(kind_ms.values()) if kind_ms else None,
-        calibration_models=list(guess.model.used) if guess else [],
-        calibration=predicted.trust.state if predicted else None,
-        predicted_range_ms=list(predicted.trust.band(guess.total_ms))
-        if predicted and guess
-        else None,
         notes=notes,
         samples_ms=samples,
+        **_prediction_fields(predicted),
     )
+
+
+def _prediction_fields(predicted: Guess | None) -> dict[str, Any]:
+    """The report's prediction: the time, its band, its calibration and what it was fitted on."""
+    if predicted is None:
+        return {"predicted_ms": None}
+    total = predicted.estimate.total_ms
+    return {
+        "predicted_ms": total,
+        "predicted_range_ms": list(predicted.trust.band(total)),
+        "calibration": predicted.trust.state,
+        "calibration_models": list(predicted.estimate.model.used),
+    }
