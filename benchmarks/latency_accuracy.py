@@ -1,72 +1,135 @@
 #!/usr/bin/env python3
-"""How close is profile's predicted latency to a timed run? B1–B7 at batch 1 and 8, plus
-models the calibration set was not chosen on (V2-S, a φ=2.5 scaling, a raw scaling).
+"""How close is the predicted latency to a timed run, the way a user meets it: calibrated
+at one time, predicted later, with other work on the machine in between?
 
-Each model is predicted first (probe on meta, nothing run), then built and timed: median of
-bare forward passes after a warm-up. The calibration comes from the cache (see README);
-``--recalibrate`` runs it afresh first and prints how long it took (target: 10 s).
+Three processes, one after another, on a cache directory of their own:
+1. ``--phase calibrate``: the latency calibration, taken afresh;
+2. the load in between: another model's timed run (``effnet bench b2`` for ``--gap`` s);
+3. ``--phase predict``: for each case, the prediction (profile --predict-only: drift check,
+   rescaling, band), then an independent bare-loop timing of the same model (median of
+   steps after a warm-up). No case is a calibration model; several are where the old model
+   was weakest (small resolution at large batch, V2).
 
-    python benchmarks/latency_accuracy.py                  # everything (a few minutes)
-    python benchmarks/latency_accuracy.py --models b1 b2 --batches 1
+Prints a Markdown table and the summary: median and worst |error|, the share within ±10%
+and ±20%, and how many timed runs fell inside the predicted band.
+
+    python benchmarks/latency_accuracy.py              # about 2 minutes with --gap 60
+    python benchmarks/latency_accuracy.py --gap 600    # a calibration 10 minutes old
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
-import torch
-
-from effnet_cli.arch.specs import parse_variant
-from effnet_cli.measurement.timing.latency import calibration
-from effnet_cli.measurement.timing.profiling import profile
-from effnet_cli.model.network import build_model
-
-OFFICIAL = ["b1", "b2", "b3", "b4", "b5", "b6", "b7"]
-HELD_OUT = ["v2-s", "phi=2.5", "w=1.3,d=1.5,r=320"]
+CASES: list[tuple[str, int]] = [
+    ("b0", 1), ("b0", 16), ("b2", 4), ("b3", 1), ("b4", 2), ("b5", 1), ("v2-b0", 8),
+    ("v2-s", 1), ("phi=1.5", 2), ("w=0.7,d=0.6,r=176", 32), ("w=1.2,d=0.8,r=256", 8),
+]  # fmt: skip
+"""(spec, batch): inference cases, none of them a calibration model."""
+MEASURE_SECONDS = 1.0
 
 
 def measured_ms(spec: str, batch: int) -> float:
+    """Median of bare inference steps after two warm-up steps, at least 3 and ~1 s."""
+    import torch
+
+    from effnet_cli.arch.specs import parse_variant
+    from effnet_cli.model.network import build_model
+
     resolved = parse_variant(spec)
     res = resolved.coefficients.resolution
     model = build_model(resolved).eval()
     x = torch.randn(batch, 3, res, res)
-    steps = 7 if batch == 1 else 3
-    samples = []
+    samples: list[float] = []
     with torch.inference_mode():
         model(x)
-        for _ in range(steps):
+        model(x)
+        started = time.perf_counter()
+        while len(samples) < 3 or time.perf_counter() - started < MEASURE_SECONDS:
             t0 = time.perf_counter()
             model(x)
             samples.append(1e3 * (time.perf_counter() - t0))
     return statistics.median(samples)
 
 
+def calibrate() -> None:
+    from effnet_cli.measurement.timing.latency import calibration
+
+    cal, note = calibration(recalibrate=True)
+    held = ", ".join(f"{100 * e:+.0f}%" for e in cal.held_out)
+    print(
+        f"calibrated in {cal.seconds:.1f} s; held-out errors {held}"
+        + (f" ({note})" if note else "")
+    )
+
+
+def predict() -> None:
+    from effnet_cli.measurement.timing.profiling import profile
+
+    rows = []
+    for spec, batch in CASES:
+        r = profile(spec, batch_size=batch, predict_only=True)
+        real = measured_ms(spec, batch)
+        low, high = r.predicted_range_ms or (r.predicted_ms, r.predicted_ms)
+        rows.append({"spec": spec, "batch": batch, "predicted": r.predicted_ms, "low": low,
+                     "high": high, "measured": real,
+                     "state": r.calibration.__dict__ if r.calibration else None})  # fmt: skip
+        print(json.dumps(rows[-1]), flush=True)
+
+
+def _run_phase(phase: str, env: dict[str, str]) -> list[str]:
+    out = subprocess.run([sys.executable, __file__, "--phase", phase], env=env, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return out.splitlines()
+
+
+def report(rows: list[dict], gap: float) -> None:
+    print("| model | batch | predicted ms (band) | measured ms | error | in band |")
+    print("|---|---|---|---|---|---|")
+    errors, inside = [], 0
+    for r in rows:
+        error = 100 * (r["predicted"] - r["measured"]) / r["measured"]
+        errors.append(abs(error))
+        hit = r["low"] <= r["measured"] <= r["high"]
+        inside += hit
+        band = f"{r['predicted']:,.1f} ({r['low']:,.1f}–{r['high']:,.1f})"
+        print(f"| {r['spec']} | {r['batch']} | {band} | {r['measured']:,.1f} | {error:+.1f}% | "
+              f"{'yes' if hit else 'no'} |")  # fmt: skip
+    n = len(errors)
+    state = rows[0]["state"] or {}
+    print(f"\ncalibration {state.get('age_s', 0):.0f} s old at the first prediction (gap "
+          f"{gap:g} s of load); drift {state.get('drift_pct', 0):+.1f}%, rescaled "
+          f"{state.get('rescaled')}, recalibrated {state.get('recalibrated')}; band "
+          f"±{state.get('band_pct', 0):.0f}%")  # fmt: skip
+    print(f"median |error| {statistics.median(errors):.1f}%, worst {max(errors):.1f}%; within "
+          f"±10%: {sum(e <= 10 for e in errors)}/{n}, within ±20%: {sum(e <= 20 for e in errors)}"
+          f"/{n}; timed run inside the band: {inside}/{n}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=OFFICIAL + HELD_OUT)
-    parser.add_argument("--batches", nargs="*", type=int, default=[1, 8])
-    parser.add_argument("--recalibrate", action="store_true")
+    parser.add_argument("--phase", choices=("calibrate", "predict"))
+    parser.add_argument("--gap", type=float, default=60.0, help="seconds of load in between")
+    parser.add_argument("--cache", help="cache directory (default: a new temporary one)")
     args = parser.parse_args()
-    cal, note = calibration(recalibrate=args.recalibrate)
-    print(f"calibration: {cal.seconds:.1f} s, {len(cal.models)} models"
-          + (f" ({note})" if note else ""))  # fmt: skip
-    errors: dict[str, list[float]] = {"official": [], "held out": []}
-    print("| model | batch | predicted ms | measured ms | error |")
-    print("|---|---|---|---|---|")
-    for batch in args.batches:
-        for spec in args.models:
-            predicted = profile(spec, batch_size=batch, predict_only=True).predicted_ms
-            real = measured_ms(spec, batch)
-            error = 100 * (predicted - real) / real
-            errors["official" if spec in OFFICIAL else "held out"].append(abs(error))
-            print(f"| {spec} | {batch} | {predicted:,.1f} | {real:,.1f} | {error:+.1f}% |",
-                  flush=True)  # fmt: skip
-    for group, values in errors.items():
-        if values:
-            print(f"{group}: median |error| {statistics.median(values):.1f}%, "
-                  f"worst {max(values):.1f}% over {len(values)} runs")  # fmt: skip
+    if args.phase == "calibrate":
+        return calibrate()
+    if args.phase == "predict":
+        return predict()
+    cache = args.cache or tempfile.mkdtemp(prefix="effnet-accuracy-")
+    env = dict(os.environ, XDG_CACHE_HOME=cache)
+    print(*_run_phase("calibrate", env), sep="\n")
+    subprocess.run([sys.executable, "-m", "effnet_cli", "bench", "b2", "--seconds", str(args.gap)],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    rows = [json.loads(line) for line in _run_phase("predict", env) if line.startswith("{")]
+    report(rows, args.gap)
 
 
 if __name__ == "__main__":
