@@ -33,29 +33,44 @@ CASES: list[tuple[str, int]] = [
     ("v2-s", 1), ("phi=1.5", 2), ("w=0.7,d=0.6,r=176", 32), ("w=1.2,d=0.8,r=256", 8),
 ]  # fmt: skip
 """(spec, batch): inference cases, none of them a calibration model."""
+TRAIN_CASES: list[tuple[str, int]] = [
+    ("b0", 4), ("b1", 2), ("v2-b0", 4), ("phi=0.5", 8), ("w=0.7,d=0.6,r=176", 16),
+]  # fmt: skip
+"""(spec, batch): training steps (forward, cross-entropy, backward, zero_grad)."""
 MEASURE_SECONDS = 1.0
 
 
-def measured_ms(spec: str, batch: int) -> float:
-    """Median of bare inference steps after two warm-up steps, at least 3 and ~1 s."""
+def measured_ms(spec: str, batch: int, train: bool = False) -> float:
+    """Median of bare steps after two warm-up steps, at least 3 and ~1 s: inference under
+    inference_mode, or bench's training step."""
     import torch
+    import torch.nn.functional as F
 
     from effnet_cli.arch.specs import parse_variant
     from effnet_cli.model.network import build_model
 
     resolved = parse_variant(spec)
     res = resolved.coefficients.resolution
-    model = build_model(resolved).eval()
+    model = build_model(resolved).train(train)
     x = torch.randn(batch, 3, res, res)
+    labels = torch.randint(0, 1000, (batch,))
+
+    def step() -> None:
+        if not train:
+            with torch.inference_mode():
+                model(x)
+            return
+        F.cross_entropy(model(x), labels).backward()
+        model.zero_grad(set_to_none=True)
+
     samples: list[float] = []
-    with torch.inference_mode():
-        model(x)
-        model(x)
-        started = time.perf_counter()
-        while len(samples) < 3 or time.perf_counter() - started < MEASURE_SECONDS:
-            t0 = time.perf_counter()
-            model(x)
-            samples.append(1e3 * (time.perf_counter() - t0))
+    step()
+    step()
+    started = time.perf_counter()
+    while len(samples) < 3 or time.perf_counter() - started < MEASURE_SECONDS:
+        t0 = time.perf_counter()
+        step()
+        samples.append(1e3 * (time.perf_counter() - t0))
     return statistics.median(samples)
 
 
@@ -73,15 +88,15 @@ def calibrate() -> None:
 def predict() -> None:
     from effnet_cli.measurement.timing.profiling import profile
 
-    rows = []
-    for spec, batch in CASES:
-        r = profile(spec, batch_size=batch, predict_only=True)
-        real = measured_ms(spec, batch)
+    cases = [(spec, batch, False) for spec, batch in CASES]
+    for spec, batch, train in cases + [(spec, batch, True) for spec, batch in TRAIN_CASES]:
+        r = profile(spec, batch_size=batch, predict_only=True, train=train)
+        real = measured_ms(spec, batch, train)
         low, high = r.predicted_range_ms or (r.predicted_ms, r.predicted_ms)
-        rows.append({"spec": spec, "batch": batch, "predicted": r.predicted_ms, "low": low,
-                     "high": high, "measured": real,
-                     "state": r.calibration.__dict__ if r.calibration else None})  # fmt: skip
-        print(json.dumps(rows[-1]), flush=True)
+        row = {"spec": spec, "batch": batch, "train": train, "predicted": r.predicted_ms,
+               "low": low, "high": high, "measured": real,
+               "state": r.calibration.__dict__ if r.calibration else None}  # fmt: skip
+        print(json.dumps(row), flush=True)
 
 
 def _run_phase(phase: str, env: dict[str, str]) -> list[str]:
@@ -91,6 +106,15 @@ def _run_phase(phase: str, env: dict[str, str]) -> list[str]:
 
 
 def report(rows: list[dict], gap: float) -> None:
+    """The table and summary, inference and training steps apart."""
+    for train in (False, True):
+        part = [r for r in rows if r.get("train", False) == train]
+        if part:
+            print(f"\n{'Training steps' if train else 'Inference'}:\n")
+            _report(part, gap)
+
+
+def _report(rows: list[dict], gap: float) -> None:
     print("| model | batch | predicted ms (band) | measured ms | error | in band |")
     print("|---|---|---|---|---|---|")
     errors, inside = [], 0

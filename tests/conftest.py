@@ -96,6 +96,7 @@ def fixed_clock(monkeypatch) -> None:
     from effnet_cli.measurement.timing.latency import KNEES, Calibration, CostModel
     from effnet_cli.measurement.timing.optimes import OP_KINDS
     from effnet_cli.measurement.timing.roofline import Roofline
+    from effnet_cli.measurement.timing.training import TrainFit
 
     line = Roofline("cpu", "fake", 2, 1e11, 1e10, 0.0)
     model = CostModel({k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in OP_KINDS},
@@ -106,6 +107,7 @@ def fixed_clock(monkeypatch) -> None:
     monkeypatch.setattr(trust, "calibration", lambda *a, **k: (fake, None))
     monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: model)
     monkeypatch.setattr(profiling, "fit", lambda cal, leave_out=None: model)
+    monkeypatch.setattr(latency, "train_fit", lambda cal, leave_out=None: TrainFit(3.0, 1e-5))
 
 
 @pytest.fixture

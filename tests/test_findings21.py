@@ -351,8 +351,11 @@ def test_calibration_reports_its_start_before_timing_anything(monkeypatch) -> No
     )
     monkeypatch.setattr(latency, "time_probe", lambda: None)
     monkeypatch.setattr(latency, "held_out_errors", lambda cal: [])
+    monkeypatch.setattr(latency, "time_train_step", lambda spec, batch: events.append(("timed", 0)))
+    monkeypatch.setattr(latency, "_train_rows", lambda cal: [])
+    monkeypatch.setattr(latency, "training_held_out", lambda rows: [])
     latency.calibrate(lambda done, total: events.append(("progress", done)))
-    plan = len(latency._plan())
+    plan = len(latency._plan()) + len(latency.TRAIN_CALIBRATION)
     assert events[:2] == [("progress", 0), ("timed", 0)]
     assert [done for kind, done in events if kind == "progress"] == list(range(plan + 1))
 

@@ -19,6 +19,7 @@ from effnet_cli.measurement.timing.latency import (
     fit,
 )
 from effnet_cli.measurement.timing.optimes import OP_KINDS, op_kind
+from effnet_cli.measurement.timing.training import TrainSample
 from effnet_cli.measurement.trace.probe import probe_forward
 from effnet_cli.model import build_model
 
@@ -144,7 +145,11 @@ def _plan_calibration(synthetic: Calibration) -> Calibration:
         for spec, batch, stages in latency._plan()
     ]
     probe = ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05)
-    return Calibration("cpu", "cached", 2, models, 3.0, 1.7e9, probe, [0.1, -0.1])
+    train = [
+        TrainSample(spec, (batch, 3, 64, 64), 0.05) for spec, batch in latency.TRAIN_CALIBRATION
+    ]
+    return Calibration("cpu", "cached", 2, models, 3.0, 1.7e9, probe, [0.1, -0.1], train=train,
+                       train_held_out=[0.05])  # fmt: skip
 
 
 def test_a_cached_calibration_of_this_plan_is_used_as_it_is(

@@ -157,7 +157,7 @@ def test_stage_times_add_up_to_the_step(cached, monkeypatch, train: bool) -> Non
     assert r.measured_ms == pytest.approx(sum(expected.values()))
     assert r.stages[0].kind == "stem" and r.stages[-1].kind == "classifier"
     assert sum(s.macs for s in r.stages) == sum(k.macs for k in r.op_kinds)
-    assert (r.predicted_ms is None) == train
+    assert r.predicted_ms is not None  # inference and training steps are both predicted
 
 
 def test_roofline_columns_follow_their_definitions(cached) -> None:
@@ -197,24 +197,29 @@ class _NoRealCompute(TorchDispatchMode):
 
 
 def test_predict_only_never_runs_the_model(cached, monkeypatch) -> None:
+    """Only the drift probe's small model and, when the probe finds uneven drift, the
+    calibration's own models run; they are set apart. B3 itself never runs."""
     from effnet_cli.measurement.timing import drift, trust
 
-    probe = drift.time_probe
     probes = []
 
-    def set_apart(*args, **kwargs):
-        mode.probing += 1
-        probes.append(1)
-        try:
-            return probe(*args, **kwargs)
-        finally:
-            mode.probing -= 1
+    def set_apart(run, counted: bool):
+        def wrapped(*args, **kwargs):
+            mode.probing += 1
+            probes.extend([1] if counted else [])
+            try:
+                return run(*args, **kwargs)
+            finally:
+                mode.probing -= 1
 
-    monkeypatch.setattr(drift, "time_probe", set_apart)
+        return wrapped
+
+    monkeypatch.setattr(drift, "time_probe", set_apart(drift.time_probe, True))
+    monkeypatch.setattr(latency, "calibrate", set_apart(latency.calibrate, False))
     monkeypatch.setattr(trust, "drift", drift.drift)  # the real check, not the steady one
     with _NoRealCompute() as mode:
         r = profile("b3", predict_only=True)
-    assert mode.real == [] and probes == [1]  # the cached calibration was checked for drift
+    assert mode.real == [] and probes[:1] == [1]  # the cached calibration was checked
     with _NoRealCompute() as mode, torch.inference_mode():  # the check does see a real run
         build_model(TINY).eval()(torch.randn(1, 3, 96, 96))
     assert "aten.conv2d.default" in mode.real
@@ -293,7 +298,10 @@ PROFILE_USAGE = [
     (["profile", "b0", "--op-steps", "0"], ["--op-steps", "0"]),
     (["profile", "b0", "--seconds", "-1"], ["--seconds"]),
     (["profile", "b0", "--warmup", "-1"], ["--warmup"]),
-    (["profile", "b0", "--predict-only", "--train"], ["--predict-only", "--train"]),
+    (
+        ["profile", "b0", "--predict-only", "--channels-last"],
+        ["--predict-only", "inference or training"],
+    ),
     (["profile", "b0", "--predict-only", "--amp", "bfloat16"], ["--predict-only", "--amp"]),
     (["profile", "b0", "--device", "tpu"], ["'tpu'"]),
     (["profile", "b0", "--plot", "x.pdf"], ["x.pdf"]),
@@ -349,12 +357,15 @@ def test_plot_writes_a_chart(cached, tmp_path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {path}" in result.stderr
 
 
-def test_train_on_the_cli_times_the_backward_with_no_prediction(cached) -> None:
+def test_train_on_the_cli_times_the_backward_beside_its_prediction(cached) -> None:
     result = run("profile", TINY, "--train", "-b", "2", "--iters", "2", "--warmup", "0",
                  "--op-steps", "1", "-f", "json")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["measured_ms"] > 0 and doc["predicted_ms"] is None
+    assert doc["measured_ms"] > 0 and doc["predicted_ms"] > 0
+    low, high = doc["predicted_range_ms"]
+    assert low < doc["predicted_ms"] < high
+    assert doc["calibration"]["held_out_pct"]  # the training samples' held-out errors
     assert any(k["measured_ms"] for k in doc["op_kinds"] if k["kind"] == "depthwise")
 
 

@@ -96,12 +96,15 @@ def test_an_uneven_drift_calibrates_again(calibrations) -> None:
     assert "moved unevenly" in t.notes[0] and "model ×1.90" in t.notes[0]
 
 
-def test_the_band_is_the_worst_held_out_error_plus_the_noise(calibrations) -> None:
+def test_the_band_is_the_rms_held_out_error_plus_the_noise(calibrations) -> None:
     calibrations(_cached([0.12, -0.2, 0.03]), _drift(1.0, 1.0, 1.0, noise=0.06))
     t = trust.trusted()
-    assert t.state.band_pct == pytest.approx(26.0)
+    rms = math.sqrt((0.12**2 + 0.2**2 + 0.03**2) / 3)
+    assert t.state.band_pct == pytest.approx(100 * (rms + 0.06))
     low, high = t.band(100.0)
-    assert low == pytest.approx(100 / 1.26) and high == pytest.approx(126.0)
+    assert low == pytest.approx(100 / (1 + rms + 0.06)) and high == pytest.approx(
+        100 * (1 + rms + 0.06)
+    )
     assert t.state.held_out_pct == pytest.approx([12.0, -20.0, 3.0])
     calibrations(_cached([0.0]), _drift(1.0, 1.0, 1.0, noise=0.01))
     assert trust.trusted().state.band_pct == pytest.approx(100 * trust.BAND_FLOOR)
@@ -215,3 +218,60 @@ def test_a_calibration_from_an_older_effnet_is_taken_again(tmp_path, monkeypatch
     monkeypatch.setattr(latency, "calibrate", lambda progress=None: fresh)
     assert latency.calibration()[0] is fresh
     assert math.isclose(latency.calibration()[0].held_out[0], 0.1)  # now cached, and current
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_the_training_fit_recovers_k_and_the_per_op_cost() -> None:
+    from effnet_cli.measurement.timing.training import fit_train, held_out
+
+    k, per_op = 2.7, 4e-5
+    rows = [(priced, ops, k * priced + per_op * ops)
+            for priced, ops in ((0.01, 150), (0.05, 120), (0.2, 160), (0.03, 300))]  # fmt: skip
+    fitted = fit_train(rows)
+    assert fitted.k == pytest.approx(k, rel=1e-6) and fitted.per_op == pytest.approx(
+        per_op, rel=1e-6
+    )
+    assert max(abs(e) for e in held_out(rows)) < 1e-6
+
+
+def test_a_training_prediction_is_k_times_the_forward_plus_the_per_op_cost(monkeypatch) -> None:
+    from effnet_cli.measurement.timing.training import TrainFit, train_trace
+
+    model = latency.CostModel(
+        {k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in latency.OP_KINDS},
+        (1.0, 0.0, 0.0), latency.KNEES[0], ("fake",),
+    )  # fmt: skip
+    monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: model)
+    monkeypatch.setattr(latency, "train_fit", lambda cal, leave_out=None: TrainFit(3.0, 1e-4))
+    trace = train_trace(TINY, (2, 3, 96, 96))
+    forward = latency.estimate(trace, model)
+    step = latency.estimate_train(trace, None, None, scale=1.1)
+    assert len(step.op_seconds) == len(forward.op_seconds)
+    expected = 1.1 * (3.0 * sum(forward.op_seconds) + 1e-4 * len(forward.op_seconds))
+    assert step.total_ms == pytest.approx(1e3 * expected)
+
+
+def test_profile_predicts_a_training_step_and_refuses_only_what_it_cannot(fixed_clock) -> None:
+    doc = json.loads(
+        run("profile", TINY, "-b", "2", "--train", "--predict-only", "-f", "json").stdout
+    )
+    assert doc["mode"] == "train" and doc["predicted_ms"] > 0 and doc["measured_ms"] is None
+    inference = json.loads(run("profile", TINY, "-b", "2", "--predict-only", "-f", "json").stdout)
+    assert doc["predicted_ms"] > 2.5 * inference["predicted_ms"]  # k = 3 in the fixed model
+    refused = run("profile", TINY, "--predict-only", "--amp", "bfloat16")
+    assert refused.exit_code == 2 and "inference or training" in refused.stderr
+    assert "--amp" in refused.stderr and "--train" not in refused.stderr.split("drop")[1]
+
+
+def test_budget_prices_a_training_step_under_max_latency(fixed_clock) -> None:
+    train = json.loads(run("budget", "--max-latency", "1s", "--train", "-b", "2", "--phi-max", "0",
+                           "-f", "json").stdout)  # fmt: skip
+    infer = json.loads(run("budget", "--max-latency", "1s", "-b", "2", "--phi-max", "0",
+                           "-f", "json").stdout)  # fmt: skip
+    b0 = {d["variant"]: d for d in train["variants"]}["b0"]
+    assert b0["latency_ms"] > 2.5 * {d["variant"]: d for d in infer["variants"]}["b0"]["latency_ms"]
+    assert "training step of 2" in " ".join(train["limits"])
+    bad = run("budget", "--max-macs", "1G", "--train")
+    assert bad.exit_code == 2 and "--max-latency" in bad.stderr

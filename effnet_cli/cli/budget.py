@@ -74,7 +74,12 @@ BudgetBatchOpt = Annotated[
     int | None, typer.Option("--batch-size", "-b", min=1, show_default=False, help=BATCH_HELP)
 ]
 BudgetTrainOpt = Annotated[
-    bool, typer.Option("--train", help="--max-memory of a training step, not inference.")
+    bool,
+    typer.Option(
+        "--train",
+        help="--max-memory and --max-latency of a training step (latency: forward, "
+        "cross-entropy, backward; no optimizer), not inference.",
+    ),
 ]
 BudgetOptimizerOpt = Annotated[
     Optimizer | None,

@@ -211,7 +211,8 @@ def limits_text(c: BudgetConstraints) -> list[str]:
         out.append(f"peak memory ≤ {_memory_limit(c)}, {_step(c)}, batch {c.batch_size}")
     if c.max_latency_ms is not None:
         how = "timed" if c.measure else "predicted"
-        out.append(f"latency ≤ {c.max_latency_ms:g} ms per batch of {c.batch_size} on "
+        step = "training step" if c.train else "batch"
+        out.append(f"latency ≤ {c.max_latency_ms:g} ms per {step} of {c.batch_size} on "
                    f"{c.device} ({how})")  # fmt: skip
     return out
 

@@ -31,6 +31,11 @@ PREDICT_NOTE = (
     "Predicted: each op priced by its kind's cost model, fitted on other models' timed ops "
     "(the calibration set below); this model was not run for it."
 )
+TRAIN_PREDICT_NOTE = (
+    "A training step is predicted as k × its training forward's priced ops + c per op (the "
+    "backward, and autograd's bookkeeping), k and c fitted on timed training steps of the "
+    "calibration; its band is their held-out error."
+)
 KIND_NAMES: dict[str, str] = {
     CostKind.CONV: "dense and pointwise conv",
     CostKind.DEPTHWISE: "depthwise conv",
@@ -204,6 +209,8 @@ def profile_parts(r: ProfileReport) -> list[Part]:
         parts.append(Note(TRAIN_NOTE))
     if r.predicted_ms is not None:
         parts.append(Note(f"{PREDICT_NOTE} Calibration: {'; '.join(r.calibration_models)}."))
+        if r.mode == "train":
+            parts.append(Note(TRAIN_PREDICT_NOTE))
     parts.extend(r.notes)
     parts.extend(profile_warnings(r))
     return [p for p in parts if p]

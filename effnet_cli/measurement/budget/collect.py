@@ -67,30 +67,35 @@ class LatencyModel:
     leaves out a calibration model that is the candidate itself, as profile does: no model
     predicts its own latency."""
 
-    def __init__(self, progress: Progress | None = None) -> None:
+    def __init__(self, progress: Progress | None = None, train: bool = False) -> None:
         from ..timing.settings import CALIBRATING
         from ..timing.trust import trusted
 
         tick = None if progress is None else lambda done, total: progress(CALIBRATING, done, total)
         self.trust = trusted(progress=tick)
+        if train:
+            self.trust = self.trust.for_training()
+        self.train = train
         self.state = self.trust.state
         self.note = "; ".join(self.trust.notes) or None
 
     def predict(self, spec: ResolvedSpec, trace: Trace, shape: Shape) -> float:
-        """Milliseconds for one step of the probed ``trace``, rescaled by the device's
-        drift since calibration; nothing runs."""
-        from ..timing.latency import estimate, fit
+        """Milliseconds for one step of the probed ``trace`` (a training step's from the
+        training forward's), rescaled by the device's drift since calibration; nothing runs."""
+        from ..timing.latency import estimate, estimate_train, fit
 
-        model = fit(self.trust.calibration, leave_out=(spec, shape))
-        return estimate(trace, model, self.state.scale).total_ms
+        cal, scale = self.trust.calibration, self.state.scale
+        if self.train:
+            return estimate_train(trace, cal, (spec, shape), scale).total_ms
+        return estimate(trace, fit(cal, leave_out=(spec, shape)), scale).total_ms
 
     def band(self, predicted_ms: float) -> list[float]:
         """[low, high] ms around a prediction."""
         return list(self.trust.band(predicted_ms))
 
 
-def load_latency_model(progress: Progress | None = None) -> LatencyModel:
-    return LatencyModel(progress)
+def load_latency_model(progress: Progress | None = None, train: bool = False) -> LatencyModel:
+    return LatencyModel(progress, train)
 
 
 def predicted_latency_ms(
@@ -109,7 +114,7 @@ def measured_latency(spec: ResolvedSpec, c: BudgetConstraints) -> BenchResult:
     settings = BenchSettings(
         device=c.device, batch_size=c.batch_size, resolution=c.resolution,
         num_classes=c.num_classes, warmup=MEASURE_WARMUP, seconds=MEASURE_SECONDS,
-        min_iters=MEASURE_STEPS,
+        min_iters=MEASURE_STEPS, train=c.train,
     )  # fmt: skip
     return benchmark(spec, settings)
 
@@ -212,17 +217,25 @@ class Evaluator:
     def predicted_ms(self, spec: ResolvedSpec) -> float:
         """The latency model's estimate at the batch the limits name."""
         if self.latency is None:
-            self.latency = load_latency_model(self.progress)
+            self.latency = load_latency_model(self.progress, self.c.train)
             if self.latency.note:
                 self.latency_notes.append(self.latency.note)
         built, shape = self._build(spec), self.shape(spec)
-        if shape[0] == 1:
+        if shape[0] == 1 and not self.c.train:
             trace = built.trace
-        else:
+        else:  # a training step is priced from the training forward (batch statistics, dropout)
             if shape[0] not in built.traces:
-                built.traces[shape[0]] = probe_forward(built.model, shape)
+                built.traces[shape[0]] = self._trace(built.model, shape)
             trace = built.traces[shape[0]]
         return predicted_latency_ms(spec, trace, shape, self.latency)
+
+    def _trace(self, model: EfficientNet, shape: Shape) -> Trace:
+        """The forward the latency limit prices: the training forward under --train."""
+        if self.c.train:
+            from ..timing.training import training_trace
+
+            return training_trace(model, shape)
+        return probe_forward(model, shape)
 
     def _time(self, spec: ResolvedSpec, f: Figures) -> None:
         """Time a candidate that meets every other limit (once per network), unless its

@@ -115,14 +115,18 @@ def _check_qualifiers(
     reserve: str | None,
 ) -> None:
     """Refuse an option that qualifies a limit which was not given (--dtype qualifies
-    --max-weights; --train, --optimizer, --amp, --max-batch, --reserve qualify --max-memory), and a
+    --max-weights; --optimizer, --amp, --max-batch, --reserve qualify --max-memory, --train
+    --max-memory or --max-latency), and a
     choice outside its vocabulary."""
     memory, latency = limits["max_memory_bytes"], limits["max_latency_ms"]
     _needs(dtype is not None, limits["max_weight_bytes"], "--dtype", "--max-weights")
-    for given, option in ((train, "--train"), (optimizer is not None, "--optimizer"),
-                          (amp is not None, "--amp"), (max_batch, "--max-batch"),
-                          (reserve is not None, "--reserve")):  # fmt: skip
+    memory_only = ((optimizer is not None, "--optimizer"), (amp is not None, "--amp"),
+                   (max_batch, "--max-batch"), (reserve is not None, "--reserve"))  # fmt: skip
+    for given, option in memory_only:
         _needs(given, memory, option, "--max-memory")
+    if train and memory is None and latency is None:
+        raise UsageError("--train qualifies --max-memory and --max-latency, neither is given: "
+                         "add one")  # fmt: skip
     _needs(measure, latency, "--measure", "--max-latency")
     if batch_size is not None and memory is None and latency is None:
         raise UsageError("--batch-size sets the batch of --max-memory and --max-latency: add one")

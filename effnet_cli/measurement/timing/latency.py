@@ -39,6 +39,15 @@ from ..trace.stages import in_first_stages
 from .cache import cache_key, cache_path, read_cache, write_cache
 from .drift import ProbeTiming, time_probe
 from .optimes import OP_KINDS, op_kind, time_ops
+from .training import (
+    TRAIN_CALIBRATION,
+    TrainFit,
+    TrainSample,
+    fit_train,
+    time_train_step,
+    train_trace,
+)
+from .training import held_out as training_held_out
 
 CACHE_NAME = "latency.json"
 CALIBRATION: tuple[tuple[str, int], ...] = (
@@ -125,6 +134,10 @@ class Calibration:
     without it, (predicted − timed) / timed: the error band's width comes from these."""
     fresh: bool = field(default=False, compare=False)
     """Taken in this process (not read from the cache): nothing can have drifted."""
+    train: list[TrainSample] = field(default_factory=list)
+    """Timed training steps (``training.py``): what a training step's price is fitted on."""
+    train_held_out: list[float] = field(default_factory=list)
+    """Per training sample, the signed relative error of its time predicted without it."""
 
 
 @dataclass(frozen=True)
@@ -233,18 +246,69 @@ def calibrate(progress: Progress | None = None) -> Calibration:
     start = time.perf_counter()
     models = []
     plan = _plan()
+    total = len(plan) + len(TRAIN_CALIBRATION)
     if progress is not None:  # before the first model: a caller may announce the pause
-        progress(0, len(plan))
+        progress(0, total)
     for i, (spec, batch, stages) in enumerate(plan):
         models.append(_samples(spec, batch, stages))
         if progress is not None:
-            progress(i + 1, len(plan))
+            progress(i + 1, total)
+    train = []
+    for i, (spec, batch) in enumerate(TRAIN_CALIBRATION):
+        train.append(time_train_step(spec, batch))
+        if progress is not None:
+            progress(len(plan) + i + 1, total)
     probe = time_probe()
     made = Calibration("cpu", torch.__version__, torch.get_num_threads(), models, 0.0,
-                       time.time(), probe, fresh=True)  # fmt: skip
+                       time.time(), probe, fresh=True, train=train)  # fmt: skip
     made.held_out = held_out_errors(made)
+    made.train_held_out = training_held_out(_train_rows(made))
     made.seconds = time.perf_counter() - start
     return made
+
+
+TrainRow = tuple[float, int, float]
+"""A timed training step as the fit reads it: (priced forward seconds, ops, timed seconds)."""
+_TRAIN_ROWS: dict[tuple[float, float], list[tuple[tuple, TrainRow]]] = {}
+_TRAIN_FITS: dict[tuple[float, float, tuple[TrainRow, ...]], TrainFit] = {}
+
+
+def _train_rows(cal: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None = None
+                ) -> list[TrainRow]:  # fmt: skip
+    """Each timed training step but the one that is ``leave_out``, its forward priced by the
+    cost model fitted on the whole inference calibration (priced once per calibration)."""
+    key = (cal.created, cal.seconds)
+    if key not in _TRAIN_ROWS:
+        model = fit(cal)
+        rows = []
+        for sample in cal.train:
+            resolved = parse_variant(sample.spec)
+            forward = estimate(train_trace(sample.spec, sample.shape), model)
+            row = (forward.total_ms / 1e3, len(forward.op_seconds), sample.seconds)
+            rows.append(((resolved.family, resolved.stages, tuple(sample.shape)), row))
+        _TRAIN_ROWS[key] = rows
+    left = (leave_out[0].family, leave_out[0].stages, tuple(leave_out[1])) if leave_out else None
+    return [row for which, row in _TRAIN_ROWS[key] if which != left]
+
+
+def train_fit(cal: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None = None) -> TrainFit:
+    """The training step's k and per-op cost for this calibration, without the timed step
+    that is the model predicted (fitted once per calibration and rows used)."""
+    rows = _train_rows(cal, leave_out)
+    key = (cal.created, cal.seconds, tuple(rows))
+    if key not in _TRAIN_FITS:
+        _TRAIN_FITS[key] = fit_train(rows)
+    return _TRAIN_FITS[key]
+
+
+def estimate_train(trace: Trace, cal: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None,
+                   scale: float = 1.0) -> LatencyEstimate:  # fmt: skip
+    """Price a training step from the probe of its training forward; nothing runs. Each
+    op's share is k × its forward price + the per-op cost, so stages and kinds add up."""
+    model, step = fit(cal, leave_out=leave_out), train_fit(cal, leave_out)
+    forward = estimate(trace, model)
+    ops = [scale * (step.k * sec + step.per_op) for sec in forward.op_seconds]
+    return LatencyEstimate(forward.trace, ops, model)
 
 
 def held_out_errors(cal: Calibration) -> list[float]:
@@ -388,23 +452,28 @@ def _load(value: dict) -> Calibration:
                            float(m["seconds"]), float(m.get("spread", 1.0)), m.get("stages"))
               for m in value["models"]]  # fmt: skip
     probe = ProbeTiming.load(value["probe"]) if value.get("probe") else None
+    train = [TrainSample(t[0], tuple(t[1]), float(t[2])) for t in value.get("train", [])]
+    errors = [float(e) for e in value.get("train_held_out", [])]
     return Calibration(value["device"], value["torch_version"], int(value["threads"]), models,
                        float(value["seconds"]), float(value.get("created", 0.0)), probe,
-                       [float(e) for e in value.get("held_out", [])])  # fmt: skip
+                       [float(e) for e in value.get("held_out", [])], train=train,
+                       train_held_out=errors)  # fmt: skip
 
 
 def _dump(c: Calibration) -> dict[str, Any]:
     return {"device": c.device, "torch_version": c.torch_version, "threads": c.threads,
             "models": [m.dump() for m in c.models], "seconds": c.seconds,
             "created": c.created, "probe": c.probe.dump() if c.probe else None,
-            "held_out": c.held_out}  # fmt: skip
+            "held_out": c.held_out, "train": [[t.spec, list(t.shape), t.seconds] for t in c.train],
+            "train_held_out": c.train_held_out}  # fmt: skip
 
 
 def _current(cached: Calibration) -> bool:
     """Whether a cached calibration was taken with this calibration set, and with the drift
     probe and held-out errors (an older effnet's has neither: it is taken again)."""
     plan = [(m.spec, m.shape[0], m.stages) for m in cached.models] == _plan()
-    return plan and cached.probe is not None and bool(cached.held_out)
+    train = [(t.spec, t.shape[0]) for t in cached.train] == list(TRAIN_CALIBRATION)
+    return plan and train and cached.probe is not None and bool(cached.held_out)
 
 
 def calibration(recalibrate: bool = False, progress: Progress | None = None

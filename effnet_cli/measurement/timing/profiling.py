@@ -31,11 +31,12 @@ from ...reports import DeviceRoofline, ProfileReport, ProfileRow
 from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepare
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import StageMap, stage_module
-from .latency import LatencyEstimate, estimate, fit
+from .latency import LatencyEstimate, estimate, estimate_train, fit
 from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
 from .roofline import Roofline, roofline
 from .settings import CALIBRATING, ProfileSettings
+from .training import training_trace
 from .trust import Trusted, trusted
 
 Progress = Callable[[str, int, int | None], None]
@@ -170,6 +171,9 @@ def _predict(trace: Trace, spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
         return None
     t = trusted(s.recalibrate, _calibrating(progress))
     notes.extend(t.notes)
+    if s.train:
+        t = t.for_training()
+        return Guess(estimate_train(trace, t.calibration, (spec, shape), t.state.scale), t)
     model = fit(t.calibration, leave_out=(spec, shape))
     return Guess(estimate(trace, model, t.state.scale), t)
 
@@ -199,7 +203,8 @@ def profile(
         line, note = roofline(s.device, s.recalibrate)
         notes.extend([note] if note else [])
         if s.predict_only:
-            trace = probe_forward(build_model(spec, s.num_classes, device="meta").eval(), shape)
+            model = build_model(spec, s.num_classes, device="meta")
+            trace = training_trace(model, shape) if s.train else probe_forward(model, shape)
             measured = None
         else:
             measured = _measure(spec, shape, s, progress)

@@ -81,7 +81,7 @@ class ProfileSettings(BenchSettings):
         """Why these settings have no latency prediction ('' when they have one)."""
         if self.device != "cpu":
             return "the latency prediction is calibrated on the CPU only (use --device cpu)"
-        if self.train or self.amp or self.channels_last or self.compile:
-            return ("the latency prediction covers float32 inference in NCHW: drop --train, "
-                    "--amp and --channels-last")  # fmt: skip
+        if self.amp or self.channels_last or self.compile:
+            return ("the latency prediction covers float32 steps in NCHW, inference or "
+                    "training: drop --amp and --channels-last")  # fmt: skip
         return ""

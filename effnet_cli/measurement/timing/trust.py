@@ -4,15 +4,16 @@ Before a model is priced, the cached calibration is checked against the device a
 now (``drift.py``): when the drift probe moved beyond its own noise and its parts agree,
 every price is rescaled by the measured ratio; when its parts disagree, the machine changed
 in a way one ratio cannot carry, and the calibration is taken again. Every prediction then
-carries a band: as wide as the worst error of the calibration's own held-out predictions
-(each calibration model predicted by a fit without it) plus the probe's noise, and never
-narrower than ``BAND_FLOOR``. Nothing here runs the model being predicted.
+carries a band: as wide as the root-mean-square error of the calibration's own held-out
+predictions (each calibration model predicted by a fit without it) plus the probe's noise,
+and never narrower than ``BAND_FLOOR``. Nothing here runs the model being predicted.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ...reports import CalibrationState
 from ...units import age_text
@@ -32,17 +33,32 @@ class Trusted:
     state: CalibrationState
     notes: list[str] = field(default_factory=list)
 
+    def for_training(self) -> Trusted:
+        """The same calibration, trusted for a training step: its band from the training
+        samples' held-out errors (each timed step predicted without it)."""
+        c, noise = self.calibration, self.state.noise_pct / 100
+        state = replace(self.state, held_out_pct=[100 * e for e in c.train_held_out],
+                        band_pct=100 * max(BAND_FLOOR, rms(c.train_held_out) + noise))  # fmt: skip
+        return Trusted(c, state, self.notes)
+
     def band(self, predicted_ms: float) -> tuple[float, float]:
         """[low, high] around a prediction, in ms."""
         width = 1.0 + self.state.band_pct / 100
         return predicted_ms / width, predicted_ms * width
 
 
+def rms(errors: list[float]) -> float:
+    """The root-mean-square of the held-out errors: their typical size, which one outlier
+    (the smallest calibration model, alone in pricing per-op overheads) does not decide
+    alone as the worst would."""
+    return math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else 0.0
+
+
 def _state(
     cal: Calibration, d: Drift | None, rescaled: bool, recalibrated: bool
 ) -> CalibrationState:
     noise = d.noise if d is not None else (cal.probe.noise if cal.probe else 0.0)
-    worst = max((abs(e) for e in cal.held_out), default=0.0)
+    spread = rms(cal.held_out)
     return CalibrationState(
         age_s=max(0.0, time.time() - cal.created) if cal.created else 0.0,
         drift_pct=d.drift_pct if d is not None else 0.0,
@@ -53,7 +69,7 @@ def _state(
         probe_ratios=dict(d.ratios) if d is not None else {},
         probe_s=d.probe_seconds if d is not None else 0.0,
         held_out_pct=[100 * e for e in cal.held_out],
-        band_pct=100 * max(BAND_FLOOR, worst + noise),
+        band_pct=100 * max(BAND_FLOOR, spread + noise),
     )
 
 
