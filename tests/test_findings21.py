@@ -354,6 +354,7 @@ def test_calibration_reports_its_start_before_timing_anything(monkeypatch) -> No
     monkeypatch.setattr(latency, "time_train_step", lambda spec, batch: events.append(("timed", 0)))
     monkeypatch.setattr(latency, "_train_rows", lambda cal: [])
     monkeypatch.setattr(latency, "training_held_out", lambda rows: [])
+    monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: None)
     latency.calibrate(lambda done, total: events.append(("progress", done)))
     plan = len(latency._plan()) + len(latency.TRAIN_CALIBRATION)
     assert events[:2] == [("progress", 0), ("timed", 0)]

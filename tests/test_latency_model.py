@@ -205,3 +205,23 @@ def test_a_calibration_run_on_a_busy_machine_says_so(tmp_path, monkeypatch) -> N
         monkeypatch.setattr(latency, "calibrate", lambda progress=None, c=fresh: c)
         _, note = latency.calibration(recalibrate=True)
         assert (note is not None and "busy" in note and "not cached" in note) == noted
+
+
+def test_the_full_fit_is_cached_with_the_calibration_and_equals_a_new_fit(synthetic) -> None:
+    """A prediction of any model that is not a calibration model reads the cached fit; it
+    is the fit itself, coefficient for coefficient, and a leave-one-out still fits anew."""
+    import json
+
+    cal = Calibration("cpu", "synthetic", 1, synthetic.models, 1.0, 1.7e9)
+    cal.cost_model = latency._fit(cal.models)
+    loaded = latency._load(json.loads(json.dumps(latency._dump(cal))))
+    cached = latency.fit(loaded)
+    assert cached is loaded.cost_model and cached.whole == cal.cost_model.whole  # exact
+    assert {str(k): v for k, v in cal.cost_model.kinds.items()} == cached.kinds
+    fresh = latency._fit(loaded.models)  # equal to rounding (least squares in float64)
+    assert cached.knee == fresh.knee and cached.used == fresh.used
+    for kind, coef in fresh.kinds.items():
+        assert cached.kinds[kind] == pytest.approx(coef, rel=1e-9, abs=1e-20)
+    assert cached.whole == pytest.approx(fresh.whole, rel=1e-9)
+    first = loaded.models[0]
+    assert latency.fit(loaded, leave_out=(first.resolved, first.shape)) is not cached

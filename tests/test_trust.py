@@ -275,3 +275,18 @@ def test_budget_prices_a_training_step_under_max_latency(fixed_clock) -> None:
     assert "training step of 2" in " ".join(train["limits"])
     bad = run("budget", "--max-macs", "1G", "--train")
     assert bad.exit_code == 2 and "--max-latency" in bad.stderr
+
+
+def test_a_young_calibration_is_rescaled_not_renewed(calibrations) -> None:
+    """Uneven drift minutes after calibrating is a burst of load more often than a new
+    machine: rescaled, and said so."""
+    made = calibrations(_cached([0.05], age=120.0), _drift(1.0, 1.05, 1.9))
+    t = trust.trusted()
+    assert made == [False] and t.state.rescaled and not t.state.recalibrated
+    assert "calibrated too recently to renew" in t.notes[0]
+
+
+def test_a_moved_reading_is_confirmed_by_a_second_one_part_by_part() -> None:
+    burst = _drift(1.6, 1.0, 1.4).confirmed(_drift(1.02, 1.3, 1.0, noise=0.08))
+    assert burst.ratios == {"matmul": 1.02, "copy": 1.0, "model": 1.0}
+    assert burst.noise == 0.08 and not burst.moved

@@ -24,10 +24,10 @@ from ...model import build_model
 PROBE_MODEL = ("w=0.5,d=0.5,r=128", 1)
 """The calibration set's smallest model, at its batch: a step of a few milliseconds."""
 MATMUL = 512
-COPY_BYTES = 32 << 20
-WARMUP = 3
+COPY_BYTES = 16 << 20
+WARMUP = 2
 BLOCKS = 3
-REPEATS = 15
+REPEATS = 12
 """Runs per part, in ``BLOCKS`` blocks: each block's fastest run is one reading, and the
 spread of the readings is the probe's noise (this machine's speed moves between runs tens
 of milliseconds apart, not only between processes)."""
@@ -66,6 +66,12 @@ class Drift:
     noise: float
     probe_seconds: float
     """How long the probe took, set-up included."""
+
+    def confirmed(self, again: Drift) -> Drift:
+        """This reading and a second one taken at once, each part at its faster: a burst
+        of load on a shared machine passes within a second, and is not drift."""
+        ratios = {part: min(self.ratios[part], again.ratios[part]) for part in PARTS}
+        return Drift(ratios, max(self.noise, again.noise), self.probe_seconds + again.probe_seconds)
 
     @property
     def ratio(self) -> float:

@@ -20,6 +20,10 @@ from ...units import age_text
 from .drift import Drift, drift
 from .latency import Calibration, Progress, calibration
 
+RENEW_AFTER_S = 600.0
+"""A calibration younger than this is rescaled, never renewed, even when the probe's parts
+moved unevenly: on a shared machine that is a burst of load more often than a change of
+machine, and renewing costs ten seconds."""
 BAND_FLOOR = 0.05
 """The narrowest band a prediction is given (±5%): the held-out errors of six models can
 be small by luck."""
@@ -85,12 +89,17 @@ def trusted(recalibrate: bool = False, progress: Progress | None = None) -> Trus
     if cal.fresh or cal.probe is None:
         return Trusted(cal, _state(cal, None, False, cal.fresh), notes)
     d = drift(cal.probe)
-    age = age_text(max(0.0, time.time() - cal.created))
+    if d.moved or not d.agree:
+        d = d.confirmed(drift(cal.probe))
+    seconds = max(0.0, time.time() - cal.created)
+    age = age_text(seconds)
     if not d.moved:
         return Trusted(cal, _state(cal, d, False, False), notes)
-    if d.agree:
+    if d.agree or seconds < RENEW_AFTER_S:
+        uneven = "" if d.agree else ", its parts unevenly (calibrated too recently to renew)"
         notes.append(f"calibrated {age} ago; {_moved_text(d)} (drift probe, noise "
-                     f"±{100 * d.noise:.0f}%); predictions rescaled by {d.ratio:.2f}")  # fmt: skip
+                     f"±{100 * d.noise:.0f}%{uneven}); predictions rescaled by "
+                     f"{d.ratio:.2f}")  # fmt: skip
         return Trusted(cal, _state(cal, d, True, False), notes)
     parts = ", ".join(f"{part} ×{ratio:.2f}" for part, ratio in d.ratios.items())
     notes.append(f"calibrated {age} ago; the device's speed moved unevenly since ({parts}): "
