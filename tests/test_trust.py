@@ -290,3 +290,12 @@ def test_a_moved_reading_is_confirmed_by_a_second_one_part_by_part() -> None:
     burst = _drift(1.6, 1.0, 1.4).confirmed(_drift(1.02, 1.3, 1.0, noise=0.08))
     assert burst.ratios == {"matmul": 1.02, "copy": 1.0, "model": 1.0}
     assert burst.noise == 0.08 and not burst.moved
+
+
+def test_a_busy_probe_says_the_band_is_wide_because_of_it(calibrations) -> None:
+    calibrations(_cached([0.05]), _drift(1.1, 1.2, 1.3, noise=0.9))
+    t = trust.trusted()
+    assert any("machine is busy now" in note and "±90%" in note for note in t.notes)
+    assert t.state.band_pct == pytest.approx(100 * (0.05 + 0.9))
+    calibrations(_cached([0.05]), _drift(1.0, 1.0, 1.0, noise=0.1))
+    assert not [n for n in trust.trusted().notes if "busy" in n]

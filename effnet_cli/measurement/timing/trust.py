@@ -24,6 +24,8 @@ RENEW_AFTER_S = 600.0
 """A calibration younger than this is rescaled, never renewed, even when the probe's parts
 moved unevenly: on a shared machine that is a burst of load more often than a change of
 machine, and renewing costs ten seconds."""
+BUSY_NOISE = 0.5
+"""A probe whose own runs spread more than this was timed on a busy machine: said in a note."""
 BAND_FLOOR = 0.05
 """The narrowest band a prediction is given (±5%): the held-out errors of six models can
 be small by luck."""
@@ -93,6 +95,10 @@ def trusted(recalibrate: bool = False, progress: Progress | None = None) -> Trus
         d = d.confirmed(drift(cal.probe))
     seconds = max(0.0, time.time() - cal.created)
     age = age_text(seconds)
+    if d.noise > BUSY_NOISE:
+        notes.append(f"the machine is busy now: the drift probe's own runs spread by "
+                     f"±{100 * d.noise:.0f}%, so every band is wide; rerun when it is "
+                     "quiet")  # fmt: skip
     if not d.moved:
         return Trusted(cal, _state(cal, d, False, False), notes)
     if d.agree or seconds < RENEW_AFTER_S:
