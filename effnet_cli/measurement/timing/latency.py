@@ -333,7 +333,8 @@ def held_out_errors(cal: Calibration) -> list[float]:
 
 def _nnls(rows: list[list[float]], target: list[float]) -> list[float]:
     """Least squares with every coefficient ≥ 0: the best unconstrained fit over each subset
-    of the features (four features, fifteen subsets) whose coefficients are all ≥ 0."""
+    of the features (six for an op kind: 63 subsets; two for a training step: 3) whose
+    coefficients are all ≥ 0."""
     a = torch.tensor(rows, dtype=torch.float64)
     y = torch.tensor(target, dtype=torch.float64).unsqueeze(1)
     n = a.shape[1]
