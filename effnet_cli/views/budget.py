@@ -34,6 +34,7 @@ from .core import (
     renamed,
     to_dict,
 )
+from .memory import limit_text
 from .numbers import macs_g, nbytes, si
 from .profile import calibration_text
 
@@ -208,24 +209,14 @@ def limits_text(c: BudgetConstraints) -> list[str]:
         out.append(f"weights ≤ {nbytes(c.max_weight_bytes)} ({c.max_weight_bytes:,} bytes) "
                    f"as {c.dtype}")  # fmt: skip
     if c.max_memory_bytes is not None:
-        out.append(f"peak memory ≤ {_memory_limit(c)}, {_step(c)}, batch {c.batch_size}")
+        limit = limit_text(c.max_memory_bytes or 0, c.reserve_bytes, c.reserve_source)
+        out.append(f"peak memory ≤ {limit}, {_step(c)}, batch {c.batch_size}")
     if c.max_latency_ms is not None:
         how = "timed" if c.measure else "predicted"
         step = "training step" if c.train else "batch"
         out.append(f"latency ≤ {c.max_latency_ms:g} ms per {step} of {c.batch_size} on "
                    f"{c.device} ({how})")  # fmt: skip
     return out
-
-
-def _memory_limit(c: BudgetConstraints) -> str:
-    """--max-memory in words, less the reserve kept free of it."""
-    limit = c.max_memory_bytes or 0
-    text = f"{nbytes(limit)} ({limit:,} bytes)"
-    if c.reserve_bytes:
-        usable = limit - c.reserve_bytes
-        text += (f" − reserve {nbytes(c.reserve_bytes)} ({c.reserve_source}) = "
-                 f"{nbytes(usable)} for tensors")  # fmt: skip
-    return text
 
 
 def marginal_text(f: Figures) -> str:

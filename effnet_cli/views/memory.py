@@ -67,16 +67,18 @@ def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
     return lines
 
 
+def limit_text(limit: int, reserve: int, source: str) -> str:
+    """A memory limit in words, less the reserve kept free of it (memory and budget)."""
+    text = f"{nbytes(limit)} ({limit:,} bytes)"
+    if reserve:
+        text += f" − reserve {nbytes(reserve)} ({source}) = {nbytes(limit - reserve)} for tensors"
+    return text
+
+
 def _fit_lines(r: MemoryReport) -> list[tuple[str, str]]:
     """The limit less the reserve, and the largest batch with how near its peak comes."""
-    limit, usable = r.limit_bytes or 0, r.usable_bytes or 0
-    within = f"{nbytes(limit)} ({limit:,} bytes)"
-    if r.reserve_bytes:
-        within += (f" − reserve {nbytes(r.reserve_bytes)} ({r.reserve_source}) = "
-                   f"{nbytes(usable)} for tensors")  # fmt: skip
-    else:
-        within += ", no reserve kept"
-    lines = [("Limit", within)]
+    within = limit_text(r.limit_bytes or 0, r.reserve_bytes, r.reserve_source)
+    lines = [("Limit", within if r.reserve_bytes else within + ", no reserve kept")]
     if r.max_batch_peak_bytes is None:
         lines.append(("Largest batch that fits", f"{r.max_batch} (predicted)"))
         return lines

@@ -19,13 +19,14 @@ import time
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...arch.specs import parse_variant
 from ...model import build_model
 from ..trace.probe import Shape, Trace
 from ..trace.simulate import predict
+from .loop import step_fn
+from .settings import BenchSettings
 
 TRAIN_CALIBRATION: tuple[tuple[str, int], ...] = (
     ("w=1.0,d=0.5,r=224", 2),
@@ -65,18 +66,13 @@ def train_trace(spec: str, shape: Shape) -> Trace:
 
 
 def time_train_step(spec: str, batch: int) -> TrainSample:
-    """Time the training step of ``spec`` at ``batch`` for real: the fastest of
-    ``TIMED_STEPS`` after one warm-up step."""
+    """Time the training step of ``spec`` at ``batch`` for real, the very step bench and
+    profile time (``loop.step_fn``): the fastest of ``TIMED_STEPS`` after one warm-up."""
     resolved = parse_variant(spec)
     res = resolved.coefficients.resolution
     model = build_model(resolved).train()
     x = torch.randn(batch, 3, res, res)
-    labels = torch.randint(0, 1000, (batch,))
-
-    def step() -> None:
-        F.cross_entropy(model(x), labels).backward()
-        model.zero_grad(set_to_none=True)
-
+    step = step_fn(model, x, BenchSettings(batch_size=batch, train=True), torch.device("cpu"))
     step()
     best = float("inf")
     for _ in range(TIMED_STEPS):
