@@ -43,7 +43,15 @@ OPTIMIZER_NAMES: dict[str, str] = {
 OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZER_NAMES)
 """--optimizer: the training step's optimizer; ``none`` keeps the gradients only."""
 
-FAMILY_KEYS: tuple[str, ...] = ("v1", "v2")
+FAMILY_KEYS: tuple[str, ...] = (
+    "v1",
+    "v2",
+    "lite",
+    "edgetpu",
+    "resnet",
+    "mobilenetv1",
+    "mobilenetv2",
+)
 """The model families a spec's ``family=`` and scale's --family name. The families
 themselves (stage tables, variants) are data in ``arch/families.py``; its ``FAMILIES``
 keys must be these, in this order (a test checks)."""

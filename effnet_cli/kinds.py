@@ -29,7 +29,13 @@ class BlockKind(StrEnum):
     MBCONV = "mbconv"
     """Inverted residual with a depthwise conv (and squeeze-excitation)."""
     FUSED = "fused"
-    """Fused-MBConv (EfficientNetV2): the expansion and depthwise convs fused into one."""
+    """Fused-MBConv (EfficientNetV2, EdgeTPU): the expansion and depthwise convs fused into one."""
+    BOTTLENECK = "bottleneck"
+    """ResNet's bottleneck: 1×1 reduce, 3×3, 1×1 expand, residual (projected when the
+    shape changes), activation after the sum."""
+    SEPARABLE = "separable"
+    """MobileNetV1's depthwise-separable conv: k×k depthwise then 1×1 pointwise, each with
+    batch-norm and activation, no residual."""
 
 
 class SpecKind(StrEnum):

@@ -12,6 +12,7 @@ import pytest
 from conftest import assert_one_line_error, run
 
 from effnet_cli import budget
+from effnet_cli.arch.specs import OFFICIAL
 from effnet_cli.errors import UsageError
 from effnet_cli.measurement.budget import collect as collect_module
 from effnet_cli.measurement.budget.constraints import budget_constraints, judge, largest_phi, rank
@@ -173,7 +174,7 @@ def test_bad_grids_are_refused(step: float, phi_max: float) -> None:
 
 def test_official_figures_are_summarys_figures(macs_2g) -> None:
     rows = {r.variant: r for r in macs_2g.variants}
-    assert len(rows) == 18
+    assert set(rows) == set(OFFICIAL)
     for name in ("b0", "b3", "l2", "v2-b0", "v2-s"):
         totals = measure(name).totals
         assert (rows[name].macs, rows[name].params) == (totals.macs, totals.params)
@@ -182,7 +183,20 @@ def test_official_figures_are_summarys_figures(macs_2g) -> None:
 
 def test_best_official_is_the_paper_best_that_fits(macs_2g) -> None:
     fitting = {r.variant for r in macs_2g.variants if r.fits}
-    assert fitting == {"b0", "b1", "b2", "v2-b0", "v2-b1"}  # b3: 24.5 MB of float16 weights
+    assert fitting == {
+        "b0",
+        "b1",
+        "b2",
+        "v2-b0",
+        "v2-b1",
+        "lite0",
+        "lite1",
+        "lite2",
+        "lite3",
+        "edgetpu-s",
+        "mobilenetv1",
+        "mobilenetv2",
+    }  # b3: 24.5 MB of float16 weights
     assert macs_2g.best_official == "b2"
     assert [r.variant for r in macs_2g.variants[:3]] == ["b2", "b1", "b0"]
     assert {r.variant: r.failed for r in macs_2g.variants}["b4"] == ["macs", "weights"]
@@ -201,9 +215,9 @@ def test_the_compound_answer_fits_and_the_next_grid_point_does_not(macs_2g) -> N
 
 
 def test_each_network_is_built_once(built_models) -> None:
-    """18 officials and the φ candidates; φ=0 at 224 px is B0's network, built once."""
+    """Every official and the φ candidates; φ=0 at 224 px is B0's network, built once."""
     report = budget(max_macs="1G")
-    assert len(built_models) == 18 + len(report.compound.checked) - 1
+    assert len(built_models) == len(OFFICIAL) + len(report.compound.checked) - 1
     assert len(set(built_models)) == len(built_models)
     assert "phi=0" not in built_models and "phi=1" in built_models
 
@@ -264,7 +278,7 @@ def test_latency_limit_asks_the_latency_model_per_candidate(monkeypatch) -> None
     assert rows["b3"].fits and not rows["b4"].fits and rows["b4"].failed == ["latency"]
     assert rows["b3"].latency_source == "predicted"
     assert rows["b3"].latency_ms == pytest.approx(rows["b3"].macs / 1e8)
-    assert len(calls) == 18 + sum(1 for c in report.compound.checked)
+    assert len(calls) == len(OFFICIAL) + sum(1 for c in report.compound.checked)
     assert report.latency_notes == ["latency cache: fake"]
     assert report.compound.macs <= 2 * 10**9
 
@@ -299,7 +313,17 @@ def test_measure_does_not_time_what_is_predicted_far_over(monkeypatch) -> None:
     monkeypatch.setattr(collect_module, "measured_latency", noisy)
     report = budget(max_latency="20ms", measure=True, phi_max=2)
     officials = {r.variant: r for r in report.variants}
-    assert set(timed) & set(officials) == {"b0", "b1", "b2", "v2-b0"}  # 39, 69, 99, 72 ms
+    assert set(timed) & set(officials) == {
+        "b0",
+        "b1",
+        "b2",
+        "v2-b0",
+        "lite0",
+        "lite1",
+        "lite2",
+        "mobilenetv1",
+        "mobilenetv2",
+    }  # ≤ 100 ms
     assert officials["v2-b1"].latency_source == "predicted" and not officials["v2-b1"].fits
     assert officials["b2"].fits  # timed at the fake's 1 ms
     assert any("not timed" in note and "b3" in note for note in report.notes)
@@ -350,7 +374,8 @@ def test_measure_times_for_real_once_per_network(calibrated, steady, monkeypatch
     assert b0.latency_source == "measured" and b0.measured_latency_ms > 0
     assert b0.predicted_latency_ms is not None
     assert report.compound.measured_latency_ms == b0.measured_latency_ms  # B0's network
-    assert all(r.measured_latency_ms is None for r in report.variants if r.variant != "b0")
+    timed = {r.variant for r in report.variants if r.measured_latency_ms is not None}
+    assert timed == {r.variant for r in report.variants if r.macs <= 0.4e9}  # b0, lite0, mbv2
 
 
 def test_latency_cli_writes_the_models_note_to_stderr(monkeypatch) -> None:

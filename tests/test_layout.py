@@ -216,5 +216,5 @@ def test_block_counts_are_the_papers(variant: str, blocks: int) -> None:
 def test_the_block_limit_is_a_one_line_usage_error() -> None:
     """d=62 gives 16×62 = 992 blocks (allowed); d=63 gives 1,008, past the 1,000 limit."""
     assert parse_variant("w=1,d=62,r=224").blocks == 992
-    with pytest.raises(UsageError, match=r"has 1,008 MBConv blocks .*the limit is 1,000"):
+    with pytest.raises(UsageError, match=r"has 1,008 blocks .*the limit is 1,000"):
         parse_variant("w=1,d=63,r=224")

@@ -11,12 +11,22 @@ No torch here: parsing a spec and rendering a report must stay cheap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..kinds import BlockKind
 
 MBCONV, FUSED = BlockKind.MBCONV, BlockKind.FUSED
-BLOCK_KINDS = (MBCONV, FUSED)
+BOTTLENECK, SEPARABLE = BlockKind.BOTTLENECK, BlockKind.SEPARABLE
+BLOCK_KINDS = (MBCONV, FUSED, BOTTLENECK, SEPARABLE)
+ACTIVATIONS = ("silu", "relu", "relu6")
+"""The activations a family's blocks may use: EfficientNet's SiLU (swish), ResNet's and
+EdgeTPU's ReLU, MobileNetV2's and Lite's ReLU6."""
+
+
+OPERATOR_NAMES = {MBCONV: "MBConv", FUSED: "Fused-MBConv", BOTTLENECK: "Bottleneck",
+                  SEPARABLE: "SepConv"}  # fmt: skip
+"""How a block kind is named in a stage table's operator column (SepConv as in MnasNet's
+and EfficientNet-Lite's figures)."""
 
 
 @dataclass(frozen=True)
@@ -35,15 +45,34 @@ class StageRow:
     out_channels: int
     layers: int
     se_ratio: float
+    expand_from: int = 0
+    """The channel count the first block's expansion is computed from, when it is not the
+    block's input (EdgeTPU's first stage expands 24 channels' worth from a 32-channel stem:
+    timm's ``fc24``); 0: the input channels."""
+    skip: bool = True
+    """Whether blocks whose input and output shapes agree add the residual (MobileNetV1's
+    and EdgeTPU's first stage never do)."""
+    fixed_depth: bool = False
+    """The depth multiplier leaves this stage's layer count alone (Lite's first and last)."""
+
+
+WIDTH, FIXED, UP = "width", "fixed", "up"
+"""How a stem or head follows the width multiplier: scaled and rounded like every stage,
+kept as it is (Lite), or scaled only upwards (MobileNetV2's last conv stays 1280 for
+w < 1)."""
 
 
 @dataclass(frozen=True)
 class ConvRow:
-    """The stem or head: one conv-bn-act, scaled in width only, never repeated."""
+    """The stem or head: one conv-bn-act, never repeated. ``channels`` 0 means no conv
+    (a head of pooling and FC only: ResNet, MobileNetV1); ``pool`` is the kernel of a max
+    pool of stride 2 after it (ResNet's stem), 0 for none."""
 
     channels: int
     kernel: int
     stride: int
+    pool: int = 0
+    scaling: str = WIDTH
 
 
 @dataclass(frozen=True)
@@ -115,6 +144,12 @@ class Variant:
     scaled by the coefficients."""
     train_resolution: int | None = None
     """The image size it was trained at (progressive learning ends there), when it differs."""
+    aliases: tuple[str, ...] = ()
+    """Other spellings the grammar accepts (timm's and torchvision's names), after the
+    'efficientnet' prefixes are stripped and '_' read as '-'."""
+    reference: str = ""
+    """The implementation this variant reproduces, layer for layer (e.g. 'timm
+    efficientnet_lite0'): what its counts are checked against."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +173,9 @@ class Family:
     base_resolution: int = 224
     paper_table: str = ""
     """Where the variants' paper figures come from, e.g. "Table 2"."""
+    paper_name: str = ""
+    """The paper ``paper_table`` belongs to, when not the family's own (ResNet's figures
+    are the EfficientNet paper's comparators); '' for the family's title."""
     stage_table: str = "Table 1"
     """The paper's table of the base network's stages, whose style the stage view follows."""
     paper_note: str = ""
@@ -149,12 +187,17 @@ class Family:
     """Whether operator names carry the SE ratio (V2's Table 4 style)."""
     compound: bool = True
     """Whether the φ rule (d = α^φ, w = β^φ, r = base·γ^φ) applies to this family."""
+    activation: str = "silu"
+    """The blocks', stem's and head's activation (one of ``ACTIVATIONS``); squeeze-excitation
+    keeps its own SiLU and sigmoid."""
 
     def stage_operator(self, row: StageRow) -> str:
         """The paper's operator name: 'MBConv6, k5x5', 'Fused-MBConv4, k3x3',
-        'MBConv6, k3x3, SE0.25'."""
-        name = "Fused-MBConv" if row.kind == FUSED else "MBConv"
-        text = f"{name}{row.expand_ratio}, k{row.kernel}x{row.kernel}"
+        'MBConv6, k3x3, SE0.25', 'Bottleneck, k3x3', 'SepConv, k3x3'."""
+        kernel = f"k{row.kernel}x{row.kernel}"
+        if row.kind in (BOTTLENECK, SEPARABLE):
+            return f"{OPERATOR_NAMES[row.kind]}, {kernel}"
+        text = f"{OPERATOR_NAMES[row.kind]}{row.expand_ratio}, {kernel}"
         if self.se_in_operator and row.se_ratio:
             text += f", SE{row.se_ratio:g}"
         return text
@@ -284,7 +327,173 @@ V2 = Family(
     compound=False,
 )
 
-FAMILIES: dict[str, Family] = {V1.key: V1, V2.key: V2}
+
+def _variants(
+    prefix: str, title: str, settings: dict[str, tuple[float, float, int, float]],
+    reference: str,
+    aliases: dict[str, tuple[str, ...]] | None = None,
+    tables: dict[str, Architecture] | None = None,
+    paper: dict[str, PaperFigures] | None = None,
+) -> dict[str, Variant]:  # fmt: skip
+    """Variants from (width, depth, resolution, dropout) rows; ``title`` and ``reference``
+    are formats of the name less ``prefix`` ('lite0' less 'lite': 'EfficientNet-Lite{}' →
+    'EfficientNet-Lite0')."""
+    out = {}
+    for name, (w, d, r, drop) in settings.items():
+        suffix = name.removeprefix(prefix)
+        out[name] = Variant(
+            name=name,
+            title=title.format(suffix.upper()),
+            coefficients=Coefficients(w, d, r, drop),
+            batch_norm=TORCH_BN,
+            architecture=(tables or {}).get(name),
+            aliases=(aliases or {}).get(name, ()),
+            reference=reference.format(suffix),
+            paper=(paper or {}).get(name),
+        )
+    return out
+
+
+LITE = Family(
+    key="lite",
+    title="EfficientNet-Lite",
+    stages=tuple(
+        replace(row, se_ratio=0.0, fixed_depth=i in (0, len(V1.stages) - 1))
+        for i, row in enumerate(V1.stages)
+    ),
+    stem=ConvRow(32, 3, 2, scaling=FIXED),
+    head=ConvRow(1280, 1, 1, scaling=FIXED),
+    variants=_variants(
+        "lite", "EfficientNet-Lite{}",
+        {"lite0": (1.0, 1.0, 224, 0.2), "lite1": (1.0, 1.1, 240, 0.2),
+         "lite2": (1.1, 1.2, 260, 0.3), "lite3": (1.2, 1.4, 280, 0.3),
+         "lite4": (1.4, 1.8, 300, 0.3)},
+        "timm efficientnet_lite{}",
+    ),
+    paper_note="EfficientNet-Lite has no paper: effnet carries no published figures for it.",
+    compound=False,
+    activation="relu6",
+)  # fmt: skip
+"""B0's stages without squeeze-excitation, ReLU6 for swish, stem and head fixed, the first
+and last stage never deepened: what quantizes and runs well on mobile accelerators (timm's
+efficientnet_lite0-4, TF's EfficientNet-Lite)."""
+
+EDGETPU = Family(
+    key="edgetpu",
+    title="EfficientNet-EdgeTPU",
+    stages=(
+        StageRow(FUSED, 4, 3, 1, 32, 24, 1, 0.0, expand_from=24, skip=False),
+        StageRow(FUSED, 8, 3, 2, 24, 32, 2, 0.0),
+        StageRow(FUSED, 8, 3, 2, 32, 48, 4, 0.0),
+        StageRow(MBCONV, 8, 5, 2, 48, 96, 5, 0.0),
+        StageRow(MBCONV, 8, 5, 1, 96, 144, 4, 0.0),
+        StageRow(MBCONV, 8, 5, 2, 144, 192, 2, 0.0),
+    ),
+    stem=ConvRow(32, 3, 2),
+    head=ConvRow(1280, 1, 1),
+    variants=_variants(
+        "edgetpu-", "EfficientNet-EdgeTPU-{}",
+        {"edgetpu-s": (1.0, 1.0, 224, 0.2), "edgetpu-m": (1.0, 1.1, 240, 0.2),
+         "edgetpu-l": (1.2, 1.4, 300, 0.3)},
+        "timm efficientnet_e{}",
+        aliases={"edgetpu-s": ("es",), "edgetpu-m": ("em",), "edgetpu-l": ("el",)},
+    ),
+    paper_note="effnet carries no published figures for EfficientNet-EdgeTPU.",
+    compound=False,
+    activation="relu",
+)  # fmt: skip
+"""Fused-MBConv early stages (a full 3×3 conv in place of expand + depthwise, which the
+EdgeTPU runs faster), ReLU, no squeeze-excitation (timm's efficientnet_es/em/el)."""
+
+
+def _resnet(layers: tuple[int, int, int, int]) -> Architecture:
+    """torchvision's ResNet (v1.5: the stride on the 3×3 conv) from its four stage depths."""
+    widths = (256, 512, 1024, 2048)
+    stages = tuple(
+        StageRow(BOTTLENECK, 4, 3, 1 if i == 0 else 2, 64 if i == 0 else widths[i - 1], c, n,
+                 0.0)
+        for i, (c, n) in enumerate(zip(widths, layers, strict=True))
+    )  # fmt: skip
+    return Architecture(ConvRow(64, 7, 2, pool=3), stages, ConvRow(0, 1, 1))
+
+
+RESNET_TABLES = {"resnet50": _resnet((3, 4, 6, 3)), "resnet101": _resnet((3, 4, 23, 3)),
+                 "resnet152": _resnet((3, 8, 36, 3))}  # fmt: skip
+RESNET_PAPER = {"resnet50": printed("26", "4.1", 76.0), "resnet152": printed("60", "11", 77.8)}
+"""ResNet-50 and ResNet-152 as the EfficientNet paper's Table 2 prints them (arXiv
+1905.11946v5), beside B0 and B1."""
+RESNET = Family(
+    key="resnet",
+    title="ResNet",
+    stages=RESNET_TABLES["resnet50"].stages,
+    stem=RESNET_TABLES["resnet50"].stem,
+    head=RESNET_TABLES["resnet50"].head,
+    variants=_variants(
+        "resnet", "ResNet-{}",
+        {f"resnet{n}": (1.0, 1.0, 224, 0.0) for n in (50, 101, 152)},
+        "torchvision resnet{}",
+        aliases={f"resnet{n}": (f"resnet-{n}",) for n in (50, 101, 152)},
+        tables=RESNET_TABLES,
+        paper=RESNET_PAPER,
+    ),
+    stochastic_depth=0.0,
+    dropout=0.0,
+    paper_table="Table 2",
+    paper_name="EfficientNet",
+    compound=False,
+    activation="relu",
+)  # fmt: skip
+"""The paper's baseline of Tables 2-4, in torchvision's layout: bottleneck stages of
+expansion 4, a 7×7 stem with a max pool, no head conv."""
+
+MOBILENET_V1 = Family(
+    key="mobilenetv1",
+    title="MobileNetV1",
+    stages=tuple(
+        StageRow(SEPARABLE, 1, 3, s, cin, cout, n, 0.0, skip=False)
+        for s, cin, cout, n in ((1, 32, 64, 1), (2, 64, 128, 2), (2, 128, 256, 2),
+                                (2, 256, 512, 6), (2, 512, 1024, 2))
+    ),
+    stem=ConvRow(32, 3, 2),
+    head=ConvRow(0, 1, 1),
+    variants=_variants("mobilenetv", "MobileNetV{}", {"mobilenetv1": (1.0, 1.0, 224, 0.0)},
+                       "timm mobilenetv1_100",
+                       {"mobilenetv1": ("mobilenet-v1", "mobilenetv1-100")}),
+    stochastic_depth=0.0,
+    dropout=0.0,
+    paper_note="effnet carries no figures from the MobileNet paper.",
+    compound=False,
+    activation="relu6",
+)  # fmt: skip
+"""Depthwise-separable convs, no residuals, no head conv, ReLU6 (timm's mobilenetv1_100; the
+MobileNet paper's table names ReLU, TF's and timm's implementations run ReLU6)."""
+
+MOBILENET_V2 = Family(
+    key="mobilenetv2",
+    title="MobileNetV2",
+    stages=tuple(
+        StageRow(MBCONV, t, 3, s, cin, cout, n, 0.0)
+        for t, s, cin, cout, n in ((1, 1, 32, 16, 1), (6, 2, 16, 24, 2), (6, 2, 24, 32, 3),
+                                   (6, 2, 32, 64, 4), (6, 1, 64, 96, 3), (6, 2, 96, 160, 3),
+                                   (6, 1, 160, 320, 1))
+    ),
+    stem=ConvRow(32, 3, 2),
+    head=ConvRow(1280, 1, 1, scaling=UP),
+    variants=_variants("mobilenetv", "MobileNetV{}", {"mobilenetv2": (1.0, 1.0, 224, 0.2)},
+                       "torchvision mobilenet_v2",
+                       {"mobilenetv2": ("mobilenet-v2", "mobilenetv2-100")}),
+    stochastic_depth=0.0,
+    paper_note="effnet carries no figures from the MobileNetV2 paper.",
+    stage_table="Table 2",
+    compound=False,
+    activation="relu6",
+)  # fmt: skip
+"""Inverted residuals without squeeze-excitation, ReLU6 (torchvision's mobilenet_v2, the
+block EfficientNet's MBConv grew from)."""
+
+FAMILIES: dict[str, Family] = {
+    f.key: f for f in (V1, V2, LITE, EDGETPU, RESNET, MOBILENET_V1, MOBILENET_V2)
+}
 
 
 def family_of(variant: str) -> Family:

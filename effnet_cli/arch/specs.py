@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..kinds import BlockKind, SpecKind, StageRole
-from .families import FAMILIES, V1, Coefficients, Family, family_of
+from .families import FAMILIES, FIXED, V1, WIDTH, Coefficients, ConvRow, Family, family_of
 from .rules import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,
@@ -67,6 +68,12 @@ class StageSpec:
     role: StageRole = BLOCKS
     kind: BlockKind = BlockKind.CONV
     se_ratio: float = 0.0
+    expand_from: int = 0
+    """Channels the first block's expansion is computed from (0: its input); see StageRow."""
+    skip: bool = True
+    """Whether blocks whose input and output shapes agree add the residual."""
+    pool: int = 0
+    """Max-pool kernel (stride 2) after the stem's conv (ResNet), 0 for none."""
 
 
 @dataclass(frozen=True)
@@ -113,10 +120,18 @@ def scaled_stages(
     def channels(c: int) -> int:
         return round_filters(c, width, family.divisor, family.round_limit)
 
+    def conv_channels(row: ConvRow) -> int:
+        if row.scaling == FIXED:
+            return row.channels
+        return channels(row.channels) if row.scaling == WIDTH or width > 1 else row.channels
+
     stem = arch.stem
+    operator = f"Conv{stem.kernel}x{stem.kernel}"
+    if stem.pool:
+        operator += f" & MaxPool{stem.pool}x{stem.pool}"
     rows = [
-        StageSpec(1, f"Conv{stem.kernel}x{stem.kernel}", stem.kernel, stem.stride, 1, 3,
-                  channels(stem.channels), 1, role=STEM)
+        StageSpec(1, operator, stem.kernel, stem.stride, 1, 3, conv_channels(stem), 1,
+                  role=STEM, pool=stem.pool)
     ]  # fmt: skip
     for index, base in enumerate(arch.stages, start=2):
         rows.append(
@@ -126,27 +141,34 @@ def scaled_stages(
                 kernel=base.kernel,
                 stride=base.stride,
                 expand_ratio=base.expand_ratio,
-                in_channels=channels(base.in_channels),
+                in_channels=rows[-1].out_channels,
                 out_channels=channels(base.out_channels),
-                layers=round_repeats(base.layers, depth),
+                layers=base.layers if base.fixed_depth else round_repeats(base.layers, depth),
                 role=BLOCKS,
                 kind=base.kind,
                 se_ratio=base.se_ratio,
+                expand_from=channels(base.expand_from) if base.expand_from else 0,
+                skip=base.skip,
             )
         )
-    head = arch.head
-    rows.append(
-        StageSpec(len(rows) + 1, f"Conv{head.kernel}x{head.kernel} & Pooling & FC", head.kernel,
-                  head.stride, 1, rows[-1].out_channels, channels(head.channels), 1, role=HEAD)
-    )  # fmt: skip
+    rows.append(_head_row(arch.head, len(rows) + 1, rows[-1].out_channels, conv_channels))
     return tuple(rows)
+
+
+def _head_row(head: ConvRow, stage: int, in_channels: int, channels: Any) -> StageSpec:
+    """The head's Table-1 row: its conv, pooling and the classifier; a head without a conv
+    (ResNet, MobileNetV1) is pooling and FC on the last stage's channels, kernel 0."""
+    if not head.channels:
+        return StageSpec(stage, "Pooling & FC", 0, 1, 1, in_channels, in_channels, 1, role=HEAD)
+    return StageSpec(stage, f"Conv{head.kernel}x{head.kernel} & Pooling & FC", head.kernel,
+                     head.stride, 1, in_channels, channels(head), 1, role=HEAD)  # fmt: skip
 
 
 def check_limits(spec: ResolvedSpec) -> ResolvedSpec:
     """Refuse models past the stated limits, naming the limit, before anything is built."""
     if spec.blocks > MAX_BLOCKS:
         raise SpecError(
-            f"'{spec.name}' has {spec.blocks:,.4g} MBConv blocks "
+            f"'{spec.name}' has {spec.blocks:,.4g} blocks "
             f"(depth {spec.coefficients.depth:.4g}); the limit is {MAX_BLOCKS:,}"
         )
     if spec.coefficients.width > MAX_WIDTH:
@@ -178,10 +200,19 @@ _KEY_ALIASES = {
 }
 _COMPOUND_KEYS = {"phi", "alpha", "beta", "gamma", "base", "dropout"}
 _RAW_KEYS = {"w", "d", "r", "dropout", "family"}
-_PREFIXES = ("efficientnet-", "efficientnet_", "efficientnet")
+_PREFIXES = ("tf-efficientnet-", "efficientnet-", "efficientnet")
+"""Prefixes a name may carry (after '_' is read as '-'): TF's and timm's spellings."""
+ALIASES: dict[str, str] = {
+    alias: name
+    for family in FAMILIES.values()
+    for name, variant in family.variants.items()
+    for alias in variant.aliases
+}
+"""Other spellings of official names (timm's efficientnet_es, torchvision's mobilenet_v2)."""
 GRAMMAR_HINT = (
-    "b0-b7, b8, l2, v2-s|m|l|xl, v2-b0..b3, phi=F[,alpha=A,beta=B,gamma=G] or "
-    "w=W,d=D,r=R[,family=v2][,dropout=P]"
+    "b0-b7, b8, l2, v2-s|m|l|xl, v2-b0..b3, lite0-4, edgetpu-s|m|l, resnet50|101|152, "
+    "mobilenetv1, mobilenetv2, phi=F[,alpha=A,beta=B,gamma=G] or "
+    "w=W,d=D,r=R[,family=F][,dropout=P]"
 )
 
 
@@ -223,12 +254,12 @@ def _suggestion(typed: str, name: str) -> str | None:
 
 
 def _official_name(text: str) -> str:
-    name = text.strip().lower()
+    name = text.strip().lower().replace("_", "-")
     for prefix in _PREFIXES:
         if name.startswith(prefix):
             name = name[len(prefix) :]
             break
-    name = name.replace("_", "-")
+    name = ALIASES.get(name, name)
     if name not in OFFICIAL:
         close = _suggestion(text.strip().lower(), name)
         hint = f"; did you mean '{close}'?" if close else ""
@@ -302,9 +333,22 @@ def resolve_custom(
 
 
 def _family(key: str, text: str) -> Family:
-    if key.lower() not in FAMILIES:
-        raise SpecError(f"unknown family '{key}' in '{text}' (known: {', '.join(FAMILIES)})")
-    return FAMILIES[key.lower()]
+    """``family=``: a family's key, or the name of its base network (resnet50 for resnet,
+    lite0 for lite, b0 for v1): the variant ``w=,d=,r=`` scale."""
+    key = key.strip().lower()
+    if key in FAMILIES:
+        return FAMILIES[key]
+    bases = {next(iter(f.variants)): f for f in FAMILIES.values()}
+    if key in bases:
+        return bases[key]
+    if key in OFFICIAL:
+        base = next(iter(family_of(key).variants))
+        raise SpecError(
+            f"'{text}': family={key} is not a base network; w=,d=,r= scale {base}, "
+            f"the base of {family_of(key).title}"
+        )
+    known = ", ".join([*FAMILIES, *(b for b in bases if b not in FAMILIES)])
+    raise SpecError(f"unknown family '{key}' in '{text}' (known: {known})")
 
 
 def _pixels(key: str, text: str) -> int:

@@ -1,4 +1,6 @@
-"""Loading a user's checkpoint: strict, wrapper-tolerant, with one-line mismatch errors."""
+"""Loading a user's checkpoint: strict, wrapper-tolerant, with one-line mismatch errors; a
+reference implementation's own layout (torchvision's ResNet and MobileNetV2) is matched
+tensor for tensor, in order."""
 
 from __future__ import annotations
 
@@ -56,9 +58,32 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     state = _state_dict_from(obj, path)
     problem = _mismatch(model, state, path)
     if problem:
-        raise WeightsError(problem)
+        state = _in_order(model, state) or {}
+        if not state:
+            raise WeightsError(problem)
     model.load_state_dict(state, strict=True)
     return model
+
+
+def _in_order(model: nn.Module, state: dict[str, Tensor]) -> dict[str, Tensor] | None:
+    """A checkpoint in the reference implementation's own layout, renamed to effnet's.
+
+    effnet holds every network as ``features.{stage}.{block}`` so that one stage map
+    serves all families; torchvision's ResNet (``layer1.0.conv1``) and MobileNetV2 (flat
+    ``features.{i}.conv``) name the same tensors otherwise. Both create their tensors in
+    the order effnet does, so the file is accepted when, one for one in that order, every
+    tensor has the same last name part (weight, bias, running_mean …) and the same shape;
+    anything else is refused (None) with the name-based mismatch.
+    """
+    own = model.state_dict()
+    if len(own) != len(state):
+        return None
+    renamed = {}
+    for (key, mine), (theirs, tensor) in zip(own.items(), state.items(), strict=True):
+        if key.rpartition(".")[2] != theirs.rpartition(".")[2] or mine.shape != tensor.shape:
+            return None
+        renamed[key] = tensor
+    return renamed
 
 
 def _unreadable(path: Path, exc: Exception) -> str:

@@ -48,6 +48,8 @@ class Layers:
     device: torch.device
     bn_eps: float = 1e-5
     bn_momentum: float = 0.1
+    activation: str = "silu"
+    """The family's activation: 'silu', 'relu' or 'relu6' (``families.ACTIVATIONS``)."""
 
     def conv(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1,
              bias: bool = False) -> Conv2d:  # fmt: skip
@@ -61,9 +63,20 @@ class Layers:
     def linear(self, in_features: int, out_features: int) -> Linear:
         return Linear(in_features, out_features, device=self.device)
 
+    def act(self) -> nn.Module:
+        """The family's activation, in place as torchvision and timm run it."""
+        return ACTIVATION_LAYERS[self.activation](inplace=True)
+
+
+ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
+    "silu": nn.SiLU, "relu": nn.ReLU, "relu6": nn.ReLU6
+}  # fmt: skip
+"""The layer of each of ``families.ACTIVATIONS`` (a test checks they agree)."""
+
 
 class ConvBNAct(nn.Sequential):
-    """conv (no bias) → batch-norm → optional SiLU, as torchvision's Conv2dNormActivation."""
+    """conv (no bias) → batch-norm → optional activation (the family's), as torchvision's
+    Conv2dNormActivation."""
 
     def __init__(
         self,
@@ -80,7 +93,7 @@ class ConvBNAct(nn.Sequential):
             make.bn(out_ch),
         ]
         if act:
-            layers.append(nn.SiLU(inplace=True))
+            layers.append(make.act())
         super().__init__(*layers)
 
 

@@ -34,7 +34,8 @@ class EfficientNet(nn.Module):
     ) -> None:
         super().__init__()
         self.spec = spec
-        make = Layers(torch.device(device or "cpu"), spec.bn_eps, spec.bn_momentum)
+        make = Layers(torch.device(device or "cpu"), spec.bn_eps, spec.bn_momentum,
+                      spec.family_data.activation)  # fmt: skip
         features = [self._stage(make, row, spec) for row in spec.stages]
         self.features = nn.Sequential(*features)
         self.avgpool = nn.AdaptiveAvgPool2d(1) if pooling == "avg" else nn.AdaptiveMaxPool2d(1)
@@ -49,6 +50,11 @@ class EfficientNet(nn.Module):
 
     def _stage(self, make: Layers, row: StageSpec, spec: ResolvedSpec) -> nn.Module:
         """One entry of ``features``: the stem or head conv, or a stage's blocks."""
+        if row.role == STEM and row.pool:
+            conv = ConvBNAct(make, row.in_channels, row.out_channels, row.kernel, row.stride)
+            return nn.Sequential(*conv, nn.MaxPool2d(row.pool, 2, (row.pool - 1) // 2))
+        if row.role == HEAD and not row.kernel:
+            return nn.Identity()  # no head conv: pooling and the classifier only
         if row.role in (STEM, HEAD):
             return ConvBNAct(make, row.in_channels, row.out_channels, row.kernel, row.stride)
         total = spec.blocks
@@ -64,6 +70,8 @@ class EfficientNet(nn.Module):
                 stride=row.stride if i == 0 else 1,
                 se_ratio=row.se_ratio,
                 stochastic_depth=drop * (done + i) / total,
+                expand_from=row.expand_from if i == 0 else 0,
+                skip=row.skip,
             )
             blocks.append(BLOCKS[row.kind](make, cfg))
         return nn.Sequential(*blocks)

@@ -129,6 +129,9 @@ class VariantSection:
     rows: list[ListRow]
     paper_note: str = ""
     """Why the paper's figures are missing, where they are."""
+    paper_name: str = ""
+    """Whose table ``paper_table`` is, when not the family's own paper (ResNet's figures
+    are the EfficientNet paper's)."""
 
 
 @dataclass

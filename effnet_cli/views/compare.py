@@ -199,9 +199,11 @@ def _section_parts(s: VariantSection) -> list[Part]:
     if len(missing) == len(s.rows):
         shown = [c for c in LIST if c.header not in PAPER_HEADERS]
         return [grid(f"{s.title}: measured — {MACS_LABEL}", shown, s.rows), s.paper_note]
-    absent = f"{' and '.join(missing)} have no {table} entry. " if missing else ""
+    verb = "has" if len(missing) == 1 else "have"
+    absent = f"{' and '.join(missing)} {verb} no {table} entry. " if missing else ""
+    whose = f"the {s.paper_name} paper's" if s.paper_name else "the paper's"
     return [
-        grid(f"{s.title}: measured vs the paper's {table} — {MACS_LABEL}", LIST, s.rows),
+        grid(f"{s.title}: measured vs {whose} {table} — {MACS_LABEL}", LIST, s.rows),
         f"paper = {table}'s params and FLOPS (its 'B' is G, 10^9); * marks one our "
         "measurement does not round to. M = 10^6, G = 10^9, MiB = 2^20 bytes.",
         Note("Δ = measured − paper.", ("Δ M", "Δ G")),
@@ -210,7 +212,8 @@ def _section_parts(s: VariantSection) -> list[Part]:
 
 
 def list_parts(v: VariantList) -> list[Part]:
-    names = " and ".join(s.title.split(" ")[0] for s in v.sections)
+    titles = [s.title.split(" ")[0] for s in v.sections]
+    names = " and ".join([", ".join(titles[:-1]), titles[-1]] if len(titles) > 1 else titles)
     parts: list[Part] = [
         f"{names}: released coefficients, measured parameters and MACs, weights as "
         f"{v.rows[0].weight_dtype}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..arch.families import FAMILIES
+from ..arch.families import FAMILIES, OPERATOR_NAMES
 from ..choices import DTYPE_BYTES
 from ..kinds import BlockKind
 from ..reports import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary
@@ -33,7 +33,7 @@ from .numbers import bar, bar_cells, hw, macs_g, nbytes, pct, si
 def short_operator(s: StageFigures) -> str:
     """'MBConv6 k5' for the narrow cost table, 'Stem' and 'Head' for the first and last
     stage; the full name stays in Table 1."""
-    if s.operator.startswith(("MBConv", "Fused-MBConv")):
+    if s.operator.startswith(tuple(OPERATOR_NAMES.values())):
         return f"{s.operator.split(',')[0]} k{s.kernel}"
     if "Pooling" in s.operator:
         return "Head"
@@ -60,7 +60,9 @@ TABLE4: list[Column[StageFigures]] = [
     Column("Input H×W", lambda s: hw(s.input_resolution)),
 ]
 """EfficientNetV2's Table 4: stage, operator, stride, channels, layers (and the input size)."""
-STAGE_TABLES = {"Table 1": TABLE1, "Table 4": TABLE4}
+STAGE_TABLES = {"Table 1": TABLE1, "Table 2": TABLE4, "Table 4": TABLE4}
+"""A family's stage table (``Family.stage_table``) → its columns: MobileNetV2's Table 2
+lists strides as EfficientNetV2's Table 4 does."""
 
 STAGES: list[Column[StageFigures]] = [
     Column("Stage", lambda s: str(s.stage), "stage", keep=True),

@@ -308,8 +308,10 @@ def _compound(ev: Evaluator, base: Compound, step: float, phi_max: float) -> Com
 
 def top1_source() -> str:
     """Where the top-1 figures come from, named on every view that shows them."""
-    tables = [f"{f.title} paper, {f.paper_table}" for f in FAMILIES.values()
-              if any(v.paper for v in f.variants.values())]  # fmt: skip
+    tables = list(dict.fromkeys(
+        f"{f.paper_name or f.title} paper, {f.paper_table}" for f in FAMILIES.values()
+        if any(v.paper for v in f.variants.values())
+    ))  # fmt: skip
     return "published ImageNet top-1 (" + "; ".join(tables) + "); effnet never predicts accuracy"
 
 

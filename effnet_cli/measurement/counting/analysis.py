@@ -186,12 +186,13 @@ def _list_row(name: str, family: Family, batch_size: int, num_classes: int, dtyp
 
 
 def _names(family: Family) -> str:
-    """'B0-B7, B8, L2': the variants with a φ as a range, then the others."""
+    """'B0-B7, B8, L2': the variants with a φ as a range, then the others, each without the
+    family's name ('Lite0', 'S', '50'); '' for a family of one network (MobileNetV2)."""
     phi = [v.name.upper() for v in family.variants.values() if v.phi is not None]
-    rest = [v.title.removeprefix(family.title + "-") for v in family.variants.values()
+    rest = [v.title.removeprefix(family.title).lstrip("-") for v in family.variants.values()
             if v.phi is None]  # fmt: skip
     head = [f"{phi[0]}-{phi[-1]}"] if len(phi) > 1 else phi
-    return ", ".join(head + rest)
+    return ", ".join(name for name in head + rest if name)
 
 
 def list_variants(
@@ -202,6 +203,8 @@ def list_variants(
     sections = []
     for family in FAMILIES.values():
         rows = [_list_row(n, family, batch_size, num_classes, dtype) for n in family.variants]
-        sections.append(VariantSection(family.key, f"{family.title} {_names(family)}",
-                                       family.paper_table, rows, family.paper_note))  # fmt: skip
+        title = f"{family.title} {_names(family)}".strip()
+        sections.append(VariantSection(family.key, title,
+                                       family.paper_table, rows, family.paper_note,
+                                       family.paper_name))  # fmt: skip
     return VariantList(sections)

@@ -32,15 +32,19 @@ FORWARD_KINDS: dict[str, OpKind] = {
     "aten::silu_": OpKind.ACTIVATION,
     "aten::relu": OpKind.ACTIVATION,
     "aten::relu_": OpKind.ACTIVATION,
+    "aten::hardtanh": OpKind.ACTIVATION,
+    "aten::hardtanh_": OpKind.ACTIVATION,
     "aten::sigmoid": OpKind.ACTIVATION,
     "aten::mul": OpKind.MULTIPLY,
     "aten::add": OpKind.ADD,
     "aten::add_": OpKind.ADD,
     "aten::adaptive_avg_pool2d": OpKind.POOLING,
     "aten::adaptive_max_pool2d": OpKind.POOLING,
+    "aten::max_pool2d": OpKind.POOLING,
     "aten::linear": OpKind.LINEAR,
 }
-"""Top-level aten ops of an EfficientNet forward → the probe's op kind. Anything else
+"""Top-level aten ops of a forward of any family (ReLU6 runs as hardtanh, ResNet's stem
+pools with max_pool2d) → the probe's op kind. Anything else
 (flatten, an eval-mode dropout) moves no data and is left to the gaps between ops."""
 _MATCHED = frozenset(FORWARD_KINDS.values())
 
@@ -53,11 +57,13 @@ _BACKWARD: dict[str, CostKind] = {
     "SiluBackward": CostKind.ACTIVATION,
     "SigmoidBackward": CostKind.ACTIVATION,
     "ReluBackward": CostKind.ACTIVATION,
+    "HardtanhBackward": CostKind.ACTIVATION,
     "MulBackward": CostKind.ELEMENTWISE,
     "AddBackward": CostKind.ELEMENTWISE,
     "MeanBackward": CostKind.POOLING,
     "AdaptiveAvgPool2DBackward": CostKind.POOLING,
     "AdaptiveMaxPool2DBackward": CostKind.POOLING,
+    "MaxPool2DWithIndicesBackward": CostKind.POOLING,
     "AddmmBackward": CostKind.LINEAR,
 }
 

@@ -224,6 +224,38 @@ def _pool_rule(name: str) -> Callable[..., Any]:
     return rule
 
 
+def _hardtanh(
+    t: _Tracer, x: ShapeProbe, min_val: float = -1.0, max_val: float = 1.0,
+    inplace: bool = False,
+) -> ShapeProbe:  # fmt: skip
+    """Hardtanh, which is how nn.ReLU6 runs (clamped to [0, 6])."""
+    name = "relu6" if (min_val, max_val) == (0.0, 6.0) else "hardtanh"
+    return t.emit(OpKind.ACTIVATION, 0, x.shape, inputs=(x,), inplace=x if inplace else None,
+                  function=name)  # fmt: skip
+
+
+def _max_pool2d(
+    t: _Tracer, x: ShapeProbe, kernel_size: Any, stride: Any = None, padding: Any = 0,
+    dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False,
+) -> Any:  # fmt: skip
+    """A k×k max pool (ResNet's stem): torch's output size, one op per input element."""
+    n, c, h, w = x.shape
+    (kh, kw), (ph, pw), (dh, dw) = _pair(kernel_size), _pair(padding), _pair(dilation)
+    sh, sw = _pair(stride if stride not in (None, ()) else kernel_size)
+    size = []
+    for length, k, s, p, d in ((h, kh, sh, ph, dh), (w, kw, sw, pw, dw)):
+        span = length + 2 * p - d * (k - 1) - 1
+        out = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (out - 1) * s >= length + p:
+            out -= 1
+        size.append(out)
+    if min(size) < 1:
+        raise UnsupportedOp(f"input {h}x{w} is too small for this network")
+    out = t.emit(OpKind.POOLING, 0, (n, c, *size), elements=x.numel(), inputs=(x,),
+                 function="maxpool")  # fmt: skip
+    return (out, out) if return_indices else out
+
+
 def _dropout(
     t: _Tracer, x: ShapeProbe, p: float = 0.5, training: bool = True, inplace: bool = False
 ) -> ShapeProbe:
@@ -253,9 +285,11 @@ _RULES: dict[Callable[..., Any], Callable[..., Any]] = {
     F.batch_norm: _batch_norm,
     F.silu: _activation_rule("silu"),
     F.relu: _activation_rule("relu"),
+    F.hardtanh: _hardtanh,
     torch.sigmoid: _activation_rule("sigmoid"),
     F.adaptive_avg_pool2d: _pool_rule("avg"),
     F.adaptive_max_pool2d: _pool_rule("max"),
+    F.max_pool2d: _max_pool2d,
     F.dropout: _dropout,
     torch.flatten: _flatten,
     F.cross_entropy: _cross_entropy,

@@ -9,7 +9,8 @@ How it works
   their input's storage.
 - In a training step each op also keeps what autograd keeps for its backward
   (``MemoryTracer._saves`` and ``_extra``: a convolution its input, batch-norm its input
-  and per-channel statistics, an in-place SiLU a copy of its input, sigmoid its output, a
+  and per-channel statistics, an in-place SiLU or ReLU6 a copy of its input, ReLU and
+  sigmoid their output, a max pool its input and int64 indices, a
   multiply the other operand, dropout its mask, the loss its log-probabilities), checked
   against the real step by the tests. The backward pass is then replayed node by node in
   reverse order of creation, as torch's engine runs this network: each node allocates its
@@ -185,7 +186,7 @@ class MemoryTracer(_Tracer):
         self.value(out, storage, grad, elem)
         if grad:
             saved = self._saves(kind, info, inputs, out)
-            saved += self._extra(kind, info, inputs, inplace is not None)
+            saved += self._extra(kind, info, inputs, inplace is not None, out.shape)
             if autocast:
                 saved += casts[:1]  # the half-precision weight, for the input's gradient
             saved = [s for s in saved if s is not None]  # the batch itself is not a new tensor
@@ -222,30 +223,35 @@ class MemoryTracer(_Tracer):
         x = inputs[0]
         if kind in (OpKind.CONV, OpKind.LINEAR, OpKind.BATCH_NORM):
             return [x.storage]
-        if kind == OpKind.ACTIVATION:
+        if kind == OpKind.ACTIVATION:  # these backwards read their result
             return [out.storage] if info.get("function") in ("sigmoid", "relu") else []
+        if kind == OpKind.POOLING and info.get("function") == "maxpool":
+            return [x.storage]
         if kind == OpKind.MULTIPLY and len(inputs) == 2:
             a, b = inputs
             return [s for s, other in ((b.storage, a), (a.storage, b)) if other.requires_grad]
         return []
 
     def _extra(
-        self, kind: OpKind, info: dict, inputs: tuple[Any, ...], inplace: bool
-    ) -> list[Storage]:
+        self, kind: OpKind, info: dict, inputs: tuple[Any, ...], inplace: bool,
+        out_shape: Sequence[int],
+    ) -> list[Storage]:  # fmt: skip
         """Tensors an op creates only to keep for backward."""
         x = inputs[0]
         size = _bytes(x.shape, x.elem)
         if kind == OpKind.BATCH_NORM:  # float32 mean and inverse std per channel
             channels = _bytes((x.shape[1],))
             return [self.new_storage(channels), self.new_storage(channels)]
-        if kind == OpKind.ACTIVATION and info.get("function") == "silu":
-            # in-place SiLU keeps a copy of its input (autograd's original self); out of
-            # place, the input itself
+        if kind == OpKind.ACTIVATION and info.get("function") in ("silu", "relu6", "hardtanh"):
+            # in-place SiLU and hardtanh (ReLU6) keep a copy of their input (autograd's
+            # original self); out of place, the input itself
             return [self.new_storage(size)] if inplace else [x.storage]
         if kind == OpKind.DROPOUT:
             return [self.new_storage(size)]  # the scaled keep-mask
         if kind == OpKind.POOLING and info.get("function") == "max":
             return [self.new_storage(_bytes((*x.shape[:2], 1, 1), 8))]  # int64 indices
+        if kind == OpKind.POOLING and info.get("function") == "maxpool":
+            return [self.new_storage(_bytes(out_shape, 8))]  # int64 indices of the output
         return []
 
     def _node(self, kind, out, inputs, params, saved, function) -> None:
