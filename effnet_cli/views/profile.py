@@ -41,7 +41,7 @@ KIND_NAMES: dict[str, str] = {
     CostKind.DEPTHWISE: "depthwise conv",
     CostKind.SE_CONV: "SE convs (1×1 on pooled maps)",
     CostKind.BATCH_NORM: "batch-norm",
-    CostKind.ACTIVATION: "activations (SiLU, sigmoid)",
+    CostKind.ACTIVATION: "activations (SiLU, ReLU, sigmoid)",
     CostKind.ELEMENTWISE: "element-wise mul, add",
     CostKind.POOLING: "pooling",
     CostKind.LINEAR: "linear (classifier)",
