@@ -9,7 +9,7 @@ import math
 
 import pytest
 import torch
-from conftest import FIXTURES, REFERENCE
+from conftest import FIXTURES, REFERENCE, assert_one_line_error, run
 
 from effnet_cli import build_model, measure
 from effnet_cli.arch.families import ACTIVATIONS, FAMILIES
@@ -165,3 +165,53 @@ def test_memory_prediction_equals_the_real_step(variant, train, optimizer, amp) 
     slack = 64 if amp else 0  # autocast's float32 bookkeeping, as in test_memory
     assert abs(predicted.peak_bytes - measured.peak_bytes) <= slack
     assert predicted.peak_at[0] == measured.peak_at[0]
+
+
+# ----------------------------------------------------------------------------- scaling
+
+
+@pytest.mark.parametrize("spec", list(REFERENCE["scaled"]))
+def test_width_follows_the_reference_implementations_multiplier(spec: str) -> None:
+    """w= on MobileNetV2 is torchvision's width_mult (the head grows, never shrinks), on
+    MobileNetV1 timm's channel multiplier: params and MACs equal theirs."""
+    ref = REFERENCE["scaled"][spec]
+    t = measure(spec).totals
+    assert (t.params, t.macs) == (ref["params"], ref["macs"])
+
+
+def test_lite_scaling_keeps_stem_head_and_the_outer_stages() -> None:
+    assert parse_variant("w=1.4,d=1.8,r=300,family=lite").stages == parse_variant("lite4").stages
+    stages = parse_variant("w=2,d=3,r=224,family=lite0").stages
+    assert (stages[0].out_channels, stages[-1].out_channels) == (32, 1280)
+    assert (stages[1].layers, stages[-2].layers) == (1, 1) and stages[2].layers == 6
+
+
+def test_phi_scales_any_base_and_names_it() -> None:
+    spec = parse_variant("phi=2,family=resnet50")
+    assert spec.name == "phi=2,family=resnet50" and spec.family == "resnet"
+    assert [s.layers for s in spec.block_stages] == [5, 6, 9, 5]  # ⌈(3, 4, 6, 3)·1.44⌉
+    assert parse_variant(spec.name).stages == spec.stages
+    assert parse_variant("phi=0,family=mobilenetv2").stages == parse_variant("mobilenetv2").stages
+    with pytest.raises(SpecError, match="EfficientNetV2 has no φ"):
+        parse_variant("phi=1,family=v2")
+
+
+def test_scale_base_derives_states_the_rule_and_measures() -> None:
+    result = run("scale", "--phi", "2", "--base", "resnet50", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["family"] == "resnet" and doc["base"]["variant"] == "resnet50"
+    assert doc["model"]["totals"]["params"] == measure("phi=2,family=resnet50").totals.params
+    table = run("scale", "--phi", "2", "--base", "resnet50").stdout
+    assert "no width multiplier" in table and "FLOPs ratio to resnet50" in table
+    assert "ratio to B0" not in table and "×B0" not in table and "B0 →" not in table
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [(["--base", "resnet18"], ("unknown base 'resnet18'", "resnet50")),
+     (["--base", "v2-b0"], ("no φ", "family=v2")),
+     (["--base", "resnet101"], ("not a base network", "resnet50"))],
+)  # fmt: skip
+def test_scale_bad_base_is_one_line(args: list[str], fragments: tuple[str, ...]) -> None:
+    assert_one_line_error(run("scale", "--phi", "1", *args), 2, *fragments)

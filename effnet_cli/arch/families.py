@@ -186,10 +186,22 @@ class Family:
     se_in_operator: bool = False
     """Whether operator names carry the SE ratio (V2's Table 4 style)."""
     compound: bool = True
-    """Whether the φ rule (d = α^φ, w = β^φ, r = base·γ^φ) applies to this family."""
+    """Whether the φ rule (d = α^φ, w = β^φ, r = base·γ^φ) may scale this family's base:
+    EfficientNet's own, and the paper's Table 3 applies it to MobileNets and ResNet-50;
+    EfficientNetV2 scales otherwise."""
     activation: str = "silu"
     """The blocks', stem's and head's activation (one of ``ACTIVATIONS``); squeeze-excitation
     keeps its own SiLU and sigmoid."""
+    scaling_rule: str = (
+        "channels: round8(C·w), never below 90 % of C·w (the released code); layers ⌈L·d⌉"
+    )
+    """How width and depth multipliers become channels and layers, as the family's
+    reference implementation rounds them: said in `scale`'s derivation."""
+
+    @property
+    def base(self) -> str:
+        """The base network scaling starts from: the first official variant (b0, resnet50)."""
+        return next(iter(self.variants))
 
     def stage_operator(self, row: StageRow) -> str:
         """The paper's operator name: 'MBConv6, k5x5', 'Fused-MBConv4, k3x3',
@@ -325,6 +337,9 @@ V2 = Family(
     round_limit=0.0,
     se_in_operator=True,
     compound=False,
+    scaling_rule=(
+        "channels: C·w to the nearest multiple of 8 (V2's code: no 90 % floor); layers ⌈L·d⌉"
+    ),
 )
 
 
@@ -371,7 +386,10 @@ LITE = Family(
         "timm efficientnet_lite{}",
     ),
     paper_note="EfficientNet-Lite has no paper: effnet carries no published figures for it.",
-    compound=False,
+    scaling_rule=(
+        "channels: round8(C·w), never below 90 % (timm's round_channels), stem 32 and head 1280 "
+        "fixed; layers ⌈L·d⌉ but the first and last stage (timm's fix_first_last)"
+    ),
     activation="relu6",
 )  # fmt: skip
 """B0's stages without squeeze-excitation, ReLU6 for swish, stem and head fixed, the first
@@ -399,7 +417,10 @@ EDGETPU = Family(
         aliases={"edgetpu-s": ("es",), "edgetpu-m": ("em",), "edgetpu-l": ("el",)},
     ),
     paper_note="effnet carries no published figures for EfficientNet-EdgeTPU.",
-    compound=False,
+    scaling_rule=(
+        "channels: round8(C·w), never below 90 % (timm's round_channels), stem and head "
+        "included; layers ⌈L·d⌉ in every stage, the first too (timm)"
+    ),
     activation="relu",
 )  # fmt: skip
 """Fused-MBConv early stages (a full 3×3 conv in place of expand + depthwise, which the
@@ -440,7 +461,10 @@ RESNET = Family(
     dropout=0.0,
     paper_table="Table 2",
     paper_name="EfficientNet",
-    compound=False,
+    scaling_rule=(
+        "channels: round8(C·w), never below 90 %, the bottleneck's middle C/4; layers ⌈L·d⌉ "
+        "per stage (torchvision and timm have no width multiplier: EfficientNet's rule)"
+    ),
     activation="relu",
 )  # fmt: skip
 """The paper's baseline of Tables 2-4, in torchvision's layout: bottleneck stages of
@@ -462,7 +486,7 @@ MOBILENET_V1 = Family(
     stochastic_depth=0.0,
     dropout=0.0,
     paper_note="effnet carries no figures from the MobileNet paper.",
-    compound=False,
+    scaling_rule="channels: round8(C·w), never below 90 % (timm's round_channels); layers ⌈L·d⌉",
     activation="relu6",
 )  # fmt: skip
 """Depthwise-separable convs, no residuals, no head conv, ReLU6 (timm's mobilenetv1_100; the
@@ -485,7 +509,10 @@ MOBILENET_V2 = Family(
     stochastic_depth=0.0,
     paper_note="effnet carries no figures from the MobileNetV2 paper.",
     stage_table="Table 2",
-    compound=False,
+    scaling_rule=(
+        "channels: _make_divisible(C·w, 8), never below 90 % (torchvision), head 1280·max(1, w); "
+        "layers ⌈L·d⌉ (timm's depth multiplier: torchvision has none)"
+    ),
     activation="relu6",
 )  # fmt: skip
 """Inverted residuals without squeeze-excitation, ReLU6 (torchvision's mobilenet_v2, the

@@ -106,6 +106,9 @@ class Compound:
     beta: float = DEFAULT_BETA
     gamma: float = DEFAULT_GAMMA
     base_resolution: int = BASE_RESOLUTION
+    family: str = V1.key
+    """The family whose base network is scaled (B0's by default; the paper's Table 3 scales
+    MobileNets and ResNet-50 by the same rule)."""
 
     def check(self) -> Compound:
         """φ ≥ 0; α, β, γ finite and > 0; the base resolution within the stated limits."""
@@ -147,4 +150,4 @@ class Compound:
 
     def at(self, phi: float) -> Compound:
         """The same α, β, γ and base at another φ."""
-        return Compound(phi, self.alpha, self.beta, self.gamma, self.base_resolution)
+        return Compound(phi, self.alpha, self.beta, self.gamma, self.base_resolution, self.family)

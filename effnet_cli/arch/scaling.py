@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .families import V1
+from .families import FAMILIES, V1
 from .rules import TARGET, Compound, check_phi, parse_number
 from .specs import ResolvedSpec, resolve_compound, resolve_official
 
@@ -57,14 +57,17 @@ def spec_for(d: Derivation) -> ResolvedSpec:
     return resolve_compound(d.compound)
 
 
-def base_spec(base_resolution: int) -> ResolvedSpec:
-    """B0 at the base resolution: the denominator of every ratio `scale` shows."""
-    return resolve_compound(Compound(0.0, base_resolution=base_resolution), name="b0")
+def base_spec(compound: Compound) -> ResolvedSpec:
+    """The base network (B0, or ``--base``'s) at the base resolution: the denominator of
+    every ratio `scale` shows."""
+    base = Compound(0.0, base_resolution=compound.base_resolution, family=compound.family)
+    return resolve_compound(base, name=FAMILIES[compound.family].base)
 
 
-def official_for_phi(phi: float) -> ResolvedSpec | None:
-    """The hand-tuned variant the paper made for this φ (B0-B7 for 0-7), else None."""
-    for variant in V1.variants.values():
+def official_for_phi(phi: float, family: str = V1.key) -> ResolvedSpec | None:
+    """The hand-tuned variant the paper made for this φ (B0-B7 for 0-7), else None (every
+    other family: none of its variants stands for a φ)."""
+    for variant in FAMILIES[family].variants.values():
         if variant.phi is not None and variant.phi == phi:
             return resolve_official(variant.name)
     return None

@@ -290,15 +290,20 @@ def compound_label(compound: Compound) -> str:
         value = getattr(compound, field_name)
         if value != getattr(defaults, field_name):
             label += f",{key}={_number_label(value)}"
+    if compound.family != defaults.family:
+        label += f",family={FAMILIES[compound.family].base}"
     return label
 
 
 def resolve_compound(
     compound: Compound, dropout: float | None = None, name: str | None = None
 ) -> ResolvedSpec:
-    """Compound scaling of B0 by φ with the given α, β, γ (the paper's equation 3)."""
+    """Compound scaling of a family's base (B0 unless ``compound.family`` says otherwise) by
+    φ with the given α, β, γ (the paper's equation 3)."""
     compound.check()
-    family = V1
+    family = FAMILIES[compound.family]
+    if not family.compound:
+        raise SpecError(no_phi(family, compound_label(replace(compound, family=V1.key))))
     coeffs = compound.coefficients(family.dropout)
     if dropout is not None:
         coeffs = replace(coeffs, dropout=check_dropout(dropout))
@@ -332,17 +337,26 @@ def resolve_custom(
     return check_limits(spec)
 
 
-def _family(key: str, text: str) -> Family:
-    """``family=``: a family's key, or the name of its base network (resnet50 for resnet,
-    lite0 for lite, b0 for v1): the variant ``w=,d=,r=`` scale."""
+def no_phi(family: Family, text: str) -> str:
+    """Why φ is refused for a family that scales otherwise (EfficientNetV2)."""
+    return (
+        f"'{text}': phi= is EfficientNet's compound rule; {family.title} has no φ: "
+        f"scale its base with family={family.key},w=W,d=D,r=R or pick an official variant"
+    )
+
+
+def family_named(key: str, text: str) -> Family:
+    """``family=`` (and scale's --base): a family's key, or the name of its base network
+    (resnet50 for resnet, lite0 for lite, b0 for v1): the network ``w=,d=,r=`` and φ
+    scale."""
     key = key.strip().lower()
     if key in FAMILIES:
         return FAMILIES[key]
-    bases = {next(iter(f.variants)): f for f in FAMILIES.values()}
+    bases = {f.base: f for f in FAMILIES.values()}
     if key in bases:
         return bases[key]
     if key in OFFICIAL:
-        base = next(iter(family_of(key).variants))
+        base = family_of(key).base
         raise SpecError(
             f"'{text}': family={key} is not a base network; w=,d=,r= scale {base}, "
             f"the base of {family_of(key).title}"
@@ -361,12 +375,9 @@ def _pixels(key: str, text: str) -> int:
 def _resolve_pairs(text: str, pairs: dict[str, str]) -> ResolvedSpec:
     keys = set(pairs)
     dropout = _finite("dropout", pairs["dropout"]) if "dropout" in pairs else None
-    family = _family(pairs.get("family", V1.key), text)
+    family = family_named(pairs.get("family", V1.key), text)
     if "phi" in keys and not family.compound:
-        raise SpecError(
-            f"'{text}': phi= is EfficientNet (V1)'s compound rule; {family.title} has no φ: "
-            f"scale its base with family={family.key},w=W,d=D,r=R or pick an official variant"
-        )
+        raise SpecError(no_phi(family, text))
     if "phi" in keys:
         if keys - _COMPOUND_KEYS - {"family"}:
             extra = ", ".join(sorted(keys - _COMPOUND_KEYS))
@@ -377,6 +388,7 @@ def _resolve_pairs(text: str, pairs: dict[str, str]) -> ResolvedSpec:
             _finite("beta", pairs.get("beta", str(DEFAULT_BETA))),
             _finite("gamma", pairs.get("gamma", str(DEFAULT_GAMMA))),
             _pixels("base", pairs.get("base", str(BASE_RESOLUTION))),
+            family.key,
         )
         return resolve_compound(compound, dropout)
     missing = {"w", "d", "r"} - keys

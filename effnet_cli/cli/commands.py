@@ -17,7 +17,6 @@ from ..arch.specs import (
     Compound,
     parse_variant,
 )
-from ..choices import FAMILY_KEYS
 from ..devices import parse_device
 from ..errors import UsageError
 from ..files import check_checkpoint_path
@@ -70,19 +69,22 @@ from .output import (
 )
 
 
-def _check_family(key: str) -> None:
-    """`scale` is the φ rule's explorer: EfficientNetV2 has no φ, and says so in one line."""
-    from ..arch.families import FAMILIES
+def _base_family(key: str) -> str:
+    """`scale --base`: the family whose base network the φ rule scales (a family key or its
+    base's name); EfficientNetV2 has no φ, and says so in one line."""
+    from ..arch.specs import family_named
 
-    if key.strip().lower() not in FAMILY_KEYS:
-        raise UsageError(f"unknown family '{key}' (accepted: {', '.join(FAMILY_KEYS)})")
-    family = FAMILIES[key.strip().lower()]
+    try:
+        family = family_named(key, f"--base {key}")
+    except UsageError as exc:
+        raise UsageError(str(exc).replace("unknown family", "unknown base")) from None
     if not family.compound:
         raise UsageError(
-            f"scale explores EfficientNet (V1)'s compound rule φ, α, β, γ; {family.title} has "
+            f"scale explores EfficientNet's compound rule φ, α, β, γ; {family.title} has "
             f"no φ: scale its base with a spec such as 'effnet summary w=1.1,d=1.2,r=260,"
             f"family={family.key}', or compare its official variants"
         )
+    return family.key
 
 
 SUMMARY_TIMED_STEPS = 5
@@ -174,8 +176,14 @@ ToleranceOpt = Annotated[
     float, typer.Option("--tolerance", help="--search: allowed |α·β²·γ² − 2|.")
 ]
 TopOpt = Annotated[int, typer.Option("--top", min=1, help="--search: rows shown.")]
-FamilyOpt = Annotated[
-    str, typer.Option("--family", help="v1 (EfficientNet, the φ rule) or v2 (no φ).")
+BaseOpt = Annotated[
+    str,
+    typer.Option(
+        "--base",
+        "--family",
+        help="The base network φ scales: b0, lite0, edgetpu-s, resnet50, mobilenetv1, "
+        "mobilenetv2 (or the family's key; v2 has no φ).",
+    ),
 ]
 
 
@@ -198,20 +206,20 @@ def scale(
     export: ExportOpt = None,
     wide: WideOpt = False,
     plot: PlotOpt = None,
-    family: FamilyOpt = "v1",
+    base: BaseOpt = "b0",
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
     check_paths(output, export, plot)
-    _check_family(family)
+    family = _base_family(base)
     if plot is not None and sweep is None:
         raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
     if (phi is not None) + (sweep is not None) + search != 1:
         raise UsageError("scale needs exactly one of --phi F, --sweep START:STOP[:STEP], --search")
     common = {"batch_size": batch_size, "num_classes": num_classes}
-    compound = Compound(phi or 0.0, alpha, beta, gamma, base_resolution)
+    compound = Compound(phi or 0.0, alpha, beta, gamma, base_resolution, family)
     to = _Destination(fmt, output, export, wide)
     if search:
-        _scale_search((grid_step, tolerance, top), base_resolution, common, to)
+        _scale_search((grid_step, tolerance, top), compound, common, to)
     elif sweep is not None:
         _scale_sweep(sweep, compound, common, to, plot)
     else:
@@ -219,7 +227,7 @@ def scale(
 
 
 def _scale_search(
-    grid: tuple[float, float, int], base_resolution: int, common: dict[str, int], to: _Destination
+    grid: tuple[float, float, int], base: Compound, common: dict[str, int], to: _Destination
 ) -> None:
     """scale --search: every (α, β, γ) on the grid within the tolerance, measured at φ = 1."""
     from ..arch import scaling
@@ -229,7 +237,7 @@ def _scale_search(
     from ..measurement.counting.analysis import search as run_search
     from ..views.scale import search_view
 
-    deliver(search_view(run_search(candidates, base_resolution, grid, **common)), *to)
+    deliver(search_view(run_search(candidates, base, grid, **common)), *to)
 
 
 def _scale_sweep(

@@ -86,6 +86,8 @@ class Search:
     tolerance: float
     top: int
     rows: list[SearchRow]
+    family: str = "v1"
+    """Whose base network φ=1 scales (B0's family unless `scale --base` said otherwise)."""
 
 
 # ----------------------------------------------------------------------------- compare, list

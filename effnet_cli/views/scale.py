@@ -7,8 +7,10 @@ No torch and no printing: each function turns report dataclasses into a ``View``
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from ..arch.families import FAMILIES, V1
 from ..reports import (
     OfficialRow,
     ScaleReport,
@@ -39,6 +41,42 @@ from .summary import block_noun, stages_csv, summary_dict
 __all__ = ["scale_view", "search_view", "sweep_view"]
 
 
+def base_label(family: str) -> str:
+    """How the base network is named in ratios and titles: 'B0', or the base's name
+    ('resnet50') when `scale --base` picked another family."""
+    return "B0" if family == V1.key else FAMILIES[family].base
+
+
+def rebased(parts: list[Part], family: str) -> list[Part]:
+    """The parts with every 'B0' of their titles, headers, labels and notes naming the
+    actual base instead; cells are data and stay as they are."""
+    label = base_label(family)
+    if label == "B0":
+        return parts
+
+    def text(s: str) -> str:
+        return s.replace("B0", label)
+
+    out: list[Part] = []
+    for part in parts:
+        if isinstance(part, Grid):
+            part = replace(part, title=text(part.title), header=[text(h) for h in part.header])
+        elif isinstance(part, Facts):
+            lines = [(text(k), v) for k, v in part.lines]
+            part = replace(part, title=text(part.title), lines=lines)
+        elif isinstance(part, Note):
+            part = replace(part, text=text(part.text), needs=tuple(text(n) for n in part.needs))
+        else:
+            part = text(part)
+        out.append(part)
+    return out
+
+
+def _model_name(m: Summary) -> str:
+    """'B2' for EfficientNet's variants (as the paper writes them), else the name itself."""
+    return m.variant.upper() if m.family == V1.key else m.variant
+
+
 def _arrow(a: int, b: int) -> str:
     return f"{a} → {b}" if a != b else str(b)
 
@@ -62,6 +100,7 @@ def _derivation_lines(r: ScaleReport) -> list[tuple[str, str]]:
         ),
         ("width w = β^φ", f"{c.beta:g}^{c.phi:g} = {d.width_multiplier:.4f}"),
         ("  channels round8(C·w)", f"{base_ch}  →  {channels}"),
+        ("  rounding", FAMILIES[c.family].scaling_rule),
         (
             "resolution r = base·γ^φ",
             f"{c.base_resolution}·{c.gamma:g}^{c.phi:g} = {d.resolution_exact:.2f} → "
@@ -111,13 +150,13 @@ SIDE_LINES: list[Line] = [
 def _side_by_side(r: ScaleReport) -> Grid:
     """The φ model beside the nearest official variant (and Bφ when that is another one)."""
     phi = r.derivation.phi
-    labels = {r.nearest.variant: f"{r.nearest.variant.upper()} (nearest)"}
+    labels = {r.nearest.variant: f"{_model_name(r.nearest)} (nearest)"}
     others = [r.nearest]
     if r.official is not None and r.official.variant != r.nearest.variant:
         others.append(r.official)
-        labels[r.official.variant] = f"{r.official.variant.upper()} (official φ={phi:g})"
+        labels[r.official.variant] = f"{_model_name(r.official)} (official φ={phi:g})"
     elif r.official is not None:
-        labels[r.nearest.variant] = f"{r.nearest.variant.upper()} (nearest, official φ={phi:g})"
+        labels[r.nearest.variant] = f"{_model_name(r.nearest)} (nearest, official φ={phi:g})"
 
     def model_column(m: Summary, header: str, first: bool) -> Column[Line]:
         differs = None if first else (lambda line: line[1](m) != line[1](r.model))
@@ -132,6 +171,10 @@ def _side_by_side(r: ScaleReport) -> Grid:
     return grid("Beside the nearest official variant", columns, SIDE_LINES)
 
 
+NEAREST_NOTE = "Nearest = closest official (w, d, r) on a log scale; * = differs from the φ model."
+HAND_TUNED = " The official B1-B7 were hand-tuned and do not follow α^φ, β^φ, γ^φ exactly."
+
+
 def scale_parts(r: ScaleReport) -> list[Part]:
     c = r.derivation.compound
     head = (
@@ -139,15 +182,16 @@ def scale_parts(r: ScaleReport) -> list[Part]:
         f"base {c.base_resolution}px"
     )
     pairs = list(zip(r.base.stages, r.model.stages, strict=True))
-    return [
+    if c.family != V1.key:
+        head += f"  base network {base_label(c.family)}"
+    return rebased([
         head,
         Facts("Derivation", _derivation_lines(r)),
         grid(f"Per stage: B0 → φ={c.phi:g}", SCALE_STAGES, pairs),
         _side_by_side(r),
-        "Nearest = closest official (w, d, r) on a log scale; * = differs from the φ model. "
-        "The official B1-B7 were hand-tuned and do not follow α^φ, β^φ, γ^φ exactly.",
+        NEAREST_NOTE + (HAND_TUNED if c.family == V1.key else ""),
         MACS_NOTE,
-    ]
+    ], c.family)  # fmt: skip
 
 
 def scale_doc(r: ScaleReport) -> dict[str, Any]:
@@ -231,19 +275,19 @@ SWEEP: list[Column[SweepRow]] = [
 def sweep_parts(s: Sweep) -> list[Part]:
     c, rows = s.compound, s.rows
     title = f"Compound scaling sweep (α={c.alpha:g} β={c.beta:g} γ={c.gamma:g}) — {MACS_LABEL}"
-    return [
+    return rebased([
         f"φ from {rows[0].phi:g} to {rows[-1].phi:g}: the formula's models beside the official Bφ",
         grid(title, SWEEP, rows),
         Note("×B0 is measured MACs over B0's.", ("×B0",)),
         Note("predicted is (α·β²·γ²)^φ; 2^φ is the paper's intended growth.", ("predicted",)),
         MACS_NOTE,
-    ]
+    ], c.family)  # fmt: skip
 
 
 def sweep_view(s: Sweep) -> View:
     def doc() -> dict[str, Any]:
         c = s.compound
-        return {"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma,
+        return {"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "family": c.family,
                 "rows": [to_dict(r) for r in s.rows]}  # fmt: skip
 
     c = s.compound
@@ -288,14 +332,14 @@ def _paper_rank(rows: list[SearchRow]) -> str:
 
 def search_parts(s: Search) -> list[Part]:
     shown = list(enumerate(s.rows[: s.top], start=1))
-    return [
+    return rebased([
         f"Grid search at φ=1: α, β, γ ≥ 1 in steps of {s.grid_step:g}, "
         f"|α·β²·γ² − 2| ≤ {s.tolerance:g}",
         grid(f"Candidates (best {len(shown)} of {len(s.rows)})", SEARCH, shown),
         _paper_rank(s.rows),
         SEARCH_NOTE,
         MACS_NOTE,
-    ]
+    ], s.family)  # fmt: skip
 
 
 def search_view(s: Search) -> View:
@@ -303,7 +347,8 @@ def search_view(s: Search) -> View:
 
     def doc() -> dict[str, Any]:
         return {"grid_step": s.grid_step, "tolerance": s.tolerance, "candidates": len(s.rows),
-                "note": SEARCH_NOTE, "rows": [to_dict(r) for r in shown]}  # fmt: skip
+                "family": s.family, "note": SEARCH_NOTE.replace("B0", base_label(s.family)),
+                "rows": [to_dict(r) for r in shown]}  # fmt: skip
 
     leading = {"grid_step": s.grid_step, "tolerance": s.tolerance, "candidates": len(s.rows)}
     return View(lambda w: search_parts(s), doc,

@@ -64,9 +64,9 @@ def scale_report(compound: Compound, batch_size: int = 1, num_classes: int = 100
     d = derive(compound)
     spec = spec_for(d)
     model = _measured(spec, batch_size, num_classes)
-    base = _measured(base_spec(compound.base_resolution), batch_size, num_classes)
+    base = _measured(base_spec(compound), batch_size, num_classes)
     nearest = _measured(nearest_official(spec), batch_size, num_classes)
-    bphi = official_for_phi(compound.phi)
+    bphi = official_for_phi(compound.phi, compound.family)
     official = _measured(bphi, batch_size, num_classes) if bphi else None
     return ScaleReport(
         derivation=d,
@@ -90,13 +90,13 @@ def sweep(
 ) -> Sweep:
     """Measure the compound-scaled model at every φ (α, β, γ and base from ``compound``),
     with the official Bφ beside it."""
-    b0 = base_spec(compound.base_resolution)
+    b0 = base_spec(compound)
     base = _measured(b0, batch_size, num_classes, peak=False).totals.macs
     rows = []
     for phi in phis:
         d = derive(compound.at(phi))
         t = _measured(spec_for(d), batch_size, num_classes, peak=False).totals
-        bphi = official_for_phi(phi)
+        bphi = official_for_phi(phi, compound.family)
         official = None
         if bphi is not None:
             totals = _measured(bphi, batch_size, num_classes, peak=False).totals
@@ -119,30 +119,31 @@ def sweep(
 
 def search(
     candidates: list[Candidate],
-    base_resolution: int,
+    base: Compound,
     grid: tuple[float, float, int],
     batch_size: int = 1,
     num_classes: int = 1000,
 ) -> Search:
-    """Measure each candidate at φ=1 and rank by how close its MACs land to 2× B0's;
-    ``grid`` is (step, tolerance, rows to show), kept with the result for its views."""
-    base = _measured(base_spec(base_resolution), batch_size, num_classes, peak=False).totals.macs
+    """Measure each candidate at φ=1 and rank by how close its MACs land to 2× the base's
+    (``base``: its family and resolution; its α, β, γ and φ are not read); ``grid`` is
+    (step, tolerance, rows to show), kept with the result for its views."""
+    base_macs = _measured(base_spec(base), batch_size, num_classes, peak=False).totals.macs
     rows = []
     # neighbouring grid points often round to the same network
     seen: dict[tuple[tuple[Any, ...], int], Totals] = {}
     for c in candidates:
-        d = derive(Compound(1.0, c.alpha, c.beta, c.gamma, base_resolution))
+        d = derive(Compound(1.0, c.alpha, c.beta, c.gamma, base.base_resolution, base.family))
         spec = spec_for(d)
         key = (spec.stages, spec.coefficients.resolution)
         if key not in seen:
             seen[key] = measure(spec, batch_size=batch_size, num_classes=num_classes,
                                 peak=False).totals  # fmt: skip
         t = seen[key]
-        ratio = t.macs / base
+        ratio = t.macs / base_macs
         rows.append(SearchRow(c.alpha, c.beta, c.gamma, c.constraint, d.resolution, t.params,
                               t.macs, ratio, abs(ratio - 2.0)))  # fmt: skip
     rows.sort(key=lambda r: (r.distance_from_2x, r.alpha, r.beta, r.gamma))
-    return Search(*grid, rows)
+    return Search(*grid, rows, family=base.family)
 
 
 def compare(specs: list[ResolvedSpec], **options) -> Comparison:
