@@ -50,7 +50,8 @@ OPTIONS: dict[str, dict[str, Values | None]] = {  # option → its values (None:
               "--sweep": v(["0:3", "0:2:0.5"], ["3:0", "0:x", "0:1:0", "x"]),
               "--search": FLAG, "--grid-step": v(["0.1", "0.2"], ["0", "-1", "x"]),
               "--tolerance": v(["0.05"], ["0", "-1", "x"]), "--top": INTS, "-b": INTS,
-              "--family": v(["v1", "v2"], ["resnet", "x"]), "--num-classes": CLASSES},
+              "--base": v(["b0", "resnet50", "mobilenetv2", "lite"], ["v2", "resnet101", "x"]),
+              "--num-classes": CLASSES},
     "bench": {"--device": DEVICES, "-b": INTS, "-r": RES, "--iters": INTS,
               "--seconds": FLOATS, "--warmup": INTS, "--amp": AMP, "--threads": INTS,
               "--channels-last": FLAG, "--train": FLAG,
@@ -74,6 +75,8 @@ OPTIONS: dict[str, dict[str, Values | None]] = {  # option → its values (None:
                "--phi-step": v(["0.5"], ["0.3", "0", "x"]),
                "--phi-max": v(["0", "1"], ["40", "-1", "x"]), "--reserve": RESERVE,
                "--num-classes": CLASSES, "--alpha": FLOATS, "--beta": FLOATS, "--gamma": FLOATS},
+    "paper": {"--threads": v(["1", "2"], ["0", "-1", "x"]), "--iters": v(["1"], ["0", "x"]),
+              "--warmup": v(["0"], ["-1", "x"])},
 }  # fmt: skip
 NOT_FUZZED = {"--format", "--output", "--export", "--plot", "--wide", "--measure", "--compile"}
 """Options left out of the draw: the format is drawn for every line, output files and
@@ -90,6 +93,7 @@ FIRST = {  # what each command needs before its options, drawn from
     "budget": lambda draw: draw(
         st.sampled_from([["--max-macs", "1G"], ["--max-memory", "2GiB"], ["--max-latency", "40ms"]])
     ),
+    "paper": lambda draw: [draw(st.sampled_from(["table1", "table2", "table3", "table5"]))],
 }
 QUICK = {"bench": ["--iters", "2", "--warmup", "0"], "profile": ["--iters", "2", "--warmup", "0",
                                                                  "--op-steps", "1"]}  # fmt: skip
@@ -124,7 +128,7 @@ SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 @pytest.mark.parametrize(
     ("command", "examples"),
     [("summary", 15), ("compare", 10), ("list", 4), ("scale", 15), ("bench", 12),
-     ("memory", 15), ("profile", 12), ("budget", 8)],
+     ("memory", 15), ("profile", 12), ("budget", 8), ("paper", 8)],
 )  # fmt: skip
 def test_every_command_and_option_gives_a_clean_outcome(fixed_clock, command, examples) -> None:
     @settings(max_examples=examples, deadline=None, suppress_health_check=SLOW_OK)

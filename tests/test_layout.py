@@ -37,6 +37,7 @@ LIGHT_MODULES = (
     "measurement",
     "measurement.trace", "measurement.counting", "measurement.memory", "measurement.timing",
     "measurement.budget", "measurement.timing.settings", "measurement.budget.constraints",
+    "measurement.paper",
 )  # fmt: skip
 
 
@@ -69,8 +70,10 @@ QUESTIONS = {
     "memory": {"trace", "memory"},
     "timing": {"trace", "timing"},
     "budget": {"trace", "counting", "memory", "timing", "budget"},
+    "paper": {"trace", "counting", "timing", "paper"},
 }
-"""Which measuring packages each may import: budget → {counting, memory, timing} → trace."""
+"""Which measuring packages each may import: budget → {counting, memory, timing} → trace;
+paper → {counting, timing} → trace."""
 
 
 def _imported(path: Path) -> set[str]:

@@ -1,7 +1,7 @@
 """Every result the tool reports, as plain dataclasses: no torch, so views need none.
 
 One module per question: ``counting`` (summary), ``analysis`` (scale, sweep, search,
-compare, list), ``memory``, ``timing`` (bench, profile) and ``budget``; ``common`` holds
+compare, list), ``memory``, ``timing`` (bench, profile), ``budget`` and ``paper``; ``common`` holds
 what several share. The measurement fills these (collect → total); the views render them;
 the JSON is their ``asdict``, so field names are the documented JSON keys, but for the few
 a view writes under the name readers know from before a rename (PhiCandidate.search_pass as
@@ -36,6 +36,7 @@ from .budget import (
 from .common import RunSetup
 from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
 from .memory import MeasuredPeak, MemoryReport, MemoryStage
+from .paper import PaperRow, PaperTable
 from .timing import BenchResult, CalibrationState, DeviceRoofline, ProfileReport, ProfileRow
 
 __all__ = [
@@ -57,6 +58,8 @@ __all__ = [
     "MemoryReport",
     "MemoryStage",
     "OfficialRow",
+    "PaperRow",
+    "PaperTable",
     "PhiCandidate",
     "ProfileReport",
     "ProfileRow",
