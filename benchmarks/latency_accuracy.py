@@ -31,10 +31,15 @@ import time
 CASES: list[tuple[str, int]] = [
     ("b0", 1), ("b0", 16), ("b2", 4), ("b3", 1), ("b4", 2), ("b5", 1), ("v2-b0", 8),
     ("v2-s", 1), ("phi=1.5", 2), ("w=0.7,d=0.6,r=176", 32), ("w=1.2,d=0.8,r=256", 8),
+    ("w=0.5,d=0.4,r=128", 64), ("w=0.5,d=0.3,r=800", 1),
+    ("resnet50", 1), ("mobilenetv2", 8), ("lite0", 4), ("edgetpu-s", 1), ("mobilenetv1", 16),
 ]  # fmt: skip
-"""(spec, batch): inference cases, none of them a calibration model."""
+"""(spec, batch): inference cases, none of them a calibration model: the B-series, V2, the
+corners of batch 1-64 and 128-800 px, and the families with ReLU, ReLU6, max pool,
+bottleneck and separable convs."""
 TRAIN_CASES: list[tuple[str, int]] = [
     ("b0", 4), ("b1", 2), ("v2-b0", 4), ("phi=0.5", 8), ("w=0.7,d=0.6,r=176", 16),
+    ("resnet50", 2), ("mobilenetv2", 8),
 ]  # fmt: skip
 """(spec, batch): training steps (forward, cross-entropy, backward, zero_grad)."""
 MEASURE_SECONDS = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,17 @@ def test_the_block_limit_is_a_one_line_usage_error() -> None:
     assert parse_variant("w=1,d=62,r=224").blocks == 992
     with pytest.raises(UsageError, match=r"has 1,008 blocks .*the limit is 1,000"):
         parse_variant("w=1,d=63,r=224")
+
+
+def test_every_package_is_installed() -> None:
+    """pyproject lists the packages explicitly: a new subpackage missing there would work in
+    an editable install and vanish from a wheel."""
+    text = (PACKAGE.parent / "pyproject.toml").read_text()
+    listed = set(
+        re.findall(r'"(effnet_cli[\w.]*)"', text.split("packages = [", 1)[1].split("]")[0])
+    )
+    found = {
+        ".".join(path.parent.relative_to(PACKAGE.parent).parts)
+        for path in PACKAGE.rglob("__init__.py")
+    }
+    assert listed == found
