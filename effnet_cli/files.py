@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import RuntimeFailure, UsageError
@@ -60,3 +62,22 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise RuntimeFailure(f"cannot write '{path}': {exc.strerror or exc}") from None
+
+
+@contextmanager
+def staged(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` for a writer that needs a real path (an exporter)
+    and a check of what it wrote; renamed into place only when the block ends cleanly,
+    removed otherwise, so a failed export leaves nothing behind."""
+    check_writable(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot write '{path}': {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)

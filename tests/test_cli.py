@@ -176,7 +176,8 @@ def _imports_torch(*argv: str) -> tuple[bool, str]:
     "argv",
     [("--help",), ("summary", "--help"), ("summary", "b9"), ("summary", "b0", "-r", "x"),
      ("budget", "--help"), ("budget",), ("budget", "--max-macs", "2GB"),
-     ("budget", "--max-latency", "30ms", "--device", "meta")],
+     ("budget", "--max-latency", "30ms", "--device", "meta"), ("export", "--help"),
+     ("paper", "--help"), ("export", "b9", "x.onnx")],
 )  # fmt: skip
 def test_help_and_errors_do_not_import_torch(argv: tuple[str, ...]) -> None:
     imported, stdout = _imports_torch(*argv)

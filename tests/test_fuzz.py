@@ -9,6 +9,9 @@ not the CPU."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import run
@@ -16,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 TINY = "w=0.5,d=0.3,r=96"
+EXPORT_PATH = str(Path(tempfile.gettempdir()) / f"effnet-fuzz-{os.getpid()}.onnx")
+"""Where fuzzed exports write (each run replaces it atomically)."""
 MODELS = [TINY, "w=0.5,d=0.3,r=64", "b0", "v2-b0", "phi=0.5", "b9", "w=0,d=1,r=64"]
 Values = st.SearchStrategy[str]
 
@@ -77,6 +82,9 @@ OPTIONS: dict[str, dict[str, Values | None]] = {  # option → its values (None:
                "--num-classes": CLASSES, "--alpha": FLOATS, "--beta": FLOATS, "--gamma": FLOATS},
     "paper": {"--threads": v(["1", "2"], ["0", "-1", "x"]), "--iters": v(["1"], ["0", "x"]),
               "--warmup": v(["0"], ["-1", "x"])},
+    "export": {"-r": RES, "-b": INTS, "--dynamic-batch": FLAG,
+               "--opset": v(["18", "20"], ["17", "99", "x"]),
+               "--weights": v(["/nonexistent.pt"], [""])},
 }  # fmt: skip
 NOT_FUZZED = {"--format", "--output", "--export", "--plot", "--wide", "--measure", "--compile"}
 """Options left out of the draw: the format is drawn for every line, output files and
@@ -94,6 +102,7 @@ FIRST = {  # what each command needs before its options, drawn from
         st.sampled_from([["--max-macs", "1G"], ["--max-memory", "2GiB"], ["--max-latency", "40ms"]])
     ),
     "paper": lambda draw: [draw(st.sampled_from(["table1", "table2", "table3", "table5"]))],
+    "export": lambda draw: [draw(st.sampled_from(["w=0.25,d=0.2,r=32", "b9"])), EXPORT_PATH],
 }
 QUICK = {"bench": ["--iters", "2", "--warmup", "0"], "profile": ["--iters", "2", "--warmup", "0",
                                                                  "--op-steps", "1"]}  # fmt: skip
@@ -128,7 +137,7 @@ SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 @pytest.mark.parametrize(
     ("command", "examples"),
     [("summary", 15), ("compare", 10), ("list", 4), ("scale", 15), ("bench", 12),
-     ("memory", 15), ("profile", 12), ("budget", 8), ("paper", 8)],
+     ("memory", 15), ("profile", 12), ("budget", 8), ("paper", 8), ("export", 4)],
 )  # fmt: skip
 def test_every_command_and_option_gives_a_clean_outcome(fixed_clock, command, examples) -> None:
     @settings(max_examples=examples, deadline=None, suppress_health_check=SLOW_OK)

@@ -38,8 +38,12 @@ LIGHT_MODULES = (
     "measurement",
     "measurement.trace", "measurement.counting", "measurement.memory", "measurement.timing",
     "measurement.budget", "measurement.timing.settings", "measurement.budget.constraints",
-    "measurement.paper",
+    "measurement.paper", "measurement.deploy", "measurement.deploy.extra",
 )  # fmt: skip
+
+
+HEAVY = ("torch", "torchinfo", "fvcore", "onnx", "onnxruntime")
+"""What no light module may import: torch and its tools, and the deploy extra."""
 
 
 def _light_modules() -> list[str]:
@@ -58,7 +62,7 @@ def test_grammar_reports_and_views_import_no_torch() -> None:
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name)\n"
-        "heavy = sorted(m for m in ('torch', 'torchinfo', 'fvcore') if m in sys.modules)\n"
+        f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -72,6 +76,7 @@ QUESTIONS = {
     "timing": {"trace", "timing"},
     "budget": {"trace", "counting", "memory", "timing", "budget"},
     "paper": {"trace", "counting", "timing", "paper"},
+    "deploy": {"trace", "deploy"},
 }
 """Which measuring packages each may import: budget → {counting, memory, timing} → trace;
 paper → {counting, timing} → trace."""

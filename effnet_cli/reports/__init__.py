@@ -1,13 +1,13 @@
 """Every result the tool reports, as plain dataclasses: no torch, so views need none.
 
 One module per question: ``counting`` (summary), ``analysis`` (scale, sweep, search,
-compare, list), ``memory``, ``timing`` (bench, profile), ``budget`` and ``paper``; ``common`` holds
-what several share. The measurement fills these (collect → total); the views render them;
-the JSON is their ``asdict``, so field names are the documented JSON keys, but for the few
-a view writes under the name readers know from before a rename (PhiCandidate.search_pass as
-``stage``, BenchResult.memory_method as ``memory_kind``, a profile stage's ``kind`` as
-``role``). Every public name is re-exported here: ``from effnet_cli.reports import Summary``
-works whichever module holds it.
+compare, list), ``memory``, ``timing`` (bench, profile), ``budget``, ``paper`` and
+``deploy`` (export); ``common`` holds what several share. The measurement fills these
+(collect → total); the views render them; the JSON is their ``asdict``, so field names are
+the documented JSON keys, but for the few a view writes under the name readers know from
+before a rename (PhiCandidate.search_pass as ``stage``, BenchResult.memory_method as
+``memory_kind``, a profile stage's ``kind`` as ``role``). Every public name is re-exported
+here: ``from effnet_cli.reports import Summary`` works whichever module holds it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .budget import (
 )
 from .common import RunSetup
 from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
+from .deploy import ExportReport
 from .memory import MeasuredPeak, MemoryReport, MemoryStage
 from .paper import PaperRow, PaperTable
 from .timing import BenchResult, CalibrationState, DeviceRoofline, ProfileReport, ProfileRow
@@ -51,6 +52,7 @@ __all__ = [
     "Comparison",
     "CompoundAnswer",
     "DeviceRoofline",
+    "ExportReport",
     "Figures",
     "LayerRow",
     "ListRow",
