@@ -57,6 +57,5 @@ themselves (stage tables, variants) are data in ``arch/families.py``; its ``FAMI
 keys must be these, in this order (a test checks)."""
 
 RUNTIMES: tuple[str, ...] = ("eager", "compile", "onnxruntime")
-"""Ways to run a model the design names for timing: eager PyTorch, torch.compile, and
-ONNX Runtime. Not an option yet (bench has --compile, onnxruntime is not supported): kept
-here so that the option, when it comes, reads the same vocabulary as everything else."""
+"""--runtime of bench (and budget's latency): eager PyTorch, torch.compile (inductor), and
+ONNX Runtime on the `effnet export` file (the deploy extra)."""

@@ -76,7 +76,7 @@ QUESTIONS = {
     "timing": {"trace", "timing"},
     "budget": {"trace", "counting", "memory", "timing", "budget"},
     "paper": {"trace", "counting", "timing", "paper"},
-    "deploy": {"trace", "deploy"},
+    "deploy": {"trace", "timing", "deploy"},
 }
 """Which measuring packages each may import: budget → {counting, memory, timing} → trace;
 paper → {counting, timing} → trace."""

@@ -40,12 +40,15 @@ from .options import (
     GammaOpt,
     ItersOpt,
     MemoryDeviceOpt,
+    OnnxOpt,
     Optimizer,
     OutputOpt,
     PlotOpt,
     Pooling,
     RealDeviceOpt,
     ResolutionOpt,
+    Runtime,
+    RuntimeOpt,
     SecondsOpt,
     SummaryDeviceOpt,
     ThreadsOpt,
@@ -434,6 +437,8 @@ def bench(
     threads: ThreadsOpt = None,
     train: TrainOpt = False,
     weights: WeightsOpt = None,
+    runtime: RuntimeOpt = Runtime.eager,
+    onnx: OnnxOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -443,13 +448,23 @@ def bench(
     specs = [parse_variant(v) for v in variants]
     if weights is not None:
         check_checkpoint_path(weights)
+    if onnx is not None and len(specs) > 1:
+        raise UsageError("--onnx gives one model's file: bench one variant with it")
     settings = _bench_settings(
         device=parse_device(device, meta_ok=False), batch_size=batch_size, resolution=resolution,
         num_classes=num_classes, iters=iters, seconds=seconds, warmup=warmup,
         amp=chosen(amp), channels_last=channels_last, compile=compile_,
-        threads=threads, train=train, weights=weights,
+        threads=threads, train=train, weights=weights, runtime=chosen(runtime), onnx=onnx,
     )  # fmt: skip
-    from ..measurement.timing.bench import benchmark
+    if onnx is not None and not onnx.is_file():
+        raise UsageError(f"--onnx {onnx}: no such file")
+    if settings.runtime == "onnxruntime":
+        from ..measurement.deploy.extra import require_deploy
+
+        require_deploy("--runtime onnxruntime")
+        from ..measurement.deploy import benchmark_onnx as benchmark
+    else:
+        from ..measurement.timing.bench import benchmark
     from ..views.bench import bench_view, noise_warnings
     from ..views.core import render
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..arch.specs import GRAMMAR_HINT, MAX_RESOLUTION, MIN_RESOLUTION
-from ..choices import AMP_DTYPES, ENGINES, FORMATS, OPTIMIZERS, POOLINGS, WEIGHT_DTYPES
+from ..choices import AMP_DTYPES, ENGINES, FORMATS, OPTIMIZERS, POOLINGS, RUNTIMES, WEIGHT_DTYPES
 from ..devices import DEVICE_HINT
 
 
@@ -138,5 +138,23 @@ TrainOpt = Annotated[
     typer.Option(
         "--train",
         help="Time a training step (cross-entropy, backward, no optimizer), not inference.",
+    ),
+]
+
+
+# Runtimes, shared by bench (and, to come, profile).
+Runtime = _choice("Runtime", RUNTIMES)
+RuntimeOpt = Annotated[
+    Runtime,
+    typer.Option(
+        "--runtime",
+        help="eager (the nn.Module), compile (torch.compile, inductor; compile time apart) or "
+        "onnxruntime (a fresh export in an InferenceSession; needs the deploy extra).",
+    ),
+]
+OnnxOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--onnx", help="With --runtime onnxruntime: time this .onnx file.", dir_okay=False
     ),
 ]

@@ -41,6 +41,13 @@ class BenchResult(RunSetup[str]):
     process_peak_method: str = ""
     """How ``process_peak_bytes`` was measured. JSON key and CSV field:
     ``process_peak_kind``, beside ``memory_kind``."""
+    runtime: str = "eager"
+    """What ran the model: eager, compile (torch.compile) or onnxruntime."""
+    compile_seconds: float | None = None
+    """torch.compile: the first call's time (tracing and compiling), apart from the
+    steady-state latency; onnxruntime: exporting the file and building the session."""
+    onnx_file: str | None = None
+    """onnxruntime: the user's file (--onnx), or None for a fresh export."""
 
 
 # ----------------------------------------------------------------------------- trust

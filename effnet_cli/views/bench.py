@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..reports import BenchResult
@@ -40,10 +41,28 @@ PEAK_NOTE = (
 )
 COMPILED_NOTE = " With --compile it is the eager module's step."
 PREDICTED_NOTE = "Predicted: the memory engine's peak of the same step."
+RUNTIME_NOTES = {
+    "compile": "compile: torch.compile (inductor); Setup s is its first call, which traces and "
+    "compiles, timed apart from the steady-state latency and not among the warm-up steps.",
+    "onnxruntime": "onnxruntime: a fresh `effnet export` (or --onnx FILE) in an "
+    "InferenceSession, CPU execution provider, full graph optimisation, --threads intra-op "
+    "threads (default: torch's); Setup s is the export and the session; its memory is "
+    "onnxruntime's own arena, outside torch's tensors, so only the RSS growth is given.",
+}
 TRAIN_NOTE = (
     "Training step, timed and measured: forward and cross-entropy on random labels, "
     "backward, zero_grad(set_to_none=True); no optimizer."
 )
+
+
+def _setup(r: BenchResult) -> str:
+    """torch.compile's first call, or onnxruntime's export and session; '–' for eager."""
+    return f"{r.compile_seconds:.1f}" if r.compile_seconds is not None else "–"
+
+
+def _tracked(figure: Callable[[BenchResult], int]) -> Callable[[BenchResult], str]:
+    """A live-tensor figure, '–' where the model ran outside torch (onnxruntime)."""
+    return lambda r: "–" if r.runtime == "onnxruntime" else nbytes(figure(r))
 
 
 def bench_columns(process_header: str = "Process peak") -> list[Column[BenchResult]]:
@@ -56,9 +75,11 @@ def bench_columns(process_header: str = "Process peak") -> list[Column[BenchResu
         Column("Batch", lambda r: str(r.batch_size), "batch_size"),
         Column("Res", lambda r: str(r.resolution), "resolution"),
         Column("Mode", lambda r: r.mode, "mode", align="l"),
+        Column("Runtime", lambda r: r.runtime, "runtime", align="l"),
         csv_field("amp"),
         csv_field("channels_last"),
         csv_field("compiled"),
+        csv_field("onnx_file"),
         csv_field("threads"),
         csv_field("warmup"),
         Column("Steps", lambda r: str(r.iterations), "iterations", keep=True),
@@ -81,10 +102,11 @@ def bench_columns(process_header: str = "Process peak") -> list[Column[BenchResu
             for stat in ("mean", "min", "max")
         ),
         Column("img/s", lambda r: f"{r.throughput:.1f}", "throughput", keep=True),
+        Column("Setup s", _setup, "compile_seconds"),
         Column(
-            "Peak memory", lambda r: nbytes(r.peak_memory_bytes), "peak_memory_bytes", keep=True
+            "Peak memory", _tracked(lambda r: r.peak_memory_bytes), "peak_memory_bytes", keep=True
         ),
-        Column("Predicted", lambda r: nbytes(r.predicted_peak_bytes), "predicted_peak_bytes"),
+        Column("Predicted", _tracked(lambda r: r.predicted_peak_bytes), "predicted_peak_bytes"),
         csv_field(JSON_NAMES["memory_method"], lambda r: r.memory_method),
         Column(process_header, lambda r: nbytes(r.process_peak_bytes), "process_peak_bytes"),
         csv_field(JSON_NAMES["process_peak_method"], lambda r: r.process_peak_method),
@@ -118,18 +140,20 @@ def bench_parts(results: list[BenchResult]) -> list[Part]:
         f"{first.warmup} warm-up step{'' if first.warmup == 1 else 's'} per model",
         f"amp {first.amp or 'off'}",
         "channels-last" if first.channels_last else "contiguous NCHW",
-        "torch.compile" if first.compiled else "eager",
+        "runtime " + ", ".join(dict.fromkeys(r.runtime for r in results)),
     ]
     if first.device == "cpu":
         options.append(f"{first.threads} threads")
     process = PROCESS_HEADERS.get(first.process_peak_method, "Process peak")
     why = PROCESS_NOTES.get(process, first.process_peak_method)
     train = [TRAIN_NOTE] if any(r.mode == "train" for r in results) else []
+    runtimes = {r.runtime for r in results}
     return [
         "Measured on this machine: " + " · ".join(options),
         grid("Latency, throughput and peak memory", bench_columns(process), results),
         PEAK_NOTE + (COMPILED_NOTE if first.compiled else ""),
         Note(PREDICTED_NOTE, needs=("Predicted",)),
+        *[Note(RUNTIME_NOTES[k], needs=("Setup s",)) for k in RUNTIME_NOTES if k in runtimes],
         Note(f"{process}: {why}.", needs=(process,)),
         *train,
         BENCH_NOTE,

@@ -110,7 +110,9 @@ def _to_onnx(model: torch.nn.Module, x: torch.Tensor, opset: int, dynamic: bool)
     return onnx_ir.to_proto(ir_model)
 
 
-def _session(path: Path, threads: int | None) -> Any:
+def session(path: Path, threads: int | None) -> Any:
+    """An onnxruntime session on the CPU execution provider, full graph optimisation,
+    ``threads`` intra-op threads; a file onnxruntime rejects is one line."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -121,7 +123,7 @@ def _session(path: Path, threads: int | None) -> Any:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types
         first = str(exc).strip().splitlines()[0][:200]
-        raise RuntimeFailure(f"onnxruntime cannot load the exported file: {first}") from None
+        raise RuntimeFailure(f"onnxruntime cannot load {path.name}: {first}") from None
 
 
 def _parity(model: torch.nn.Module, session: Any, shape: tuple[int, ...], dynamic: bool) -> dict:
@@ -189,8 +191,8 @@ def export_onnx(
             raise RuntimeFailure(f"onnx.checker rejects the export: {first}") from None
         seconds["check"] = time.perf_counter() - start
         start = time.perf_counter()
-        session = _session(tmp, torch.get_num_threads())
-        parity = _parity(model, session, shape, dynamic_batch)
+        sess = session(tmp, torch.get_num_threads())
+        parity = _parity(model, sess, shape, dynamic_batch)
         seconds["parity"] = time.perf_counter() - start
     ops = dict(Counter(n.op_type for n in proto.graph.node).most_common())
     return ExportReport(

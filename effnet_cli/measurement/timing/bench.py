@@ -114,8 +114,12 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
     model = ready(p, s)
     x = make_input(shape, s, device)
     step = step_fn(model, x, s, device)
+    clock = Clock(device)
+    compile_seconds = None
     try:
-        samples = time_steps(step, Clock(device), s, progress)
+        if s.compile:  # the first call traces and compiles: timed apart from the steady state
+            compile_seconds = clock.time(step) / 1e3
+        samples = time_steps(step, clock, s, progress)
     except Exception as exc:
         if s.compile:
             raise RuntimeFailure(compile_message(exc)) from None
@@ -145,4 +149,6 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
         predicted_peak_bytes=_predicted(p, s),
         process_peak_bytes=process_peak,
         process_peak_method=process.method,
+        runtime=s.runtime,
+        compile_seconds=compile_seconds,
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ...choices import AMP_DTYPES
+from ...choices import AMP_DTYPES, RUNTIMES
 from ...errors import UsageError
 
 MAX_ITERS = 100_000
@@ -34,6 +34,11 @@ class BenchSettings:
     threads: int | None = None
     train: bool = False
     weights: str | Path | None = None
+    runtime: str = "eager"
+    """eager (the nn.Module), compile (torch.compile, inductor) or onnxruntime (the exported
+    file in an InferenceSession, CPU execution provider)."""
+    onnx: str | Path | None = None
+    """With onnxruntime: the user's .onnx file instead of a fresh export."""
     command: ClassVar[str] = "bench"
 
     def validate(self) -> BenchSettings:
@@ -57,6 +62,31 @@ class BenchSettings:
             raise UsageError(
                 f"{self.command} needs a real device to time on (cpu, cuda, cuda:N, mps), not meta"
             )
+        return self._check_runtime()
+
+    def _check_runtime(self) -> BenchSettings:
+        """--runtime against the other options; --compile is --runtime compile."""
+        if self.runtime not in RUNTIMES:
+            accepted = ", ".join(RUNTIMES)
+            raise UsageError(f"--runtime must be one of {accepted}, got '{self.runtime}'")
+        if self.compile and self.runtime == "onnxruntime":
+            raise UsageError("--compile is --runtime compile: it does not go with onnxruntime")
+        if self.compile:
+            self.runtime = "compile"
+        self.compile = self.runtime == "compile"
+        if self.onnx is not None and self.runtime != "onnxruntime":
+            raise UsageError("--onnx FILE gives onnxruntime its model: use --runtime onnxruntime")
+        if self.runtime == "onnxruntime":
+            unsupported = [name for name, on in (("--train", self.train), ("--amp", self.amp),
+                           ("--channels-last", self.channels_last)) if on]  # fmt: skip
+            if self.device != "cpu":
+                raise UsageError("--runtime onnxruntime runs on its CPU execution provider "
+                                 "here: use --device cpu")  # fmt: skip
+            if unsupported:
+                raise UsageError(f"--runtime onnxruntime times float32 inference: drop "
+                                 f"{', '.join(unsupported)}")  # fmt: skip
+            if self.onnx is not None and self.weights is not None:
+                raise UsageError("--weights and --onnx both give the weights: use one")
         return self
 
 

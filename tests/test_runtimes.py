@@ -1,0 +1,85 @@
+"""bench --runtime: eager, torch.compile (compile time apart) and onnxruntime (a fresh
+export or the user's file, through the same timing loop); bad combinations are one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import torch
+from conftest import assert_one_line_error, run
+
+from effnet_cli.arch.specs import parse_variant
+from effnet_cli.measurement.deploy import extra
+from effnet_cli.measurement.deploy.exporting import export_onnx
+from effnet_cli.measurement.deploy.runtime import NOT_TRACKED
+
+TINY = "w=0.25,d=0.25,r=64"
+QUICK = ["--iters", "3", "--warmup", "1"]
+
+
+def test_onnxruntime_rows_time_a_fresh_export() -> None:
+    result = run("bench", TINY, "--runtime", "onnxruntime", *QUICK, "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    r = json.loads(result.stdout)["results"][0]
+    assert (r["runtime"], r["iterations"], r["mode"], r["onnx_file"]) == (
+        "onnxruntime", 3, "inference", None)  # fmt: skip
+    assert r["compile_seconds"] > 0 and r["latency_ms"]["median"] > 0
+    assert r["peak_memory_bytes"] == 0 and r["memory_kind"] == NOT_TRACKED
+    assert r["threads"] == torch.get_num_threads()
+
+
+def test_onnxruntime_times_the_users_file(tmp_path) -> None:
+    path = tmp_path / "tiny.onnx"
+    export_onnx(parse_variant(TINY), path, batch_size=2)
+    result = run("bench", TINY, "--runtime", "onnxruntime", "--onnx", str(path), "-b", "2",
+                 "--threads", "1", *QUICK, "-f", "csv")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    row = next(csv.DictReader(io.StringIO(result.stdout)))
+    assert (row["onnx_file"], row["runtime"], row["threads"]) == (str(path), "onnxruntime", "1")
+    table = run("bench", TINY, "--runtime", "onnxruntime", "--onnx", str(path), "-b", "2", *QUICK)
+    assert "onnxruntime: a fresh `effnet export`" in table.stdout and "–" in table.stdout
+    wrong = run("bench", TINY, "--runtime", "onnxruntime", "--onnx", str(path), *QUICK)
+    assert_one_line_error(wrong, 1, "its input is 2×3×64×64", "this run feeds 1×3×64×64")
+
+
+def test_compile_reports_its_first_call_apart(monkeypatch) -> None:
+    """The wiring, with torch.compile stood in by the identity (inductor itself is timed in
+    the README's table, where a C compiler runs for tens of seconds)."""
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: model)
+    for flag in (["--runtime", "compile"], ["--compile"]):
+        result = run("bench", TINY, *flag, *QUICK, "-f", "json")
+        r = json.loads(result.stdout)["results"][0]
+        assert r["runtime"] == "compile" and r["compiled"] and r["compile_seconds"] > 0
+    eager = json.loads(run("bench", TINY, *QUICK, "-f", "json").stdout)["results"][0]
+    assert eager["runtime"] == "eager" and eager["compile_seconds"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [(["--runtime", "x"], ("--runtime",)),
+     (["--runtime", "onnxruntime", "--train"], ("float32 inference", "--train")),
+     (["--runtime", "onnxruntime", "--amp", "bfloat16"], ("--amp",)),
+     (["--runtime", "onnxruntime", "--channels-last"], ("--channels-last",)),
+     (["--runtime", "onnxruntime", "--device", "cuda"], ("use --device cpu",)),
+     (["--runtime", "onnxruntime", "--compile"], ("--compile is --runtime compile",)),
+     (["--onnx", "x.onnx"], ("use --runtime onnxruntime",)),
+     (["--runtime", "onnxruntime", "--onnx", "/nonexistent.onnx"], ("no such file",))],
+)  # fmt: skip
+def test_bad_runtime_combinations_are_one_line(args: list[str], fragments) -> None:
+    assert_one_line_error(run("bench", TINY, *args, *QUICK), 2, *fragments)
+
+
+def test_onnx_file_names_one_model(tmp_path) -> None:
+    path = tmp_path / "x.onnx"
+    path.write_bytes(b"")
+    result = run("bench", TINY, "b0", "--runtime", "onnxruntime", "--onnx", str(path))
+    assert_one_line_error(result, 2, "bench one variant")
+
+
+def test_missing_extra_is_one_line(monkeypatch) -> None:
+    monkeypatch.setattr(extra, "find_spec", lambda name: None)
+    result = run("bench", TINY, "--runtime", "onnxruntime", *QUICK)
+    assert_one_line_error(result, 1, "--runtime onnxruntime needs onnx", "effnet[deploy]")
