@@ -56,6 +56,9 @@ FAMILY_KEYS: tuple[str, ...] = (
 themselves (stage tables, variants) are data in ``arch/families.py``; its ``FAMILIES``
 keys must be these, in this order (a test checks)."""
 
+QUANTIZE: tuple[str, ...] = ("int8",)
+"""--quantize of the onnxruntime runtime: static QDQ int8 (onnxruntime.quantization)."""
+
 RUNTIMES: tuple[str, ...] = ("eager", "compile", "onnxruntime")
 """--runtime of bench (and budget's latency): eager PyTorch, torch.compile (inductor), and
 ONNX Runtime on the `effnet export` file (the deploy extra)."""

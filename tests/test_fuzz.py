@@ -62,7 +62,7 @@ OPTIONS: dict[str, dict[str, Values | None]] = {  # option → its values (None:
               "--channels-last": FLAG, "--train": FLAG,
               "--weights": v(["/nonexistent.pt"], [""]), "--num-classes": CLASSES,
               "--runtime": v(["eager", "onnxruntime"], ["x", "tpu"]),
-              "--onnx": v(["/nonexistent.onnx"], [""])},
+              "--onnx": v(["/nonexistent.onnx"], [""]), "--quantize": v(["int8"], ["int4", ""])},
     "memory": {"-b": INTS, "-r": RES, "--train": FLAG,
                "--optimizer": v(["sgd", "adam", "adamw", "none"], ["rmsprop"]),
                "--device": v(["cpu", "meta"], ["cuda", "x"]), "--max-batch": FLAG,

@@ -45,6 +45,17 @@ def test_onnxruntime_times_the_users_file(tmp_path) -> None:
     assert_one_line_error(wrong, 1, "its input is 2×3×64×64", "this run feeds 1×3×64×64")
 
 
+def test_int8_is_timed_beside_float32() -> None:
+    result = run("bench", TINY, "--runtime", "onnxruntime", "--quantize", "int8", *QUICK,
+                 "-f", "json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    fp32, int8 = json.loads(result.stdout)["results"]
+    assert (fp32["quantize"], int8["quantize"]) == (None, "int8")
+    assert 0 < int8["onnx_bytes"] < fp32["onnx_bytes"] and int8["iterations"] == 3
+    table = run("bench", TINY, "--runtime", "onnxruntime", "--quantize", "int8", *QUICK).stdout
+    assert "onnxruntime int8" in table and "accuracy cannot be judged" in table
+
+
 def test_compile_reports_its_first_call_apart(monkeypatch) -> None:
     """The wiring, with torch.compile stood in by the identity (inductor itself is timed in
     the README's table, where a C compiler runs for tens of seconds)."""
@@ -66,7 +77,9 @@ def test_compile_reports_its_first_call_apart(monkeypatch) -> None:
      (["--runtime", "onnxruntime", "--device", "cuda"], ("use --device cpu",)),
      (["--runtime", "onnxruntime", "--compile"], ("--compile is --runtime compile",)),
      (["--onnx", "x.onnx"], ("use --runtime onnxruntime",)),
-     (["--runtime", "onnxruntime", "--onnx", "/nonexistent.onnx"], ("no such file",))],
+     (["--runtime", "onnxruntime", "--onnx", "/nonexistent.onnx"], ("no such file",)),
+     (["--quantize", "int8"], ("use --runtime onnxruntime",)),
+     (["--runtime", "onnxruntime", "--quantize", "int4"], ("--quantize",))],
 )  # fmt: skip
 def test_bad_runtime_combinations_are_one_line(args: list[str], fragments) -> None:
     assert_one_line_error(run("bench", TINY, *args, *QUICK), 2, *fragments)

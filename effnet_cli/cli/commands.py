@@ -45,6 +45,7 @@ from .options import (
     OutputOpt,
     PlotOpt,
     Pooling,
+    QuantizeOpt,
     RealDeviceOpt,
     ResolutionOpt,
     Runtime,
@@ -439,6 +440,7 @@ def bench(
     weights: WeightsOpt = None,
     runtime: RuntimeOpt = Runtime.eager,
     onnx: OnnxOpt = None,
+    quantize: QuantizeOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -455,6 +457,7 @@ def bench(
         num_classes=num_classes, iters=iters, seconds=seconds, warmup=warmup,
         amp=chosen(amp), channels_last=channels_last, compile=compile_,
         threads=threads, train=train, weights=weights, runtime=chosen(runtime), onnx=onnx,
+        quantize=chosen(quantize),
     )  # fmt: skip
     if onnx is not None and not onnx.is_file():
         raise UsageError(f"--onnx {onnx}: no such file")
@@ -474,7 +477,8 @@ def bench(
         for spec in specs:
             task = bar.add_task(spec.title, total=iters) if bar else None
             tick = (lambda n, total, t=task: bar.update(t, completed=n)) if bar else None
-            results.append(benchmark(spec, settings, tick))
+            timed = benchmark(spec, settings, tick)  # onnxruntime: float32, then int8
+            results += timed if isinstance(timed, list) else [timed]
     width = table_width(wide, output)
     emit(render(bench_view(results), fmt.value, width), output, width)
     notes_off_table(fmt, noise_warnings(results))

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from ..arch.specs import GRAMMAR_HINT, MAX_RESOLUTION, MIN_RESOLUTION
-from ..choices import AMP_DTYPES, ENGINES, FORMATS, OPTIMIZERS, POOLINGS, RUNTIMES, WEIGHT_DTYPES
+from ..choices import (
+    AMP_DTYPES,
+    ENGINES,
+    FORMATS,
+    OPTIMIZERS,
+    POOLINGS,
+    QUANTIZE,
+    RUNTIMES,
+    WEIGHT_DTYPES,
+)
 from ..devices import DEVICE_HINT
 
 
@@ -156,5 +165,13 @@ OnnxOpt = Annotated[
     Path | None,
     typer.Option(
         "--onnx", help="With --runtime onnxruntime: time this .onnx file.", dir_okay=False
+    ),
+]
+Quantize = _choice("Quantize", QUANTIZE)
+QuantizeOpt = Annotated[
+    Quantize | None,
+    typer.Option(
+        "--quantize",
+        help="With --runtime onnxruntime: also time the int8 static-QDQ file beside float32.",
     ),
 ]

@@ -48,6 +48,10 @@ class BenchResult(RunSetup[str]):
     steady-state latency; onnxruntime: exporting the file and building the session."""
     onnx_file: str | None = None
     """onnxruntime: the user's file (--onnx), or None for a fresh export."""
+    quantize: str | None = None
+    """onnxruntime: 'int8' for the QDQ-quantized file, None for float32."""
+    onnx_bytes: int | None = None
+    """onnxruntime: the size of the file timed."""
 
 
 # ----------------------------------------------------------------------------- trust

@@ -48,6 +48,10 @@ RUNTIME_NOTES = {
     "InferenceSession, CPU execution provider, full graph optimisation, --threads intra-op "
     "threads (default: torch's); Setup s is the export and the session; its memory is "
     "onnxruntime's own arena, outside torch's tensors, so only the RSS growth is given.",
+    "int8": "int8: the same file after static QDQ quantization (onnxruntime.quantization: "
+    "weights int8 per channel, activations uint8, min-max ranges from 8 random inputs); "
+    "Setup s is the quantization and its session. Its accuracy cannot be judged here: that "
+    "needs images and trained weights.",
 }
 TRAIN_NOTE = (
     "Training step, timed and measured: forward and cross-entropy on random labels, "
@@ -75,7 +79,14 @@ def bench_columns(process_header: str = "Process peak") -> list[Column[BenchResu
         Column("Batch", lambda r: str(r.batch_size), "batch_size"),
         Column("Res", lambda r: str(r.resolution), "resolution"),
         Column("Mode", lambda r: r.mode, "mode", align="l"),
-        Column("Runtime", lambda r: r.runtime, "runtime", align="l"),
+        Column(
+            "Runtime",
+            lambda r: " ".join(filter(None, (r.runtime, r.quantize))),
+            "runtime",
+            lambda r: r.runtime,
+            align="l",
+        ),
+        csv_field("quantize"),
         csv_field("amp"),
         csv_field("channels_last"),
         csv_field("compiled"),
@@ -103,6 +114,7 @@ def bench_columns(process_header: str = "Process peak") -> list[Column[BenchResu
         ),
         Column("img/s", lambda r: f"{r.throughput:.1f}", "throughput", keep=True),
         Column("Setup s", _setup, "compile_seconds"),
+        Column("File", lambda r: nbytes(r.onnx_bytes) if r.onnx_bytes else "–", "onnx_bytes"),
         Column(
             "Peak memory", _tracked(lambda r: r.peak_memory_bytes), "peak_memory_bytes", keep=True
         ),
@@ -147,12 +159,18 @@ def bench_parts(results: list[BenchResult]) -> list[Part]:
     process = PROCESS_HEADERS.get(first.process_peak_method, "Process peak")
     why = PROCESS_NOTES.get(process, first.process_peak_method)
     train = [TRAIN_NOTE] if any(r.mode == "train" for r in results) else []
-    runtimes = {r.runtime for r in results}
+    runtimes = {r.runtime for r in results} | {r.quantize for r in results if r.quantize}
     return [
         "Measured on this machine: " + " · ".join(options),
         grid("Latency, throughput and peak memory", bench_columns(process), results),
-        PEAK_NOTE + (COMPILED_NOTE if first.compiled else ""),
-        Note(PREDICTED_NOTE, needs=("Predicted",)),
+        *(
+            [
+                PEAK_NOTE + (COMPILED_NOTE if first.compiled else ""),
+                Note(PREDICTED_NOTE, needs=("Predicted",)),
+            ]
+            if runtimes - {"onnxruntime", "int8"}
+            else []
+        ),
         *[Note(RUNTIME_NOTES[k], needs=("Setup s",)) for k in RUNTIME_NOTES if k in runtimes],
         Note(f"{process}: {why}.", needs=(process,)),
         *train,

@@ -27,6 +27,7 @@ from ..timing.settings import BenchSettings
 from ..trace.prepare import input_shape
 from .exporting import export_onnx, session
 from .extra import require_deploy
+from .quantize import quantize_int8
 
 NOT_TRACKED = "not measured: onnxruntime's arena holds no torch tensors"
 """What bench's live-tensor peak says for onnxruntime rows (the RSS growth still applies)."""
@@ -48,25 +49,44 @@ def _file_shape(sess: Any, shape: tuple[int, ...], path: Path) -> None:
 
 def benchmark_onnx(
     spec: ResolvedSpec, settings: BenchSettings, progress: Progress | None = None
-) -> BenchResult:
-    """Export ``spec`` (or read --onnx), build the session, warm up and time ``run``."""
+) -> list[BenchResult]:
+    """Export ``spec`` (or read --onnx), and with --quantize int8 quantize it too; time each
+    file in its own session: one result per file, float32 first."""
     require_deploy("--runtime onnxruntime")
     s = settings.validate()
     shape = input_shape(spec, s.resolution, s.batch_size)
     threads = s.threads or torch.get_num_threads()
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="effnet-ort-") as tmp:
+        start = time.perf_counter()
         path = Path(s.onnx) if s.onnx else Path(tmp) / "model.onnx"
         if s.onnx is None:
             export_onnx(spec, path, s.resolution, s.batch_size, weights=s.weights)
         elif not path.is_file():
             raise RuntimeFailure(f"{path}: no such .onnx file")
-        base = process_rss_bytes()  # as eager's: from before the session holds the weights
-        sess = session(path, threads)
-    setup = time.perf_counter() - start
+        files = [(path, None, time.perf_counter() - start)]
+        if s.quantize:
+            start = time.perf_counter()
+            int8 = Path(tmp) / "model.int8.onnx"
+            name = session(path, threads).get_inputs()[0].name
+            quantize_int8(path, int8, name, shape)
+            files.append((int8, s.quantize, time.perf_counter() - start))
+        return [_time_file(spec, s, shape, threads, f, progress) for f in files]
+
+
+def _time_file(
+    spec: ResolvedSpec, s: BenchSettings, shape: tuple[int, ...], threads: int,
+    file: tuple[Path, str | None, float], progress: Progress | None,
+) -> BenchResult:  # fmt: skip
+    """One file's session, warmed up and timed; its setup is what made the file plus the
+    session."""
+    path, quantize, made = file
+    base = process_rss_bytes()  # as eager's: from before the session holds the weights
+    start = time.perf_counter()
+    sess = session(path, threads)
+    setup = made + time.perf_counter() - start
     _file_shape(sess, shape, path)
-    name = sess.get_inputs()[0].name
-    feed = {name: np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
+    feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
+        shape, dtype=np.float32)}  # fmt: skip
     reset_peak_rss()
     samples = time_steps(lambda: sess.run(None, feed), Clock(torch.device("cpu")), s, progress)
     latency = stats(samples)
@@ -78,5 +98,6 @@ def benchmark_onnx(
         memory_method=NOT_TRACKED, samples_ms=samples, predicted_peak_bytes=0,
         process_peak_bytes=max(0, process_peak_rss_bytes() - base),
         process_peak_method="process peak RSS increase", runtime="onnxruntime",
-        compile_seconds=setup, onnx_file=str(s.onnx) if s.onnx else None,
+        compile_seconds=setup, onnx_file=str(s.onnx) if s.onnx else None, quantize=quantize,
+        onnx_bytes=path.stat().st_size,
     )  # fmt: skip

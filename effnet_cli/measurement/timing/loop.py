@@ -74,6 +74,9 @@ def ready(p: Prepared, s: BenchSettings) -> Any:
     model.train(s.train)
     if s.compile:
         try:
+            # every model shares EfficientNet.forward's code object: without a reset, the
+            # ninth model of one run passes dynamo's recompile limit and runs eager, silently
+            torch._dynamo.reset()
             model = torch.compile(model)
         except Exception as exc:  # torch raises many types where compile is unsupported
             raise RuntimeFailure(compile_message(exc)) from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ...choices import AMP_DTYPES, RUNTIMES
+from ...choices import AMP_DTYPES, QUANTIZE, RUNTIMES
 from ...errors import UsageError
 
 MAX_ITERS = 100_000
@@ -39,6 +39,8 @@ class BenchSettings:
     file in an InferenceSession, CPU execution provider)."""
     onnx: str | Path | None = None
     """With onnxruntime: the user's .onnx file instead of a fresh export."""
+    quantize: str | None = None
+    """With onnxruntime: 'int8' also times the static-QDQ-quantized file beside float32."""
     command: ClassVar[str] = "bench"
 
     def validate(self) -> BenchSettings:
@@ -76,6 +78,10 @@ class BenchSettings:
         self.compile = self.runtime == "compile"
         if self.onnx is not None and self.runtime != "onnxruntime":
             raise UsageError("--onnx FILE gives onnxruntime its model: use --runtime onnxruntime")
+        if self.quantize is not None and self.quantize not in QUANTIZE:
+            raise UsageError(f"--quantize must be {', '.join(QUANTIZE)}, got '{self.quantize}'")
+        if self.quantize is not None and self.runtime != "onnxruntime":
+            raise UsageError("--quantize int8 quantizes the ONNX file: use --runtime onnxruntime")
         if self.runtime == "onnxruntime":
             unsupported = [name for name, on in (("--train", self.train), ("--amp", self.amp),
                            ("--channels-last", self.channels_last)) if on]  # fmt: skip
