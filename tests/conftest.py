@@ -119,3 +119,20 @@ def steady(monkeypatch) -> None:
     from effnet_cli.measurement.timing.drift import PARTS, Drift
 
     monkeypatch.setattr(trust, "drift", lambda then: Drift(dict.fromkeys(PARTS, 1.0), 0.05, 0.0))
+
+
+def calibrate_into(path: Path):
+    """A latency calibration run into the cache under ``path`` and written there even when
+    the machine was busy (calibration() then serves that run only and caches nothing, and
+    the next prediction would calibrate afresh, with other figures than a test holds)."""
+    import torch
+
+    from effnet_cli.measurement.timing import latency
+    from effnet_cli.measurement.timing.cache import cache_key, cache_path, write_cache
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(path))
+        cal, _ = latency.calibration()
+        entries = {cache_key("cpu", torch.get_num_threads()): latency._dump(cal)}
+        write_cache(cache_path(latency.CACHE_NAME), entries, "latency calibration")
+    return cal

@@ -9,7 +9,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from conftest import assert_one_line_error, run
+from conftest import assert_one_line_error, calibrate_into, run
 
 from effnet_cli import budget
 from effnet_cli.arch.specs import OFFICIAL
@@ -336,13 +336,8 @@ def test_measure_does_not_time_what_is_predicted_far_over(monkeypatch) -> None:
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
     """A latency calibration run once into a cache of this module's own."""
-    from effnet_cli.measurement.timing import latency as latency
-
     path = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(path))
-        cal, _ = latency.calibration()
-    return str(path), cal
+    return str(path), calibrate_into(path)
 
 
 def test_latency_is_the_latency_models_estimate(calibrated, steady, monkeypatch) -> None:

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import assert_one_line_error, run
+from conftest import assert_one_line_error, calibrate_into, run
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from effnet_cli.arch.specs import parse_variant
@@ -29,10 +29,8 @@ TINY = "w=0.5,d=0.3,r=96"
 def cache(tmp_path_factory) -> str:
     """One calibrated cache (roofline and latency model) shared by this module's tests."""
     path = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(path))
-        cal, _ = latency.calibration()  # a note may say the machine was busy
-        assert len(cal.models) == len(latency.CALIBRATION) + len(latency.FRONTS)
+    cal = calibrate_into(path)
+    assert len(cal.models) == len(latency.CALIBRATION) + len(latency.FRONTS)
     return str(path)
 
 

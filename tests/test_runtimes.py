@@ -96,3 +96,38 @@ def test_missing_extra_is_one_line(monkeypatch) -> None:
     monkeypatch.setattr(extra, "find_spec", lambda name: None)
     result = run("bench", TINY, "--runtime", "onnxruntime", *QUICK)
     assert_one_line_error(result, 1, "--runtime onnxruntime needs onnx", "effnet[deploy]")
+
+
+def test_profile_on_onnxruntime_attributes_every_node_to_a_stage() -> None:
+    """Every kernel onnxruntime ran lands in a stage (an unattributable one would be an
+    error), so the stages and the op types sum to the same time."""
+    result = run("profile", "w=0.5,d=0.3,r=96", "--runtime", "onnxruntime", "--iters", "3",
+                 "--warmup", "1", "-f", "json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    stages = doc["stages"]
+    assert [s["stage"] for s in stages] == list(range(1, 11))  # Table 1's 9, FC apart
+    assert doc["steps"] == 3 and doc["end_to_end_ms"] > 0
+    assert sum(s["ms"] for s in stages) == pytest.approx(doc["stage_sum_ms"])
+    assert sum(s["kernel_ms"] for s in stages) == pytest.approx(doc["kernel_sum_ms"])
+    assert sum(doc["op_types"].values()) == pytest.approx(doc["kernel_sum_ms"])
+    assert all(s["ms"] >= s["kernel_ms"] >= 0 for s in stages)
+    assert doc["stage_sum_ms"] >= doc["kernel_sum_ms"]
+    assert sum(s["nodes"] for s in stages) == sum(doc["op_nodes"].values())
+    assert stages[-1]["operator"] == "Flatten & Dropout & FC" and stages[-1]["nodes"] >= 1
+    table = run("profile", "w=0.5,d=0.3,r=96", "--runtime", "onnxruntime", "--iters", "2")
+    assert "Attribution:" in table.stdout and "QuickGelu" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [(["--predict-only"], ("--predict-only", "not for --runtime onnxruntime")),
+     (["--train"], ("float32 inference",)), (["--runtime", "compile"], ())],
+)  # fmt: skip
+def test_profile_runtime_bad_input_is_one_line(args: list[str], fragments) -> None:
+    flags = ["--runtime", "onnxruntime"] if "--runtime" not in args else []
+    result = run("profile", TINY, *flags, *args, "--iters", "2")
+    if args == ["--runtime", "compile"]:
+        assert_one_line_error(result, 2, "profile times eager or onnxruntime")
+    else:
+        assert_one_line_error(result, 2, *fragments)

@@ -506,6 +506,33 @@ RecalibrateOpt = Annotated[
 ]
 
 
+ProfileRuntimeOpt = Annotated[
+    Runtime,
+    typer.Option(
+        "--runtime",
+        help="eager (default) or onnxruntime (a fresh export under onnxruntime's profiler, "
+        "per stage and op type; needs the deploy extra).",
+    ),
+]
+
+
+def _profile_onnx(spec: Any, settings: Any, fmt: Format, output: Path | None, wide: bool,
+                  plot: Path | None) -> None:  # fmt: skip
+    """profile --runtime onnxruntime: onnxruntime's own per-node times, by stage."""
+    refused = [name for name, on in (("--predict-only", settings.predict_only),
+               ("--recalibrate", settings.recalibrate), ("--plot", plot)) if on]  # fmt: skip
+    if refused:
+        raise UsageError(f"{', '.join(refused)}: not for --runtime onnxruntime (its profile "
+                         "is measured; the latency model is eager PyTorch's)")  # fmt: skip
+    from ..measurement.deploy.extra import require_deploy
+
+    require_deploy("--runtime onnxruntime")
+    from ..measurement.deploy import profile_onnx
+    from ..views.deploy import onnx_profile_view
+
+    deliver(onnx_profile_view(profile_onnx(spec, settings)), fmt, output, None, wide)
+
+
 @app.command(short_help="Where the time goes: per stage and op kind, roofline, predicted.")
 def profile(
     variant: VariantArg,
@@ -524,6 +551,7 @@ def profile(
     predict_only: PredictOnlyOpt = False,
     recalibrate: RecalibrateOpt = False,
     weights: WeightsOpt = None,
+    runtime: ProfileRuntimeOpt = Runtime.eager,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     plot: PlotOpt = None,
@@ -543,7 +571,13 @@ def profile(
         seconds=seconds, warmup=warmup, amp=chosen(amp),
         channels_last=channels_last, threads=threads, train=train, weights=weights,
         op_steps=op_steps, predict_only=predict_only, recalibrate=recalibrate,
+        runtime=chosen(runtime),
     ).validate()  # fmt: skip
+    if settings.runtime == "compile":
+        raise UsageError("profile times eager or onnxruntime: torch.compile's graph has no "
+                         "per-module stage marks")  # fmt: skip
+    if settings.runtime == "onnxruntime":
+        return _profile_onnx(spec, settings, fmt, output, wide, plot)
     from ..measurement.timing.profiling import profile as run_profile
     from ..views.profile import profile_view, profile_warnings
 

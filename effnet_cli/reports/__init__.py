@@ -35,7 +35,7 @@ from .budget import (
 )
 from .common import RunSetup
 from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
-from .deploy import ExportReport
+from .deploy import ExportReport, OnnxProfile, OnnxStage
 from .memory import MeasuredPeak, MemoryReport, MemoryStage
 from .paper import PaperRow, PaperTable
 from .timing import BenchResult, CalibrationState, DeviceRoofline, ProfileReport, ProfileRow
@@ -60,6 +60,8 @@ __all__ = [
     "MemoryReport",
     "MemoryStage",
     "OfficialRow",
+    "OnnxProfile",
+    "OnnxStage",
     "PaperRow",
     "PaperTable",
     "PhiCandidate",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..reports import ExportReport
+from ..reports import ExportReport, OnnxProfile, OnnxStage
 from .core import Column, Facts, Part, View, csv_text, grid, to_dict
 from .numbers import nbytes
 
-__all__ = ["FP32_TARGET", "export_view"]
+__all__ = ["FP32_TARGET", "export_view", "onnx_profile_view"]
 
 FP32_TARGET = 1e-4
 """Largest |onnxruntime − torch| over the logits that float32 parity allows."""
@@ -71,3 +71,52 @@ def export_view(r: ExportReport) -> View:
     row = _csv_row(r)
     columns = [Column("", None, key, lambda d, k=key: d[k]) for key in row]
     return View(lambda w: export_parts(r), lambda: to_dict(r), lambda: csv_text(columns, [row]))
+
+
+# ----------------------------------------------------------------------------- profile
+
+ONNX_STAGES: list[Column[OnnxStage]] = [
+    Column("Stage", lambda s: str(s.stage), "stage", keep=True),
+    Column("Operator", lambda s: s.operator, "operator", align="l"),
+    Column("ms", lambda s: f"{s.ms:.3f}", "ms", keep=True),
+    Column("Kernels ms", lambda s: f"{s.kernel_ms:.3f}", "kernel_ms"),
+    Column("Share", lambda s: f"{100 * s.share:.1f}%", "share", keep=True),
+    Column("Nodes", lambda s: str(s.nodes), "nodes"),
+]
+OP_TYPES: list[Column[tuple[str, float, int]]] = [
+    Column("Op type (as run)", lambda o: o[0], align="l", keep=True),
+    Column("ms", lambda o: f"{o[1]:.3f}", keep=True),
+    Column("Nodes", lambda o: str(o[2])),
+]
+
+
+def _profile_lines(p: OnnxProfile) -> list[tuple[str, str]]:
+    gap = (p.stage_sum_ms - p.end_to_end_ms) / p.end_to_end_ms if p.end_to_end_ms else 0.0
+    return [
+        ("Runtime", f"onnxruntime, CPU execution provider, full graph optimisation, "
+                    f"{p.threads} intra-op threads"),
+        ("Input", f"{p.batch_size}×3×{p.resolution}×{p.resolution} float32"),
+        ("End to end", f"{p.end_to_end_ms:.3f} ms median of {p.steps} profiled steps "
+                       "(onnxruntime's model_run)"),
+        ("Stages, summed", f"{p.stage_sum_ms:.3f} ms, {100 * gap:+.1f}% from the whole "
+                           f"(kernels alone {p.kernel_sum_ms:.3f} ms; the rest, the waits "
+                           "between them)"),
+        ("Fused or added nodes", f"{p.fused_nodes} of the optimized graph are not in the file"),
+    ]  # fmt: skip
+
+
+def onnx_profile_parts(p: OnnxProfile) -> list[Part]:
+    ops = [(k, v, p.op_nodes[k]) for k, v in p.op_types.items()]
+    return [
+        Facts(f"{p.title} on onnxruntime", _profile_lines(p)),
+        grid("Per stage (per step: kernels and the waits before them)", ONNX_STAGES, p.stages),
+        grid("Per op type of the graph onnxruntime ran", OP_TYPES, ops),
+        f"Attribution: {p.attribution}. QuickGelu is onnxruntime's fused SiLU; ReorderInput "
+        "and ReorderOutput change layout to and from NCHWc blocks.",
+    ]
+
+
+def onnx_profile_view(p: OnnxProfile) -> View:
+    leading = {"variant": p.variant, "runtime": "onnxruntime"}
+    return View(lambda w: onnx_profile_parts(p), lambda: to_dict(p),
+                lambda: csv_text(ONNX_STAGES, p.stages, leading))  # fmt: skip

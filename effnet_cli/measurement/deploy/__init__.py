@@ -5,4 +5,7 @@ checks it with onnx's checker and runs it in onnxruntime against torch's logits;
 
 from ...lazy import lazy_exports
 
-__getattr__ = lazy_exports(__name__, {"export_onnx": "exporting", "benchmark_onnx": "runtime"})
+__getattr__ = lazy_exports(
+    __name__,
+    {"export_onnx": "exporting", "benchmark_onnx": "runtime", "profile_onnx": "profiling"},
+)
