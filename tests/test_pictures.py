@@ -37,6 +37,20 @@ def test_list_and_compare_plots(tmp_path) -> None:
     assert png.read_bytes().startswith(PNG)
 
 
+def test_list_plot_draws_one_line_per_family_with_paper_figures(monkeypatch, tmp_path) -> None:
+    """EfficientNet's B0-B7 and the EfficientNet paper's ResNets are two curves: no segment
+    joins B7 to ResNet-50."""
+    from effnet_cli.measurement.counting.analysis import list_variants
+    from effnet_cli.views import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    plots.plot_list(list_variants(), tmp_path / "list.png")
+    macs_axis = figures[0].axes[0]
+    lines = {line.get_label(): len(line.get_xdata()) for line in macs_axis.get_lines()}
+    assert lines == {"EfficientNet": 8, "ResNet": 2}
+
+
 def test_exports_hold_what_the_terminal_shows(tmp_path) -> None:
     html, svg = tmp_path / "b0.html", tmp_path / "list.svg"
     result = _ok("summary", "b0", "--export", str(html))

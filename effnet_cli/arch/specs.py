@@ -9,8 +9,8 @@ whose stage rows come from the family data (``families.py``) scaled by the rules
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ..kinds import BlockKind, SpecKind, StageRole
 from .families import FAMILIES, FIXED, V1, WIDTH, Coefficients, ConvRow, Family, family_of
@@ -155,7 +155,9 @@ def scaled_stages(
     return tuple(rows)
 
 
-def _head_row(head: ConvRow, stage: int, in_channels: int, channels: Any) -> StageSpec:
+def _head_row(
+    head: ConvRow, stage: int, in_channels: int, channels: Callable[[ConvRow], int]
+) -> StageSpec:
     """The head's Table-1 row: its conv, pooling and the classifier; a head without a conv
     (ResNet, MobileNetV1) is pooling and FC on the last stage's channels, kernel 0."""
     if not head.channels:

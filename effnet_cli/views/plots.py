@@ -91,26 +91,28 @@ def plot_sweep(sweep: Sweep, path: Path) -> None:
 
 
 def plot_list(variants: VariantList, path: Path) -> None:
-    """The paper's top-1 against measured MACs and against parameters (variants it reports)."""
+    """The paper's top-1 against measured MACs and against parameters: one line per family
+    whose variants the paper reports (EfficientNet B0-B7, ResNet-50 and -152)."""
     plt = pyplot()
-    known = [r for r in variants.rows if r.paper is not None]
     fig, (ax_macs, ax_params) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
-    top1 = [r.paper.top1 for r in known]
-    for ax, xs, label in (
-        (ax_macs, [r.macs / 1e9 for r in known], f"{MACS_AXIS}, billions"),
-        (ax_params, [r.params / 1e6 for r in known], "parameters, millions"),
-    ):
-        ax.plot(xs, top1, "o-")
-        for x, y, r in zip(xs, top1, known, strict=True):
-            ax.annotate(r.variant.upper(), (x, y), textcoords="offset points", xytext=(4, -10),
-                        fontsize=8)  # fmt: skip
+    sections = [s for s in variants.sections if any(r.paper for r in s.rows)]
+    for section in sections:
+        known = [r for r in section.rows if r.paper is not None]
+        top1 = [r.paper.top1 for r in known]
+        for ax, xs in ((ax_macs, [r.macs / 1e9 for r in known]),
+                       (ax_params, [r.params / 1e6 for r in known])):  # fmt: skip
+            ax.plot(xs, top1, "o-", label=section.title.split(" ")[0])
+            for x, y, r in zip(xs, top1, known, strict=True):
+                ax.annotate(r.variant.upper(), (x, y), textcoords="offset points",
+                            xytext=(4, -10), fontsize=8)  # fmt: skip
+    for ax, label in ((ax_macs, f"{MACS_AXIS}, billions"), (ax_params, "parameters, millions")):
         ax.set(xscale="log", xlabel=label)
         _plain_log(ax.xaxis)
         ax.grid(True, which="both", alpha=0.3)
-    tables = ", ".join(s.paper_table for s in variants.sections if any(r.paper for r in s.rows))
-    ax_macs.set_ylabel(f"ImageNet top-1 % (paper, {tables})")
-    names = f"{known[0].variant.upper()}-{known[-1].variant.upper()}"
-    fig.suptitle(f"EfficientNet {names}: the paper's accuracy against measured cost")
+    ax_macs.legend(fontsize=8)
+    tables = ", ".join(dict.fromkeys(s.paper_table for s in sections))
+    ax_macs.set_ylabel(f"ImageNet top-1 % (EfficientNet paper, {tables})")
+    fig.suptitle("The paper's accuracy against measured cost")
     _save(fig, path)
 
 
