@@ -20,11 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from effnet_cli.arch.specs import parse_variant
-from effnet_cli.measurement.deploy.exporting import export_onnx, session
+from effnet_cli.measurement.deploy.exporting import export_onnx, random_feed, session
 from effnet_cli.measurement.deploy.runtime import benchmark_onnx
 from effnet_cli.measurement.timing.settings import BenchSettings
 
@@ -32,8 +31,7 @@ from effnet_cli.measurement.timing.settings import BenchSettings
 def bare_loop(path: Path, shape: tuple[int, ...], threads: int, steps: int) -> list[float]:
     """What a user would write by hand: one session, perf_counter either side of run."""
     sess = session(path, threads)
-    feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
-        shape, dtype=np.float32)}  # fmt: skip
+    feed = random_feed(sess, shape)
     sess.run(None, feed)
     sess.run(None, feed)
     samples = []

@@ -74,10 +74,12 @@ def check_opset(opset: int | None) -> int:
 
 
 @contextlib.contextmanager
-def _quiet() -> Any:
-    """The exporter prints its progress to stdout and logs warnings (torchvision missing,
-    deprecations): effnet's stdout is its report, so they are held back."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch")]
+def quiet() -> Any:
+    """torch's exporter and onnxruntime's quantization tools print progress to stdout and
+    log warnings (torchvision missing, deprecations, calibration steps): effnet's stdout is
+    its report, so they are held back."""
+    names = ("torch.onnx", "torch.export", "torch", "")  # "": the root logger
+    loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
@@ -96,7 +98,7 @@ def _to_onnx(model: torch.nn.Module, x: torch.Tensor, opset: int, dynamic: bool)
     from onnxscript.optimizer import fold_constants, remove_unused_nodes
 
     shapes = ({0: torch.export.Dim("batch", min=1, max=4096)},) if dynamic else None
-    with _quiet():
+    with quiet():
         try:
             program = torch.onnx.export(model, (x,), None, dynamo=True, opset_version=opset,
                                         optimize=False, dynamic_shapes=shapes)  # fmt: skip
@@ -110,20 +112,33 @@ def _to_onnx(model: torch.nn.Module, x: torch.Tensor, opset: int, dynamic: bool)
     return onnx_ir.to_proto(ir_model)
 
 
-def session(path: Path, threads: int | None) -> Any:
+def session(path: Path, threads: int | None, profile: Path | None = None) -> Any:
     """An onnxruntime session on the CPU execution provider, full graph optimisation,
-    ``threads`` intra-op threads; a file onnxruntime rejects is one line."""
+    ``threads`` intra-op threads; a file onnxruntime rejects is one line. With ``profile``
+    (a directory), onnxruntime's profiler is on and the optimized graph is written there
+    as optimized.onnx, for `profile --runtime onnxruntime` to read."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
+    if profile is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(profile / "profile")
+        options.optimized_model_filepath = str(profile / "optimized.onnx")
+        options.log_severity_level = 3  # the optimized file's hardware warning is expected
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types
         first = str(exc).strip().splitlines()[0][:200]
         raise RuntimeFailure(f"onnxruntime cannot load {path.name}: {first}") from None
+
+
+def random_feed(sess: Any, shape: tuple[int, ...]) -> dict[str, Any]:
+    """The one input bench and profile feed a session: seeded float32, made before timing."""
+    data = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    return {sess.get_inputs()[0].name: data}
 
 
 def _parity(model: torch.nn.Module, session: Any, shape: tuple[int, ...], dynamic: bool) -> dict:

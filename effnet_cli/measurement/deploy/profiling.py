@@ -20,7 +20,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ...arch.specs import ResolvedSpec
@@ -29,7 +28,7 @@ from ...reports import OnnxProfile, OnnxStage
 from ..timing.settings import BenchSettings
 from ..trace.prepare import input_shape
 from ..trace.stages import StageMap
-from .exporting import export_onnx
+from .exporting import export_onnx, random_feed, session
 from .extra import require_deploy
 
 ATTRIBUTION = (
@@ -97,29 +96,21 @@ def profile_onnx(spec: ResolvedSpec, settings: BenchSettings) -> OnnxProfile:
     """Export ``spec``, run it under onnxruntime's profiler and sum the kernels per stage."""
     require_deploy("--runtime onnxruntime")
     import onnx
-    import onnxruntime as ort
 
     s = settings
     shape = input_shape(spec, s.resolution, s.batch_size)
     threads = s.threads or torch.get_num_threads()
     steps = s.iters or STEPS
     with tempfile.TemporaryDirectory(prefix="effnet-ortprof-") as tmp:
-        exported, optimized = Path(tmp) / "model.onnx", Path(tmp) / "optimized.onnx"
+        exported = Path(tmp) / "model.onnx"
         export_onnx(spec, exported, s.resolution, s.batch_size, weights=s.weights)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.enable_profiling = True
-        options.profile_file_prefix = str(Path(tmp) / "profile")
-        options.optimized_model_filepath = str(optimized)
-        options.log_severity_level = 3  # the optimized file's hardware warning is expected
-        sess = ort.InferenceSession(str(exported), options, providers=["CPUExecutionProvider"])
-        feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
-            shape, dtype=np.float32)}  # fmt: skip
+        sess = session(exported, threads, profile=Path(tmp))
+        feed = random_feed(sess, shape)
         for _ in range(s.warmup + steps):
             sess.run(None, feed)
         nodes, runs = _events(sess.end_profiling(), s.warmup)
-        scopes, graph = _scopes(onnx.load(str(exported))), onnx.load(str(optimized)).graph
+        optimized = onnx.load(str(Path(tmp) / "optimized.onnx")).graph
+        scopes, graph = _scopes(onnx.load(str(exported))), optimized
     return _summarize(spec, shape, threads, nodes, runs, scopes, graph)
 
 

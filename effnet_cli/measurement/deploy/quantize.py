@@ -11,15 +11,13 @@ can be said about top-1, and effnet says so beside every int8 figure.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...errors import RuntimeFailure
+from .exporting import quiet
 
 SAMPLES = 8
 """Random calibration inputs (seeded): enough for min-max ranges of a random-weight model."""
@@ -51,11 +49,8 @@ def quantize_int8(fp32: Path, out: Path, input_name: str, shape: tuple[int, ...]
 
     reader = type("Reader", (_RandomInputs, CalibrationDataReader), {})(input_name, shape)
     pre = out.with_suffix(".pre.onnx")
-    quiet = logging.getLogger()
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet():
             quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
             quantize_static(
                 str(pre), str(out), reader, quant_format=QuantFormat.QDQ,
@@ -66,5 +61,4 @@ def quantize_int8(fp32: Path, out: Path, input_name: str, shape: tuple[int, ...]
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise RuntimeFailure(f"int8 quantization failed: {type(exc).__name__}: {first}") from None
     finally:
-        quiet.setLevel(level)
         pre.unlink(missing_ok=True)

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ...arch.specs import ResolvedSpec
@@ -25,7 +24,7 @@ from ...reports import BenchResult
 from ..timing.loop import Clock, Progress, stats, time_steps
 from ..timing.settings import BenchSettings
 from ..trace.prepare import input_shape
-from .exporting import export_onnx, session
+from .exporting import export_onnx, random_feed, session
 from .extra import require_deploy
 from .quantize import quantize_int8
 
@@ -85,8 +84,7 @@ def _time_file(
     sess = session(path, threads)
     setup = made + time.perf_counter() - start
     _file_shape(sess, shape, path)
-    feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
-        shape, dtype=np.float32)}  # fmt: skip
+    feed = random_feed(sess, shape)
     reset_peak_rss()
     samples = time_steps(lambda: sess.run(None, feed), Clock(torch.device("cpu")), s, progress)
     latency = stats(samples)
