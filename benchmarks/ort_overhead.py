@@ -57,7 +57,7 @@ def main() -> None:
         settings = BenchSettings(iters=args.steps, warmup=2, runtime="onnxruntime", onnx=path)
         ratios = []
         for _ in range(args.rounds):
-            harness = benchmark_onnx(spec, settings).latency_ms["median"]
+            harness = benchmark_onnx(spec, settings)[0].latency_ms["median"]  # float32
             bare = statistics.median(bare_loop(path, (1, 3, res, res), threads, args.steps))
             ratios.append(harness / bare)
             print(f"bench --runtime onnxruntime {harness:.3f} ms, bare run() {bare:.3f} ms, "
