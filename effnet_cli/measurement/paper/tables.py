@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -193,14 +194,22 @@ def _timed_pair(variants: tuple[str, str], s: BenchSettings, progress: Progress 
     return times, ratios
 
 
+def _table4_paper(line: P.Table4Line) -> dict[str, Any]:
+    """A Table 4 row as printed: latency and top-1, and the speed-up on a pair's second row."""
+    paper: dict[str, Any] = {"latency_s": P.number(line.latency), "top1": P.number(line.top1),
+                             "printed": {"latency": line.latency, "top1": line.top1}}  # fmt: skip
+    if line.speedup is not None:
+        paper["ratio"] = P.number(line.speedup)
+        paper["printed"]["speedup"] = line.speedup
+    return paper
+
+
 def table4(threads_: int = 1, iters: int = TABLE4_ITERS, warmup: int = 1,
            progress: Progress | None = None) -> PaperTable:  # fmt: skip
     """B1 against ResNet-152 at batch 1 on this CPU with ``threads_`` threads, as the paper
     on one core; GPipe and B7 quoted (GPipe cannot be built here)."""
     if not 1 <= iters <= 1000:
         raise UsageError(f"--iters must be in 1..1000, got {iters}")
-    if warmup < 0:
-        raise UsageError(f"--warmup must be >= 0, got {warmup}")
     s = BenchSettings(device="cpu", threads=threads_, iters=iters, warmup=warmup).validate()
     (base, effnet), quoted = P.TABLE4
     times, ratios = _timed_pair((base.variant, effnet.variant), s, progress)
@@ -209,22 +218,14 @@ def table4(threads_: int = 1, iters: int = TABLE4_ITERS, warmup: int = 1,
     for line, samples in zip((base, effnet), times, strict=True):
         measured = {"latency_ms": statistics.median(samples), "latency_ms_max": max(samples),
                     "steps": len(samples)}  # fmt: skip
-        paper = {"latency_s": P.number(line.latency), "top1": P.number(line.top1),
-                 "printed": {"latency": line.latency, "top1": line.top1}}  # fmt: skip
+        paper = _table4_paper(line)
         deltas = {}
         if line.speedup is not None:
             measured["ratio"] = speedup
-            paper["ratio"] = P.number(line.speedup)
-            paper["printed"]["speedup"] = line.speedup
             deltas = _deltas(ratio=(speedup, paper["ratio"]))
         rows.append(PaperRow(line.model, measured, paper, deltas, "pair 1", line.variant))
     for line in quoted:
-        paper = {"latency_s": P.number(line.latency), "top1": P.number(line.top1),
-                 "printed": {"latency": line.latency, "top1": line.top1}}  # fmt: skip
-        if line.speedup is not None:
-            paper["ratio"] = P.number(line.speedup)
-            paper["printed"]["speedup"] = line.speedup
-        rows.append(PaperRow(line.model, {}, paper, group="pair 2", quoted=True,
+        rows.append(PaperRow(line.model, {}, _table4_paper(line), group="pair 2", quoted=True,
                              note="quoted: GPipe cannot be built here, so there is no pair "
                              "to time"))  # fmt: skip
     setup = {"device": "cpu", "threads": threads_, "batch_size": 1, "rounds": len(ratios),
