@@ -350,7 +350,7 @@ def test_calibration_reports_its_start_before_timing_anything(monkeypatch) -> No
         latency, "_samples", lambda spec, batch, stages: events.append(("timed", 0))
     )
     monkeypatch.setattr(latency, "time_probe", lambda: None)
-    monkeypatch.setattr(latency, "held_out_errors", lambda cal: [])
+    monkeypatch.setattr(latency, "held_out_errors", lambda cal, priced=None: [])
     monkeypatch.setattr(latency, "time_train_step", lambda spec, batch: events.append(("timed", 0)))
     monkeypatch.setattr(latency, "_train_rows", lambda cal: [])
     monkeypatch.setattr(latency, "training_held_out", lambda rows: [])
@@ -368,7 +368,7 @@ def test_budget_and_profile_announce_a_calibration_on_a_pipe(fixed_clock, monkey
 
     fake = latency.calibration()[0]
 
-    def calibrating(recalibrate=False, progress=None):
+    def calibrating(recalibrate=False, progress=None, plan=None):
         if progress is not None:
             progress(0, 12)
         return fake, None

@@ -121,7 +121,8 @@ def test_profile_on_onnxruntime_attributes_every_node_to_a_stage() -> None:
 
 @pytest.mark.parametrize(
     ("args", "fragments"),
-    [(["--predict-only"], ("--predict-only", "not for --runtime onnxruntime")),
+    [(["--recalibrate"], ("--recalibrate", "go with --predict-only")),
+     (["--plot", "x.svg"], ("--plot", "go with --predict-only")),
      (["--train"], ("float32 inference",)), (["--runtime", "compile"], ())],
 )  # fmt: skip
 def test_profile_runtime_bad_input_is_one_line(args: list[str], fragments) -> None:

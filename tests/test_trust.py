@@ -57,7 +57,7 @@ def calibrations(monkeypatch):
     made: list[bool] = []
 
     def install(cached: latency.Calibration, d: Drift) -> list[bool]:
-        def calibration(recalibrate=False, progress=None):
+        def calibration(recalibrate=False, progress=None, plan=None):
             made.append(recalibrate)
             if not recalibrate:
                 return cached, None

@@ -25,6 +25,7 @@ from .options import (
     OutputOpt,
     PlotOpt,
     ResolutionOpt,
+    Runtime,
     WideOpt,
     chosen,
 )
@@ -92,6 +93,15 @@ BudgetMaxBatchOpt = Annotated[
 MaxLatencyOpt = Annotated[str | None, _opt("--max-latency", LATENCY_HELP)]
 BudgetDeviceOpt = Annotated[str | None, _opt("--device", DEVICE_HELP)]
 MeasureOpt = Annotated[bool, typer.Option("--measure", help=MEASURE_HELP)]
+BudgetRuntimeOpt = Annotated[
+    Runtime | None,
+    typer.Option(
+        "--runtime",
+        help="What --max-latency is judged on: eager PyTorch (default) or onnxruntime "
+        "(its own latency model, or timed in it with --measure; needs the deploy extra).",
+        show_default=False,
+    ),
+]
 PhiStepOpt = Annotated[
     float, typer.Option("--phi-step", help="Grid of the φ search (must divide 1).")
 ]
@@ -116,6 +126,7 @@ def budget(
     max_latency: MaxLatencyOpt = None,
     device: BudgetDeviceOpt = None,
     measure: MeasureOpt = False,
+    runtime: BudgetRuntimeOpt = None,
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,
     alpha: AlphaOpt = DEFAULT_ALPHA,
@@ -138,7 +149,12 @@ def budget(
         train=train,
         optimizer=chosen(optimizer), amp=chosen(amp), max_batch=max_batch, max_latency=max_latency,
         device=device, measure=measure, resolution=resolution, num_classes=num_classes,
+        runtime=chosen(runtime),
     )  # fmt: skip
+    if c.runtime == "onnxruntime":
+        from ..measurement.deploy.extra import require_deploy
+
+        require_deploy("--runtime onnxruntime")
     compound = Compound(0.0, alpha, beta, gamma, BASE_RESOLUTION).check()
     phi_grid(phi_step, phi_max)
     from ..measurement.budget.collect import collect

@@ -511,7 +511,8 @@ ProfileRuntimeOpt = Annotated[
     typer.Option(
         "--runtime",
         help="eager (default) or onnxruntime (a fresh export under onnxruntime's profiler, "
-        "per stage and op type; needs the deploy extra).",
+        "per stage and op type; with --predict-only, onnxruntime's own latency model; "
+        "needs the deploy extra).",
     ),
 ]
 
@@ -519,11 +520,11 @@ ProfileRuntimeOpt = Annotated[
 def _profile_onnx(spec: Any, settings: Any, fmt: Format, output: Path | None, wide: bool,
                   plot: Path | None) -> None:  # fmt: skip
     """profile --runtime onnxruntime: onnxruntime's own per-node times, by stage."""
-    refused = [name for name, on in (("--predict-only", settings.predict_only),
-               ("--recalibrate", settings.recalibrate), ("--plot", plot)) if on]  # fmt: skip
+    refused = [name for name, on in (("--recalibrate", settings.recalibrate), ("--plot", plot))
+               if on]  # fmt: skip
     if refused:
-        raise UsageError(f"{', '.join(refused)}: not for --runtime onnxruntime (its profile "
-                         "is measured; the latency model is eager PyTorch's)")  # fmt: skip
+        raise UsageError(f"{', '.join(refused)}: not for onnxruntime's measured profile (they "
+                         "go with --predict-only, onnxruntime's latency model)")  # fmt: skip
     from ..measurement.deploy.extra import require_deploy
 
     require_deploy("--runtime onnxruntime")
@@ -576,11 +577,16 @@ def profile(
     if settings.runtime == "compile":
         raise UsageError("profile times eager or onnxruntime: torch.compile's graph has no "
                          "per-module stage marks")  # fmt: skip
-    if settings.runtime == "onnxruntime":
+    if settings.runtime == "onnxruntime" and not settings.predict_only:
         return _profile_onnx(spec, settings, fmt, output, wide, plot)
     from ..measurement.timing.profiling import profile as run_profile
     from ..views.profile import profile_view, profile_warnings
 
+    if settings.runtime == "onnxruntime":
+        from ..measurement.deploy.extra import require_deploy
+
+        require_deploy("--runtime onnxruntime")
+        from ..measurement.deploy import predict_onnx as run_profile  # type: ignore[assignment]
     bar = progress_bar("profile")
     with bar or nullcontext():
         report = run_profile(spec, settings, phase_ticks(bar, spec.title))

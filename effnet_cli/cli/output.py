@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ..errors import UsageError
 from ..files import check_writable, write_atomic
-from ..measurement.timing.settings import CALIBRATING
+from ..measurement.timing.settings import CALIBRATING, calibrating
 from .options import Format
 
 if TYPE_CHECKING:
@@ -143,15 +143,17 @@ def progress_bar(label: str):
     )  # fmt: skip
 
 
-def calibration_line(models: int | None) -> str:
+def calibration_line(models: int | None, runtime: str = "eager") -> str:
     """What a pipe is told when the latency calibration starts: a pause of seconds with
     nothing on stderr looks like a hang."""
     from ..measurement.timing.cache import cache_path
-    from ..measurement.timing.latency import CACHE_NAME
+    from ..measurement.timing.settings import LATENCY_CACHES
 
+    which = "the latency model" if runtime == "eager" else f"{runtime}'s latency model"
+    how = "timing" if runtime == "eager" else "exporting and timing"
     return (
-        f"effnet: calibrating the latency model on this device, once: timing {models} small "
-        f"models (seconds); cached in {cache_path(CACHE_NAME)}\n"
+        f"effnet: calibrating {which} on this device, once: {how} {models} small "
+        f"models (seconds); cached in {cache_path(LATENCY_CACHES[runtime])}\n"
     )
 
 
@@ -163,8 +165,9 @@ def phase_ticks(bar: Any, title: str) -> Callable[[str, int, int | None], None]:
 
     def tick(label: str, done: int, total: int | None) -> None:
         if bar is None:
-            if label == CALIBRATING and done == 0:
-                sys.stderr.write(calibration_line(total))
+            if label.startswith(CALIBRATING) and done == 0:
+                runtime = "onnxruntime" if label == calibrating("onnxruntime") else "eager"
+                sys.stderr.write(calibration_line(total, runtime))
             return
         if label not in tasks:
             tasks[label] = bar.add_task(f"{title}: {label}", total=total)

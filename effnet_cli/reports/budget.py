@@ -58,6 +58,8 @@ class BudgetConstraints:
     resolution: int | None = None
     """One input size for every model; None: each variant's own (φ models: base·γ^φ)."""
     num_classes: int = 1000
+    runtime: str = "eager"
+    """What the latency limit is judged on: eager PyTorch or onnxruntime (CPU)."""
 
     def active(self) -> list[str]:
         """The limits set, in checking order."""

@@ -156,3 +156,6 @@ class ProfileReport(RunSetup[DeviceRoofline]):
     """The models the latency prediction was fitted on (never the one predicted)."""
     notes: list[str] = field(default_factory=list)
     samples_ms: list[float] = field(default_factory=list, repr=False)
+    runtime: str = "eager"
+    """What ran, or what the prediction is for: eager PyTorch, or onnxruntime (predicted
+    only here: its measured profile is ``OnnxProfile``)."""

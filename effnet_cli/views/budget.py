@@ -214,8 +214,9 @@ def limits_text(c: BudgetConstraints) -> list[str]:
     if c.max_latency_ms is not None:
         how = "timed" if c.measure else "predicted"
         step = "training step" if c.train else "batch"
+        runtime = " in onnxruntime" if c.runtime == "onnxruntime" else ""
         out.append(f"latency ≤ {c.max_latency_ms:g} ms per {step} of {c.batch_size} on "
-                   f"{c.device} ({how})")  # fmt: skip
+                   f"{c.device}{runtime} ({how})")  # fmt: skip
     return out
 
 

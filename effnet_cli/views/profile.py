@@ -31,6 +31,12 @@ PREDICT_NOTE = (
     "Predicted: each op priced by its kind's cost model, fitted on other models' timed ops "
     "(the calibration set below); this model was not run for it."
 )
+ORT_PREDICT_NOTE = (
+    "onnxruntime: priced by kernel as onnxruntime runs the exported file (a conv with its "
+    "batch-norm, residual add and ReLU/ReLU6/sigmoid is one kernel; SiLU, the SE multiply, "
+    "pooling and the classifier are their own), each kind's costs fitted on onnxruntime's "
+    "profiled kernels of the calibration models; stage traffic is still torch's ops'."
+)
 TRAIN_PREDICT_NOTE = (
     "A training step is predicted as k × its training forward's priced ops + c per op (the "
     "backward, and autograd's bookkeeping), k and c fitted on timed training steps of the "
@@ -197,7 +203,8 @@ def profile_parts(r: ProfileReport) -> list[Part]:
     amp = f"autocast to {r.amp}" if r.amp else "float32"
     layout = "channels-last" if r.channels_last else "NCHW"
     parts: list[Part] = [
-        f"{r.title} · {r.mode} · batch {r.batch_size} · {r.resolution}px · {amp} · {layout}",
+        f"{r.title} · {r.mode} · batch {r.batch_size} · {r.resolution}px · {amp} · {layout}"
+        + (" · onnxruntime (predicted)" if r.runtime == "onnxruntime" else ""),
         _facts(r),
         grid("Per stage", _columns(r.stages, STAGE_NAME), r.stages),
         grid("Per op kind", _columns(r.op_kinds, KIND_NAME), r.op_kinds),
@@ -209,6 +216,8 @@ def profile_parts(r: ProfileReport) -> list[Part]:
         parts.append(Note(TRAIN_NOTE))
     if r.predicted_ms is not None:
         parts.append(Note(f"{PREDICT_NOTE} Calibration: {'; '.join(r.calibration_models)}."))
+        if r.runtime == "onnxruntime":
+            parts.append(Note(ORT_PREDICT_NOTE))
         if r.mode == "train":
             parts.append(Note(TRAIN_PREDICT_NOTE))
     parts.extend(r.notes)
@@ -253,7 +262,7 @@ def _trust_fields(r: ProfileReport) -> dict[str, Any]:
 def profile_view(r: ProfileReport) -> View:
     def csv_of() -> str:
         lead = {"variant": r.variant, "device": r.device.name, "batch_size": r.batch_size,
-                "resolution": r.resolution, "mode": r.mode,
+                "resolution": r.resolution, "mode": r.mode, "runtime": r.runtime,
                 "total_measured_ms": r.measured_ms,
                 "total_predicted_ms": r.predicted_ms} | _trust_fields(r)  # fmt: skip
         stages = csv_text(_columns(r.stages, STAGE_NAME), r.stages, lead)

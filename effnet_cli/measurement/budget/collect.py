@@ -67,12 +67,22 @@ class LatencyModel:
     leaves out a calibration model that is the candidate itself, as profile does: no model
     predicts its own latency."""
 
-    def __init__(self, progress: Progress | None = None, train: bool = False) -> None:
-        from ..timing.settings import CALIBRATING
+    def __init__(
+        self, progress: Progress | None = None, train: bool = False, runtime: str = "eager"
+    ) -> None:
+        from ..timing.latency import EAGER
+        from ..timing.settings import calibrating
         from ..timing.trust import trusted
 
-        tick = None if progress is None else lambda done, total: progress(CALIBRATING, done, total)
-        self.trust = trusted(progress=tick)
+        label = calibrating(runtime)
+        tick = None if progress is None else lambda done, total: progress(label, done, total)
+        if runtime == "onnxruntime":
+            from ..deploy.calibrate import ort_plan
+
+            self.plan = ort_plan()
+        else:
+            self.plan = EAGER
+        self.trust = trusted(progress=tick, plan=self.plan)
         if train:
             self.trust = self.trust.for_training()
         self.train = train
@@ -87,15 +97,18 @@ class LatencyModel:
         cal, scale = self.trust.calibration, self.state.scale
         if self.train:
             return estimate_train(trace, cal, (spec, shape), scale).total_ms
-        return estimate(trace, fit(cal, leave_out=(spec, shape)), scale).total_ms
+        model = fit(cal, leave_out=(spec, shape))
+        return estimate(self.plan.priced(trace), model, scale).total_ms
 
     def band(self, predicted_ms: float) -> list[float]:
         """[low, high] ms around a prediction."""
         return list(self.trust.band(predicted_ms))
 
 
-def load_latency_model(progress: Progress | None = None, train: bool = False) -> LatencyModel:
-    return LatencyModel(progress, train)
+def load_latency_model(
+    progress: Progress | None = None, train: bool = False, runtime: str = "eager"
+) -> LatencyModel:
+    return LatencyModel(progress, train, runtime)
 
 
 def predicted_latency_ms(
@@ -107,15 +120,20 @@ def predicted_latency_ms(
 
 
 def measured_latency(spec: ResolvedSpec, c: BudgetConstraints) -> BenchResult:
-    """Real inference steps of ``spec`` on the device, timed by bench (its median judges)."""
+    """Real steps of ``spec`` on the device, timed by bench (its median judges): eager, or
+    onnxruntime on a fresh export."""
     from ..timing.bench import benchmark
     from ..timing.settings import BenchSettings
 
     settings = BenchSettings(
         device=c.device, batch_size=c.batch_size, resolution=c.resolution,
         num_classes=c.num_classes, warmup=MEASURE_WARMUP, seconds=MEASURE_SECONDS,
-        min_iters=MEASURE_STEPS, train=c.train,
+        min_iters=MEASURE_STEPS, train=c.train, runtime=c.runtime,
     )  # fmt: skip
+    if c.runtime == "onnxruntime":
+        from ..deploy.runtime import benchmark_onnx
+
+        return benchmark_onnx(spec, settings)[0]
     return benchmark(spec, settings)
 
 
@@ -217,7 +235,7 @@ class Evaluator:
     def predicted_ms(self, spec: ResolvedSpec) -> float:
         """The latency model's estimate at the batch the limits name."""
         if self.latency is None:
-            self.latency = load_latency_model(self.progress, self.c.train)
+            self.latency = load_latency_model(self.progress, self.c.train, self.c.runtime)
             if self.latency.note:
                 self.latency_notes.append(self.latency.note)
         built, shape = self._build(spec), self.shape(spec)

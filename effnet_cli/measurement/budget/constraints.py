@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ...choices import AMP_DTYPES, DTYPE_BYTES, OPTIMIZERS
+from ...choices import AMP_DTYPES, DTYPE_BYTES, OPTIMIZERS, RUNTIMES
 from ...devices import parse_device
 from ...errors import UsageError
 from ...headroom import Reserve, check_reserve, marginal, parse_reserve
@@ -54,6 +54,7 @@ def budget_constraints(
     measure: bool = False,
     resolution: int | None = None,
     num_classes: int = 1000,
+    runtime: str | None = None,
 ) -> BudgetConstraints:
     """Validated limits: every option that only qualifies a limit needs that limit, so
     nothing the user typed is silently ignored."""
@@ -64,6 +65,7 @@ def budget_constraints(
         measure=measure, batch_size=batch_size, reserve=reserve,
     )  # fmt: skip
     dev = _latency_device(device, latency, measure)
+    _check_runtime(runtime, latency, train, dev)
     kept = parse_reserve(reserve, dev) if memory is not None else Reserve(0, "none")
     check_reserve(kept, _whole(memory), "--max-memory")
     if batch_size is not None and batch_size < 1:
@@ -79,8 +81,24 @@ def budget_constraints(
         optimizer=(optimizer or "sgd") if train else None, amp=amp,
         max_batch=max_batch or (memory is not None and batch_size is None),
         max_latency_ms=latency, device=dev, measure=measure, resolution=resolution,
-        num_classes=num_classes,
+        num_classes=num_classes, runtime=runtime or "eager",
     )  # fmt: skip
+
+
+def _check_runtime(runtime: str | None, latency: float | None, train: bool, dev: str) -> None:
+    """--runtime names what --max-latency is judged on: eager or onnxruntime, which has a
+    latency model of its own (float32 inference on its CPU execution provider)."""
+    _needs(runtime is not None, latency, "--runtime", "--max-latency")
+    _one_of(runtime, RUNTIMES, "--runtime")
+    if runtime == "compile":
+        raise UsageError("--runtime compile: budget's latency is eager's or onnxruntime's "
+                         "(torch.compile has no latency model); time a compiled candidate "
+                         "with effnet bench --runtime compile")  # fmt: skip
+    if runtime == "onnxruntime" and train:
+        raise UsageError("--runtime onnxruntime times float32 inference: drop --train")
+    if runtime == "onnxruntime" and dev != "cpu":
+        raise UsageError("--runtime onnxruntime runs on its CPU execution provider here: use "
+                         "--device cpu")  # fmt: skip
 
 
 def _limits(

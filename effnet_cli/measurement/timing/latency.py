@@ -39,6 +39,7 @@ from ..trace.stages import in_first_stages
 from .cache import cache_key, cache_path, read_cache, write_cache
 from .drift import ProbeTiming, time_probe
 from .optimes import OP_KINDS, op_kind, time_ops
+from .settings import LATENCY_CACHES
 from .training import (
     TRAIN_CALIBRATION,
     TrainFit,
@@ -49,7 +50,7 @@ from .training import (
 )
 from .training import held_out as training_held_out
 
-CACHE_NAME = "latency.json"
+CACHE_NAME = LATENCY_CACHES["eager"]
 CALIBRATION: tuple[tuple[str, int], ...] = (
     ("w=0.5,d=0.5,r=128", 1),
     ("w=1.0,d=0.5,r=224", 1),
@@ -117,6 +118,25 @@ class ModelSamples:
                 "seconds": self.seconds, "spread": self.spread, "stages": self.stages}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class LatencyPlan:
+    """What one runtime's latency model is calibrated on and how it reads a trace: eager
+    PyTorch here; onnxruntime's lives with the exporter (``deploy/calibrate.py``), which
+    this package does not import. Each plan has its own cache file."""
+
+    runtime: str
+    cache_name: str
+    models: tuple[tuple[str, int, int | None], ...]
+    sample: Callable[[str, int, int | None], ModelSamples]
+    """Runs one calibration model (spec, batch, stages) for real: its priced units' times."""
+    priced: Callable[[Trace], Trace]
+    """The probe's trace as the runtime runs it (onnxruntime fuses ops): what is priced."""
+    train: bool = True
+    """Whether training steps are calibrated too (eager only)."""
+    version: str = ""
+    """The runtime's library version, part of the cache key beside torch's."""
+
+
 @dataclass
 class Calibration:
     device: str
@@ -141,6 +161,8 @@ class Calibration:
     cost_model: CostModel | None = field(default=None, compare=False)
     """The fit on every calibration model, cached with it: most predictions (any model
     that is not a calibration model) use it, and need not fit again (0.3 s here)."""
+    runtime: str = "eager"
+    """The runtime it was timed on (its plan's)."""
 
 
 @dataclass(frozen=True)
@@ -244,28 +266,41 @@ def _plan() -> list[tuple[str, int, int | None]]:
     return [(spec, batch, None) for spec, batch in CALIBRATION] + list(FRONTS)
 
 
-def calibrate(progress: Progress | None = None) -> Calibration:
-    """Time the calibration set on the CPU now (under ten seconds)."""
+def _as_run(trace: Trace) -> Trace:
+    """Eager PyTorch runs every op of the trace."""
+    return trace
+
+
+EAGER = LatencyPlan(
+    "eager", CACHE_NAME, tuple(_plan()),
+    lambda spec, batch, stages: _samples(spec, batch, stages), _as_run,
+)  # fmt: skip
+
+
+def calibrate(progress: Progress | None = None, plan: LatencyPlan = EAGER) -> Calibration:
+    """Time the calibration set on the CPU now (eager: under ten seconds)."""
     start = time.perf_counter()
     models = []
-    plan = _plan()
-    total = len(plan) + len(TRAIN_CALIBRATION)
+    trains = TRAIN_CALIBRATION if plan.train else ()
+    total = len(plan.models) + len(trains)
     if progress is not None:  # before the first model: a caller may announce the pause
         progress(0, total)
-    for i, (spec, batch, stages) in enumerate(plan):
-        models.append(_samples(spec, batch, stages))
+    for i, (spec, batch, stages) in enumerate(plan.models):
+        models.append(plan.sample(spec, batch, stages))
         if progress is not None:
             progress(i + 1, total)
     train = []
-    for i, (spec, batch) in enumerate(TRAIN_CALIBRATION):
+    for i, (spec, batch) in enumerate(trains):
         train.append(time_train_step(spec, batch))
         if progress is not None:
-            progress(len(plan) + i + 1, total)
+            progress(len(plan.models) + i + 1, total)
     probe = time_probe()
     made = Calibration("cpu", torch.__version__, torch.get_num_threads(), models, 0.0,
-                       time.time(), probe, fresh=True, train=train)  # fmt: skip
-    made.held_out = held_out_errors(made)
-    made.train_held_out = training_held_out(_train_rows(made))
+                       time.time(), probe, fresh=True, train=train,
+                       runtime=plan.runtime)  # fmt: skip
+    made.held_out = held_out_errors(made, plan.priced)
+    if plan.train:
+        made.train_held_out = training_held_out(_train_rows(made))
     made.cost_model = fit(made)
     made.seconds = time.perf_counter() - start
     return made
@@ -315,14 +350,14 @@ def estimate_train(trace: Trace, cal: Calibration, leave_out: tuple[ResolvedSpec
     return LatencyEstimate(forward.trace, ops, model)
 
 
-def held_out_errors(cal: Calibration) -> list[float]:
+def held_out_errors(cal: Calibration, priced: Callable[[Trace], Trace] = _as_run) -> list[float]:
     """Leave each whole calibration model out in turn, fit on the rest, predict it (on meta:
     nothing runs) and compare with its timed step: (predicted − timed) / timed."""
     errors = []
     for m in cal.models:
         if m.stages is not None:
             continue
-        trace = probe_forward(build_model(m.resolved, device="meta").eval(), m.shape)
+        trace = priced(probe_forward(build_model(m.resolved, device="meta").eval(), m.shape))
         predicted = estimate(trace, fit(cal, leave_out=(m.resolved, m.shape))).total_ms / 1e3
         errors.append((predicted - m.seconds) / m.seconds)
     return errors
@@ -464,8 +499,8 @@ def _load(value: dict) -> Calibration:
     return Calibration(value["device"], value["torch_version"], int(value["threads"]), models,
                        float(value["seconds"]), float(value.get("created", 0.0)), probe,
                        [float(e) for e in value.get("held_out", [])], train=train,
-                       train_held_out=errors,
-                       cost_model=_load_cost(value.get("cost_model")))  # fmt: skip
+                       train_held_out=errors, cost_model=_load_cost(value.get("cost_model")),
+                       runtime=value.get("runtime", "eager"))  # fmt: skip
 
 
 def _load_cost(value: dict | None) -> CostModel | None:
@@ -489,31 +524,38 @@ def _dump(c: Calibration) -> dict[str, Any]:
             "models": [m.dump() for m in c.models], "seconds": c.seconds,
             "created": c.created, "probe": c.probe.dump() if c.probe else None,
             "held_out": c.held_out, "train": [[t.spec, list(t.shape), t.seconds] for t in c.train],
-            "train_held_out": c.train_held_out, "cost_model": _dump_cost(c.cost_model)}  # fmt: skip
+            "train_held_out": c.train_held_out, "cost_model": _dump_cost(c.cost_model),
+            "runtime": c.runtime}  # fmt: skip
 
 
-def _current(cached: Calibration) -> bool:
+def _current(cached: Calibration, plan: LatencyPlan = EAGER) -> bool:
     """Whether a cached calibration was taken with this calibration set, and with the drift
     probe and held-out errors (an older effnet's has neither: it is taken again)."""
-    plan = [(m.spec, m.shape[0], m.stages) for m in cached.models] == _plan()
-    train = [(t.spec, t.shape[0]) for t in cached.train] == list(TRAIN_CALIBRATION)
-    return plan and train and cached.probe is not None and bool(cached.held_out)
+    models = [(m.spec, m.shape[0], m.stages) for m in cached.models] == list(plan.models)
+    trains = list(TRAIN_CALIBRATION) if plan.train else []
+    train = [(t.spec, t.shape[0]) for t in cached.train] == trains
+    return models and train and cached.probe is not None and bool(cached.held_out)
 
 
-def calibration(recalibrate: bool = False, progress: Progress | None = None
-                ) -> tuple[Calibration, str | None]:  # fmt: skip
+def calibration(recalibrate: bool = False, progress: Progress | None = None,
+                plan: LatencyPlan = EAGER) -> tuple[Calibration, str | None]:  # fmt: skip
     """The CPU's calibration from the cache, or run (and cached) when missing or asked."""
-    path = cache_path(CACHE_NAME)
-    entries, note = read_cache(path, _load, "latency calibration")
-    key = cache_key("cpu", torch.get_num_threads())
+    path = cache_path(plan.cache_name)
+    what = "latency calibration" if plan is EAGER else f"{plan.runtime} latency calibration"
+    entries, note = read_cache(path, _load, what)
+    key = cache_key("cpu", torch.get_num_threads()) + (f"|{plan.version}" if plan.version else "")
     if not recalibrate and key in entries:
         cached = _load(entries[key])
-        if _current(cached):
+        if _current(cached, plan):
             return cached, note
         # another calibration set, or no probe (an older effnet): calibrate with this one
-    fresh = calibrate(progress)
+
+    def run() -> Calibration:  # the eager call keeps its one-argument form (tests replace it)
+        return calibrate(progress) if plan is EAGER else calibrate(progress, plan)
+
+    fresh = run()
     if _spread(fresh) > BUSY:  # once more: a burst of load is often over in seconds
-        fresh = calibrate(progress)
+        fresh = run()
     if _spread(fresh) > BUSY:
         return fresh, (
             f"the machine was busy while calibrating (one model's median step took "
@@ -521,7 +563,7 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None
             "and is not cached: predictions may be off"
         )
     entries[key] = _dump(fresh)
-    note = write_cache(path, entries, "latency calibration") or note
+    note = write_cache(path, entries, what) or note
     return fresh, note
 
 

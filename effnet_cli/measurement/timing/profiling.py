@@ -31,11 +31,11 @@ from ...reports import DeviceRoofline, ProfileReport, ProfileRow
 from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepare
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import StageMap, stage_module
-from .latency import LatencyEstimate, estimate, estimate_train, fit
+from .latency import EAGER, LatencyEstimate, LatencyPlan, estimate, estimate_train, fit
 from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
 from .roofline import Roofline, roofline
-from .settings import CALIBRATING, ProfileSettings
+from .settings import ProfileSettings, calibrating
 from .training import training_trace
 from .trust import Trusted, trusted
 
@@ -164,34 +164,39 @@ class Guess(NamedTuple):
 
 
 def _predict(trace: Trace, spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
-             progress: Progress | None, notes: list[str]) -> Guess | None:  # fmt: skip
+             progress: Progress | None, notes: list[str], plan: LatencyPlan
+             ) -> Guess | None:  # fmt: skip
     why = s.unpredictable()
     if why:
         notes.append(f"no prediction: {why}")
         return None
-    t = trusted(s.recalibrate, _calibrating(progress))
+    t = trusted(s.recalibrate, _calibrating(progress, plan.runtime), plan)
     notes.extend(t.notes)
     if s.train:
         t = t.for_training()
         return Guess(estimate_train(trace, t.calibration, (spec, shape), t.state.scale), t)
     model = fit(t.calibration, leave_out=(spec, shape))
-    return Guess(estimate(trace, model, t.state.scale), t)
+    return Guess(estimate(plan.priced(trace), model, t.state.scale), t)
 
 
-def _calibrating(progress: Progress | None) -> Callable[[int, int], None] | None:
+def _calibrating(progress: Progress | None, runtime: str = "eager"
+                 ) -> Callable[[int, int], None] | None:  # fmt: skip
     if progress is None:
         return None
-    return lambda done, total: progress(CALIBRATING, done, total)
+    label = calibrating(runtime)
+    return lambda done, total: progress(label, done, total)
 
 
 def profile(
     spec: ResolvedSpec | str,
     settings: ProfileSettings | None = None,
     progress: Progress | None = None,
+    plan: LatencyPlan = EAGER,
     **options: Any,
 ) -> ProfileReport:
     """Profile ``spec`` (settings, or their fields as keyword arguments): measured stage and
-    op-kind times (unless ``predict_only``), traffic, roofline and the predicted latency."""
+    op-kind times (unless ``predict_only``), traffic, roofline and the predicted latency
+    (by ``plan``'s latency model: onnxruntime's comes from ``deploy``, predict-only)."""
     s = (settings or ProfileSettings(**options)).validate()
     check_available(s.device, meta_ok=False)
     spec = parse_variant(spec) if isinstance(spec, str) else spec
@@ -209,7 +214,7 @@ def profile(
         else:
             measured = _measure(spec, shape, s, progress)
             trace = measured.trace
-        guess = _predict(trace, spec, shape, s, progress, notes)
+        guess = _predict(trace, spec, shape, s, progress, notes, plan)
     return _report(spec, shape, s, line, trace, measured, guess, notes)
 
 
@@ -278,6 +283,7 @@ def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline
         batch_size=shape[0],
         resolution=shape[2],
         mode="train" if s.train else "inference",
+        runtime=s.runtime,
         amp=s.amp,
         channels_last=s.channels_last,
         warmup=s.warmup,

@@ -14,6 +14,13 @@ MAX_ITERS = 100_000
 CALIBRATING = "calibrating latency"
 """The progress label of the latency model's calibration: the CLI announces its start on
 a pipe, where no bar is drawn."""
+LATENCY_CACHES = {"eager": "latency.json", "onnxruntime": "latency-onnxruntime.json"}
+"""Each runtime's latency calibration, in its own file of effnet's cache directory."""
+
+
+def calibrating(runtime: str) -> str:
+    """The calibration's progress label for a runtime (eager's is the plain one)."""
+    return CALIBRATING if runtime == "eager" else f"{CALIBRATING} ({runtime})"
 
 
 @dataclass
@@ -117,7 +124,10 @@ class ProfileSettings(BenchSettings):
         """Why these settings have no latency prediction ('' when they have one)."""
         if self.device != "cpu":
             return "the latency prediction is calibrated on the CPU only (use --device cpu)"
-        if self.amp or self.channels_last or self.compile:
+        if self.compile:
+            return ("the latency model covers --runtime eager and onnxruntime, not compile "
+                    "(inductor's kernels are not the ops the probe sees)")  # fmt: skip
+        if self.amp or self.channels_last:
             return ("the latency prediction covers float32 steps in NCHW, inference or "
                     "training: drop --amp and --channels-last")  # fmt: skip
         return ""

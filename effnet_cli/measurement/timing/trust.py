@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from ...reports import CalibrationState
 from ...units import age_text
 from .drift import Drift, drift
-from .latency import Calibration, Progress, calibration
+from .latency import EAGER, Calibration, LatencyPlan, Progress, calibration
 
 RENEW_AFTER_S = 600.0
 """A calibration younger than this is rescaled, never renewed, even when the probe's parts
@@ -84,9 +84,13 @@ def _moved_text(d: Drift) -> str:
     return f"this device now runs {abs(d.drift_pct):.0f}% {direction}"
 
 
-def trusted(recalibrate: bool = False, progress: Progress | None = None) -> Trusted:
-    """The calibration, checked against the device now: kept, rescaled, or taken again."""
-    cal, note = calibration(recalibrate, progress)
+def trusted(
+    recalibrate: bool = False, progress: Progress | None = None, plan: LatencyPlan = EAGER
+) -> Trusted:
+    """The calibration of ``plan``'s runtime, checked against the device now: kept,
+    rescaled, or taken again. One drift probe serves every runtime: it times the device
+    (compute, memory, dispatch), which is what moves under a runtime."""
+    cal, note = calibration(recalibrate, progress, plan)
     notes = [note] if note else []
     if cal.fresh or cal.probe is None:
         return Trusted(cal, _state(cal, None, False, cal.fresh), notes)
@@ -110,6 +114,6 @@ def trusted(recalibrate: bool = False, progress: Progress | None = None) -> Trus
     parts = ", ".join(f"{part} ×{ratio:.2f}" for part, ratio in d.ratios.items())
     notes.append(f"calibrated {age} ago; the device's speed moved unevenly since ({parts}): "
                  "one ratio cannot carry it, so it was calibrated again")  # fmt: skip
-    cal, note = calibration(True, progress)
+    cal, note = calibration(True, progress, plan)
     notes.extend([note] if note else [])
     return Trusted(cal, _state(cal, None, False, True), notes)

@@ -45,7 +45,9 @@ class OpRecord:
     write_bytes: int = 0
     """Bytes of the output it writes (in place or not)."""
     flavor: str = ""
-    """What kind of conv: 'depthwise', 'se' (on a 1×1 pooled map) or 'dense'."""
+    """What kind of conv: 'depthwise', 'se' (on a 1×1 pooled map) or 'dense'; for an
+    activation or a pooling, its function ('silu', 'relu6', 'max_pool2d'...): onnxruntime
+    fuses some activations into the conv before them and not others (``timing/fusion.py``)."""
 
     @property
     def bytes_moved(self) -> int:
@@ -324,7 +326,8 @@ class _Tracer:
         count = out.numel() if elements is None else elements
         module = self.stack[-1] if self.stack else ""
         if kind != OpKind.NEW:
-            record = OpRecord(module, kind, macs, count, flavor=info.get("flavor", ""))
+            flavor = info.get("flavor", info.get("function", ""))
+            record = OpRecord(module, kind, macs, count, flavor=flavor)
             _traffic(record, inputs, info.get("params", ()), out)
             self.trace.ops.append(record)
         return out

@@ -1,0 +1,133 @@
+"""The onnxruntime latency model's calibration samples: each calibration model exported,
+run under onnxruntime's profiler, and every kernel it ran charged to the fused unit of the
+probe's trace it computes (``timing/fusion.py``); then timed bare, in a session without the
+profiler. The fit itself is the eager model's (``timing/latency.py``): the same per-kind
+costs and whole-step terms, over units instead of torch ops.
+
+A kernel finds its unit through the module path its exported node carries (the attribution
+``profile --runtime onnxruntime`` uses): among the units holding that module (a shared
+module, such as ResNet's one ReLU per block, is in several), the one nearest the last unit
+charged, in execution order. A kernel no unit holds (a reshape at the top level) is charged
+to the last unit. Each unit keeps its fastest time over the profiled runs, as the eager
+calibration does.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...arch.specs import ResolvedSpec, parse_variant
+from ...model import build_model
+from ...reports import ProfileReport
+from ..timing.fusion import Unit, fused, units
+from ..timing.latency import CALIBRATION, LatencyPlan, ModelSamples, OpSample
+from ..timing.optimes import op_kind
+from ..timing.profiling import Progress, profile
+from ..timing.settings import LATENCY_CACHES, ProfileSettings
+from ..trace.probe import probe_forward
+from .exporting import _to_onnx, check_opset, random_feed, session
+from .extra import require_deploy
+from .profiling import _events, _module_of, _scopes
+
+WARMUP = 2
+PROFILED = 3
+TIMED = 5
+
+
+def _charge(nodes: list[dict], runs: int, us: list[Unit], graph: Any, scopes: dict) -> list[float]:
+    """Seconds per unit: each kernel charged to its unit, each unit's fastest run."""
+    optimized = {n.name: n for n in graph.node}
+    holders: dict[str, list[int]] = {}
+    for k, unit in enumerate(us):
+        for module in unit.modules:
+            holders.setdefault(module, []).append(k)
+    per_run = len(nodes) // runs
+    times = [[0.0] * runs for _ in us]
+    for r in range(runs):
+        at = 0
+        for event in nodes[r * per_run : (r + 1) * per_run]:
+            node = optimized.get(event["name"].removesuffix("_kernel_time"))
+            module = _module_of(node, scopes) if node is not None else None
+            found = holders.get(module or "", [])
+            if found:
+                at = min(found, key=lambda k: (k < at, abs(k - at)))
+            times[at][r] += event["dur"] * 1e-6
+    return [min(t) for t in times]
+
+
+def ort_samples(spec: str, batch: int, threads: int) -> ModelSamples:
+    """One calibration model exported and run in onnxruntime: its units' times and its step."""
+    resolved = parse_variant(spec)
+    res = resolved.coefficients.resolution
+    shape = (batch, 3, res, res)
+    model = build_model(resolved).eval()
+    us = units(probe_forward(model, shape))
+    with tempfile.TemporaryDirectory(prefix="effnet-ortcal-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        proto = _to_onnx(model, torch.randn(shape), check_opset(None), False)
+        path.write_bytes(proto.SerializeToString())
+        profiled = session(path, threads, profile=Path(tmp))
+        feed = random_feed(profiled, shape)
+        for _ in range(WARMUP + PROFILED):
+            profiled.run(None, feed)
+        nodes, runs = _events(profiled.end_profiling(), WARMUP)
+        import onnx
+
+        graph = onnx.load(str(Path(tmp) / "optimized.onnx")).graph
+        seconds = _charge(nodes, len(runs), us, graph, _scopes(proto))
+        bare = _bare(session(path, threads), feed)
+    ops = [
+        OpSample(op_kind(u.record), u.record.macs, u.record.read_bytes + u.record.weight_bytes,
+                 u.record.write_bytes, s)
+        for u, s in zip(us, seconds, strict=True)
+    ]  # fmt: skip
+    return ModelSamples(spec, shape, ops, min(bare), statistics.median(bare) / min(bare))
+
+
+def _bare(sess: Any, feed: dict) -> list[float]:
+    """Timed steps of a session without the profiler, after a warm-up."""
+    for _ in range(WARMUP):
+        sess.run(None, feed)
+    out = []
+    for _ in range(TIMED):
+        start = time.perf_counter()
+        sess.run(None, feed)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+ORT_MODELS: tuple[tuple[str, int, int | None], ...] = (
+    *((spec, batch, None) for spec, batch in CALIBRATION),
+    ("w=0.5,d=0.5,r=160,family=resnet50", 2, None),
+    ("w=0.75,d=0.5,r=192,family=mobilenetv2", 4, None),
+)
+"""The eager calibration's whole models, and two of the ReLU families (onnxruntime applies
+ReLU and ReLU6 inside the conv, and ResNet's bottleneck folds its residual add there too):
+custom scalings, none an official variant. No front parts: a part of a network exports as
+another graph."""
+
+
+def ort_plan() -> LatencyPlan:
+    """The onnxruntime latency model's plan, cached apart from eager's and keyed by the
+    onnxruntime version too."""
+    import onnxruntime
+
+    return LatencyPlan(
+        "onnxruntime", LATENCY_CACHES["onnxruntime"], ORT_MODELS,
+        lambda spec, batch, stages: ort_samples(spec, batch, torch.get_num_threads()),
+        fused, train=False, version=f"onnxruntime {onnxruntime.__version__}",
+    )  # fmt: skip
+
+
+def predict_onnx(spec: ResolvedSpec, settings: ProfileSettings,
+                 progress: Progress | None = None) -> ProfileReport:  # fmt: skip
+    """`profile --runtime onnxruntime --predict-only`: the latency onnxruntime would take,
+    priced by its own calibration from the probe's trace; nothing is exported or run."""
+    require_deploy("--runtime onnxruntime")
+    return profile(spec, settings, progress, plan=ort_plan())
