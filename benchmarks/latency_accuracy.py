@@ -13,8 +13,14 @@ Three processes, one after another, on a cache directory of their own:
 Prints a Markdown table and the summary: median and worst |error|, the share within ±10%
 and ±20%, and how many timed runs fell inside the predicted band.
 
+With ``--runtime onnxruntime`` the same three phases run onnxruntime's latency model: its own
+calibration (each model exported), then each case's prediction (profile --runtime onnxruntime
+--predict-only) beside a bare ``InferenceSession.run`` loop on the case's fresh export.
+Inference only: onnxruntime runs no training step here.
+
     python benchmarks/latency_accuracy.py              # about 2 minutes with --gap 60
     python benchmarks/latency_accuracy.py --gap 600    # a calibration 10 minutes old
+    python benchmarks/latency_accuracy.py --runtime onnxruntime
 """
 
 from __future__ import annotations
@@ -68,6 +74,30 @@ def measured_ms(spec: str, batch: int, train: bool = False) -> float:
         F.cross_entropy(model(x), labels).backward()
         model.zero_grad(set_to_none=True)
 
+    return _median_ms(step)
+
+
+def measured_ort_ms(spec: str, batch: int) -> float:
+    """Median of bare ``session.run`` steps on a fresh export of ``spec`` (float32, fixed
+    batch), after two warm-up steps, at least 3 and ~1 s."""
+    from pathlib import Path
+
+    import torch
+
+    from effnet_cli.arch.specs import parse_variant
+    from effnet_cli.measurement.deploy.exporting import export_onnx, random_feed, session
+
+    resolved = parse_variant(spec)
+    res = resolved.coefficients.resolution
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        export_onnx(resolved, path, batch_size=batch)
+        sess = session(path, torch.get_num_threads())  # as the calibration's sessions
+        feed = random_feed(sess, (batch, 3, res, res))
+        return _median_ms(lambda: sess.run(None, feed))
+
+
+def _median_ms(step) -> float:
     samples: list[float] = []
     step()
     step()
@@ -79,10 +109,20 @@ def measured_ms(spec: str, batch: int, train: bool = False) -> float:
     return statistics.median(samples)
 
 
-def calibrate() -> None:
+def _plan(runtime: str):
+    from effnet_cli.measurement.timing.latency import EAGER
+
+    if runtime == "onnxruntime":
+        from effnet_cli.measurement.deploy.calibrate import ort_plan
+
+        return ort_plan()
+    return EAGER
+
+
+def calibrate(runtime: str) -> None:
     from effnet_cli.measurement.timing.latency import calibration
 
-    cal, note = calibration(recalibrate=True)
+    cal, note = calibration(recalibrate=True, plan=_plan(runtime))
     held = ", ".join(f"{100 * e:+.0f}%" for e in cal.held_out)
     print(
         f"calibrated in {cal.seconds:.1f} s; held-out errors {held}"
@@ -90,13 +130,19 @@ def calibrate() -> None:
     )
 
 
-def predict() -> None:
+def predict(runtime: str) -> None:
     from effnet_cli.measurement.timing.profiling import profile
+    from effnet_cli.measurement.timing.settings import ProfileSettings
 
     cases = [(spec, batch, False) for spec, batch in CASES]
-    for spec, batch, train in cases + [(spec, batch, True) for spec, batch in TRAIN_CASES]:
-        r = profile(spec, batch_size=batch, predict_only=True, train=train)
-        real = measured_ms(spec, batch, train)
+    if runtime == "eager":
+        cases += [(spec, batch, True) for spec, batch in TRAIN_CASES]
+    for spec, batch, train in cases:
+        settings = ProfileSettings(batch_size=batch, predict_only=True, train=train,
+                                   runtime=runtime)  # fmt: skip
+        r = profile(spec, settings, plan=_plan(runtime))
+        eager = runtime == "eager"
+        real = measured_ms(spec, batch, train) if eager else measured_ort_ms(spec, batch)
         low, high = r.predicted_range_ms or (r.predicted_ms, r.predicted_ms)
         row = {"spec": spec, "batch": batch, "train": train, "predicted": r.predicted_ms,
                "low": low, "high": high, "measured": real,
@@ -104,9 +150,9 @@ def predict() -> None:
         print(json.dumps(row), flush=True)
 
 
-def _run_phase(phase: str, env: dict[str, str]) -> list[str]:
-    out = subprocess.run([sys.executable, __file__, "--phase", phase], env=env, check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
+def _run_phase(phase: str, env: dict[str, str], runtime: str) -> list[str]:
+    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--runtime", runtime],
+                         env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
     return out.splitlines()
 
 
@@ -147,17 +193,19 @@ def main() -> None:
     parser.add_argument("--phase", choices=("calibrate", "predict"))
     parser.add_argument("--gap", type=float, default=60.0, help="seconds of load in between")
     parser.add_argument("--cache", help="cache directory (default: a new temporary one)")
+    parser.add_argument("--runtime", choices=("eager", "onnxruntime"), default="eager")
     args = parser.parse_args()
     if args.phase == "calibrate":
-        return calibrate()
+        return calibrate(args.runtime)
     if args.phase == "predict":
-        return predict()
+        return predict(args.runtime)
     cache = args.cache or tempfile.mkdtemp(prefix="effnet-accuracy-")
     env = dict(os.environ, XDG_CACHE_HOME=cache)
-    print(*_run_phase("calibrate", env), sep="\n")
+    print(*_run_phase("calibrate", env, args.runtime), sep="\n")
     subprocess.run([sys.executable, "-m", "effnet_cli", "bench", "b2", "--seconds", str(args.gap)],
                    env=env, check=True, capture_output=True)  # fmt: skip
-    rows = [json.loads(line) for line in _run_phase("predict", env) if line.startswith("{")]
+    lines = _run_phase("predict", env, args.runtime)
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
     report(rows, args.gap)
 
 
