@@ -23,6 +23,10 @@ How it works
 - Under autocast (``amp``) convolutions and the linear layer run on half-precision copies
   of their float32 inputs, weights and biases (the weights cached until autocast exits),
   so activations take two bytes per element; see ``MemoryTracer``.
+- Activation checkpointing (``checkpoint``, torch.utils.checkpoint non-reentrant): a
+  checkpointed module's forward keeps only its input (a ``Segment``); in backward, at the
+  segment's first saved tensor, its forward runs again on probes up to its last save
+  (``recompute``), and what each op saves then dies with that op's backward.
 Nothing here prints; the result is a ``MemoryPrediction``.
 """
 
