@@ -133,7 +133,7 @@ def checkpointed(model: nn.Module, modules: Collection[str]) -> Iterator[nn.Modu
     (non-reentrant; RNG state preserved, default determinism check), then is restored, so
     the model is otherwise the one built. The module's own hooks run outside the segment."""
     named = dict(model.named_modules())
-    wrapped = [named[name] for name in modules]
+    wrapped = [named[name] for name in dict.fromkeys(modules)]  # each once
     for module in wrapped:
         module.forward = partial(run_checkpointed, module.forward, use_reentrant=False)
     try:
