@@ -10,6 +10,8 @@ reported and skipped. Nothing here is a test: it prints a Markdown table.
     python benchmarks/memory_accuracy.py                      # the issue's matrix
     python benchmarks/memory_accuracy.py --variants b0 --batches 8
     python benchmarks/memory_accuracy.py --torchinfo b0 b2 b4  # the README's comparison
+    python benchmarks/memory_accuracy.py --checkpoint 3 3-7 all --variants b0 v2-b0 \
+        --batches 2 --resolution 128 --amp bfloat16   # activation checkpointing
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import time
 
 import torch
 
+from effnet_cli.arch.checkpointing import parse_stages
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.devices import available_bytes
 from effnet_cli.measurement.trace.simulate import predict
+from effnet_cli.measurement.trace.stages import stage_module
 from effnet_cli.measurement.trace.tracker import measure_step
 from effnet_cli.model import build_model
 
@@ -35,19 +39,22 @@ def mib(n: float) -> str:
     return f"{n / 2**20:,.1f}"
 
 
-def one(spec: str, batch: int, train: bool, optimizer: str,
-        amp: str | None = None) -> tuple[int, int | None, float]:  # fmt: skip
-    res = parse_variant(spec).coefficients.resolution
+def one(spec: str, batch: int, train: bool, optimizer: str, amp: str | None = None,
+        resolution: int | None = None, stages: str | None = None,
+        ) -> tuple[int, int | None, float]:  # fmt: skip
+    res = resolution or parse_variant(spec).coefficients.resolution
     shape = (batch, 3, res, res)
     model = build_model(spec, device="meta")
-    predicted = predict(model, shape, train, optimizer, amp=amp).peak_bytes
+    stage_list = parse_stages(stages, parse_variant(spec)) if stages else ()
+    segments = [stage_module(stage) for stage in stage_list]
+    predicted = predict(model, shape, train, optimizer, amp=amp, checkpoint=segments).peak_bytes
     free = available_bytes("cpu") or 0
     if predicted > 0.8 * free:
         return predicted, None, 0.0
     torch.manual_seed(0)
     start = time.perf_counter()
-    measured = measure_step(build_model(spec), torch.randn(shape), train, optimizer, amp)
-    measured = measured.peak_bytes
+    measured = measure_step(build_model(spec), torch.randn(shape), train, optimizer, amp,
+                            segments).peak_bytes  # fmt: skip
     gc.collect()
     return predicted, measured, time.perf_counter() - start
 
@@ -71,6 +78,29 @@ def accuracy(variants: list[str], batches: list[int], amp: str | None) -> None:
                       f"{error:+.3f}% |", flush=True)  # fmt: skip
     if errors:
         print(f"\n{len(errors)} cases; largest |error| {max(errors):.3f}%")
+
+
+def checkpoint_table(variants: list[str], sets: list[str], batches: list[int],
+                     resolution: int | None, amp: str | None) -> None:  # fmt: skip
+    """Training steps with those stage sets checkpointed: predicted against measured."""
+    print(f"checkpointed training steps, {amp or 'float32'}\n")
+    print("| model | batch | res | stages | optimizer | predicted bytes | measured bytes | error |")
+    print("|---|--:|--:|---|---|--:|--:|--:|")
+    for spec in variants:
+        for batch in batches:
+            for stages in sets:
+                for optimizer in ("sgd", "adamw"):
+                    predicted, measured, _ = one(spec, batch, True, optimizer, amp, resolution,
+                                                 stages)  # fmt: skip
+                    if measured is None:
+                        print(f"| {spec} | {batch} | {resolution} | {stages} | {optimizer} | "
+                              f"{predicted:,} | (not run) | |", flush=True)  # fmt: skip
+                        continue
+                    error = predicted - measured
+                    pct = 100 * error / measured
+                    print(f"| {spec} | {batch} | {resolution} | {stages} | {optimizer} | "
+                          f"{predicted:,} | {measured:,} | {error:+,} B ({pct:+.4f}%) |",
+                          flush=True)  # fmt: skip
 
 
 def torchinfo_table(variants: list[str], batch: int) -> None:
@@ -98,8 +128,12 @@ def main() -> None:
     parser.add_argument("--torchinfo", nargs="+", help="variants for the torchinfo table")
     parser.add_argument("--torchinfo-batch", type=int, default=8)
     parser.add_argument("--amp", choices=["bfloat16", "float16"], help="autocast dtype")
+    parser.add_argument("--checkpoint", nargs="+", help="stage sets to checkpoint (3-7, all)")
+    parser.add_argument("--resolution", type=int, help="instead of each variant's own")
     args = parser.parse_args()
-    if args.torchinfo:
+    if args.checkpoint:
+        checkpoint_table(args.variants, args.checkpoint, args.batches, args.resolution, args.amp)
+    elif args.torchinfo:
         torchinfo_table(args.torchinfo, args.torchinfo_batch)
     else:
         accuracy(args.variants, args.batches, args.amp)

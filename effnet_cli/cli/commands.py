@@ -8,6 +8,7 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 
+from ..arch.checkpointing import checkpoint_stages
 from ..arch.specs import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,
@@ -28,6 +29,7 @@ from .options import (
     BatchOpt,
     BetaOpt,
     ChannelsLastOpt,
+    CheckpointOpt,
     ClassesOpt,
     CompareDeviceOpt,
     Dtype,
@@ -384,6 +386,7 @@ def memory(
     reserve: ReserveOpt = None,
     amp: AmpOpt = None,
     channels_last: MemoryLayoutOpt = False,
+    checkpoint: CheckpointOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -394,6 +397,7 @@ def memory(
     spec = parse_variant(variant)
     if optimizer is not None and not train:
         raise UsageError("--optimizer applies to a training step: add --train")
+    stages = checkpoint_stages(checkpoint, spec, train)
     for given, name in ((limit, "--limit"), (reserve, "--reserve")):
         if given is not None and not max_batch:
             raise UsageError(f"{name} qualifies what --max-batch fits into: add --max-batch")
@@ -411,7 +415,7 @@ def memory(
         spec, batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
         max_batch=max_batch, limit_bytes=limit_bytes, amp=chosen(amp),
-        channels_last=channels_last, reserve=kept,
+        channels_last=channels_last, reserve=kept, checkpoint=stages or None,
     )  # fmt: skip
     deliver(memory_view(report), fmt, output, None, wide)
 

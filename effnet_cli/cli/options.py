@@ -138,6 +138,15 @@ SecondsOpt = Annotated[
 ]
 WarmupOpt = Annotated[int, typer.Option("--warmup", help="Untimed steps first.")]
 AmpOpt = Annotated[Amp | None, typer.Option("--amp", help="Autocast to bfloat16 or float16.")]
+CheckpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--checkpoint",
+        help="With --train: run these Table-1 stages as activation-checkpoint segments, "
+        "recomputed in backward: 3, 3-7, 2,4,6 or all.",
+        show_default=False,
+    ),
+]
 ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")]
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", help="CPU threads (torch.set_num_threads).")

@@ -36,7 +36,7 @@ from .budget import (
 from .common import RunSetup
 from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
 from .deploy import ExportReport, OnnxProfile, OnnxStage
-from .memory import MeasuredPeak, MemoryReport, MemoryStage
+from .memory import Checkpointing, MeasuredPeak, MemoryReport, MemoryStage
 from .paper import PaperRow, PaperTable
 from .timing import BenchResult, CalibrationState, DeviceRoofline, ProfileReport, ProfileRow
 
@@ -49,6 +49,7 @@ __all__ = [
     "BudgetReport",
     "BudgetRow",
     "CalibrationState",
+    "Checkpointing",
     "Comparison",
     "CompoundAnswer",
     "DeviceRoofline",

@@ -18,6 +18,18 @@ class MemoryStage:
     operator: str
     saved_bytes: int
     live_bytes_after: int
+    checkpointed: bool = False
+    """Run as an activation-checkpoint segment: its forward kept only its input."""
+
+
+@dataclass
+class Checkpointing:
+    """--checkpoint: which Table-1 stages ran as checkpoint segments, and the time their
+    recompute adds."""
+
+    stages: list[int]
+    recompute_ms: float | None = None
+    """The added forward time of the checkpointed segments: not measured yet (None)."""
 
 
 @dataclass
@@ -45,6 +57,8 @@ class MemoryReport(RunSetup[str]):
     breakdown: dict[str, int]
     peak_at: dict[str, str | int | None]
     stages: list[MemoryStage]
+    checkpoint: Checkpointing | None = None
+    """With --checkpoint (absent from the JSON without it)."""
     measured: MeasuredPeak | None = None
     max_batch: int | None = None
     limit_bytes: int | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..arch.checkpointing import span
 from ..choices import OPTIMIZER_NAMES
 from ..headroom import STORAGE_ONLY
 from ..reports import MemoryReport, MemoryStage
@@ -33,6 +34,11 @@ LABELS = {
 AMP_WEIGHTS = "weights (and autocast's cached {dtype} copies)"
 """The weights' label under --amp, where autocast's cached casts are counted with them."""
 RESERVED_NOTE = "what the caching allocator kept from the driver: closer to nvidia-smi"
+CHECKPOINT_NOTE = (
+    "Checkpointed: the stage ran as one torch.utils.checkpoint segment (non-reentrant): its "
+    "forward kept only its input, and backward recomputed its forward, up to its last saved "
+    "tensor, when it first needed one. Kept for backward is then that input."
+)
 
 
 def _step(r: MemoryReport) -> str:
@@ -48,11 +54,22 @@ def _where(r: MemoryReport) -> str:
     return f"{at['phase']}: {stage}{module}{at['op']}"
 
 
+def _checkpoint_line(r: MemoryReport) -> tuple[str, str]:
+    """Which stages ran as checkpoint segments, and what their recompute costs in time."""
+    assert r.checkpoint is not None
+    ms = r.checkpoint.recompute_ms
+    cost = "not measured" if ms is None else f"{ms:.2f} ms"
+    return ("Checkpointed", f"stages {span(r.checkpoint.stages)}, recomputed in backward "
+                            f"(added time: {cost})")  # fmt: skip
+
+
 def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
     lines = [
         ("Predicted peak", f"{nbytes(r.peak_bytes)} ({r.peak_bytes:,} bytes)"),
         ("Where", _where(r)),
     ]
+    if r.checkpoint is not None:
+        lines.insert(0, _checkpoint_line(r))
     m = r.measured
     if m is not None:
         lines.append((f"Measured on {m.device}", f"{nbytes(m.peak_bytes)} ({m.peak_bytes:,} "
@@ -102,6 +119,9 @@ STAGES: list[Column[MemoryStage]] = [
     Column("Kept for backward", lambda s: nbytes(s.saved_bytes), "saved_bytes", keep=True),
     Column("Live after it", lambda s: nbytes(s.live_bytes_after), "live_bytes_after", keep=True),
 ]
+CHECKPOINTED = Column[MemoryStage]("Checkpointed", lambda s: "yes" if s.checkpointed else "",
+                                   "checkpointed", keep=True)  # fmt: skip
+"""Shown with --checkpoint; the CSV carries it always, as the JSON does."""
 
 
 def _label(r: MemoryReport, part: str) -> str:
@@ -109,6 +129,12 @@ def _label(r: MemoryReport, part: str) -> str:
     if part == "weights" and r.amp:
         return AMP_WEIGHTS.format(dtype=r.amp)
     return LABELS[part]
+
+
+def _stage_columns(r: MemoryReport, table: bool) -> list[Column[MemoryStage]]:
+    """The per-stage columns: with the checkpoint mark where stages were checkpointed (the
+    table) or always (the CSV, like the JSON)."""
+    return [*STAGES, CHECKPOINTED] if r.checkpoint is not None or not table else STAGES
 
 
 def memory_parts(r: MemoryReport) -> list[Part]:
@@ -119,9 +145,11 @@ def memory_parts(r: MemoryReport) -> list[Part]:
         Facts("Peak memory", _peak_lines(r)),
         STORAGE_ONLY,
         grid("What is live at the peak", BREAKDOWN, shares),
-        grid("Per stage, forward", STAGES, r.stages),
+        grid("Per stage, forward", _stage_columns(r, table=True), r.stages),
         Note(DEFINITION),
     ]
+    if r.checkpoint is not None:
+        parts.append(Note(CHECKPOINT_NOTE))
     if r.mode == "train":
         parts.append(Note(TRAIN_NOTE))
     parts.append(
@@ -149,6 +177,8 @@ def memory_doc(r: MemoryReport) -> dict[str, Any]:
     if r.max_batch is None:
         for key in FIT_KEYS:
             doc.pop(key)
+    if r.checkpoint is None:
+        doc.pop("checkpoint")
     doc["definition"] = DEFINITION
     doc["storage_only"] = STORAGE_ONLY
     return doc
@@ -160,8 +190,10 @@ def memory_view(r: MemoryReport) -> View:
                 "resolution": r.resolution, "optimizer": r.optimizer or "",
                 "peak_bytes": r.peak_bytes,
                 "measured_peak_bytes": r.measured.peak_bytes if r.measured else "",
-                "max_batch": r.max_batch if r.max_batch is not None else ""}  # fmt: skip
+                "max_batch": r.max_batch if r.max_batch is not None else "",
+                "checkpoint": span(r.checkpoint.stages) if r.checkpoint else "",
+                "recompute_ms": r.checkpoint and r.checkpoint.recompute_ms}  # fmt: skip
         totals = [{"stage": f"at peak: {k}", "saved_bytes": v} for k, v in r.breakdown.items()]
-        return csv_text(STAGES, r.stages, lead, totals)
+        return csv_text(_stage_columns(r, table=False), r.stages, lead, totals)
 
     return View(lambda w: memory_parts(r), lambda: memory_doc(r), csv_of)

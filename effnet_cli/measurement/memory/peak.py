@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Collection, Iterable
 
 import torch
 
+from ...arch.checkpointing import checkpoint_stages
 from ...arch.specs import ResolvedSpec, parse_variant
 from ...choices import AMP_DTYPES, OPTIMIZERS
 from ...devices import available_bytes, check_available
 from ...errors import UsageError
 from ...headroom import MARGINAL, Reserve, check_reserve, default_reserve, marginal
 from ...model import EfficientNet, build_model, materialize
-from ...reports import MeasuredPeak, MemoryReport, MemoryStage
+from ...reports import Checkpointing, MeasuredPeak, MemoryReport, MemoryStage
 from ..trace.prepare import check_fits, check_train_shape, input_shape
 from ..trace.probe import Shape
 from ..trace.simulate import (
@@ -39,7 +41,8 @@ def _check(train: bool, optimizer: str, shape: Shape, amp: str | None) -> None:
         check_train_shape(shape)
 
 
-def _stages(spec: ResolvedSpec, p: MemoryPrediction) -> list[MemoryStage]:
+def _stages(spec: ResolvedSpec, p: MemoryPrediction, checkpointed: Collection[int]
+            ) -> list[MemoryStage]:  # fmt: skip
     where = StageMap(spec)
     saved: Counter = Counter()
     for module, nbytes in p.saved_by_module.items():
@@ -49,7 +52,8 @@ def _stages(spec: ResolvedSpec, p: MemoryPrediction) -> list[MemoryStage]:
         after = p.live_after.get(stage_module(row.stage), 0)
         if row is spec.stages[-1]:  # the head's pooling and classifier end the forward
             after = p.live_after.get(END_OF_FORWARD, after)
-        rows.append(MemoryStage(row.stage, row.operator, saved[row.stage], after))
+        rows.append(MemoryStage(row.stage, row.operator, saved[row.stage], after,
+                                row.stage in checkpointed))  # fmt: skip
     return rows
 
 
@@ -60,15 +64,17 @@ def _peak_at(spec: ResolvedSpec, p: MemoryPrediction) -> dict[str, str | int | N
 
 
 def _measure(model: EfficientNet, shape: Shape, train: bool, optimizer: str, device: str,
-             predicted: int, amp: str | None, channels_last: bool) -> MeasuredPeak:  # fmt: skip
-    """Run the real step on ``device`` (after checking the prediction fits) and compare."""
+             predicted: int, amp: str | None, channels_last: bool,
+             checkpoint: Collection[str]) -> MeasuredPeak:  # fmt: skip
+    """Run the real step on ``device`` (after checking the prediction fits) and compare;
+    the ``checkpoint`` modules run as checkpoint segments there too."""
     check_fits(model, device, shape, predicted)
     materialize(model, device)
     x = torch.randn(*shape, device=device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    m = measure_step(model, x, train, optimizer, amp)
+    m = measure_step(model, x, train, optimizer, amp, checkpoint)
     method = METHOD
     if m.allocated_bytes is not None:
         method += "; CUDA max_memory_allocated / max_memory_reserved"
@@ -81,7 +87,8 @@ def _measure(model: EfficientNet, shape: Shape, train: bool, optimizer: str, dev
 def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: str,
                   limit: int, device_type: str, num_classes: int = 1000,
                   amp: str | None = None, model: EfficientNet | None = None,
-                  known: dict[int, int] | None = None) -> int:  # fmt: skip
+                  known: dict[int, int] | None = None,
+                  checkpoint: Collection[str] = ()) -> int:  # fmt: skip
     """The largest batch whose predicted peak fits ``limit`` (0 when not even one does).
 
     The peak is a part the step holds whatever the batch plus a part that grows with it.
@@ -92,7 +99,8 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
     bracket around the guess is widened until it holds the answer, then bisected; every
     probe is a full prediction.
     ``known`` holds peaks the caller already predicted for this step, by batch; every
-    peak predicted here is added to it, so a second search reuses them.
+    peak predicted here is added to it, so a second search reuses them. ``checkpoint``
+    names the modules run as checkpoint segments.
     """
     model = model or build_model(spec, num_classes, device="meta")  # shapes are all it reads
     peaks: dict[int, int] = known if known is not None else {}
@@ -100,7 +108,8 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
     def peak(batch: int) -> int:
         if batch not in peaks:
             shape = (batch, 3, resolution, resolution)
-            peaks[batch] = predict(model, shape, train, optimizer, device_type, amp).peak_bytes
+            p = predict(model, shape, train, optimizer, device_type, amp, checkpoint)
+            peaks[batch] = p.peak_bytes
         return peaks[batch]
 
     smallest = 2 if train and -(-resolution // 32) == 1 else 1  # batch-norm needs two values
@@ -146,20 +155,25 @@ def memory(
     amp: str | None = None,
     channels_last: bool = False,
     reserve: Reserve | None = None,
+    checkpoint: str | Iterable[int] | None = None,
 ) -> MemoryReport:
     """Predict the peak memory of one step of ``spec``; on a real device also run the step
     and measure it; with ``max_batch``, find the largest batch within ``limit_bytes`` (or
     the device's free memory) less ``reserve`` (default: the device's, see headroom.py).
     ``channels_last`` changes layouts, not sizes: the
-    prediction is the same, and the measured step runs in that layout."""
+    prediction is the same, and the measured step runs in that layout. ``checkpoint``
+    (training only: stage numbers, or --checkpoint's text such as '3-7' or 'all') runs
+    those Table-1 stages as activation-checkpoint segments, predicted and measured."""
     start = time.perf_counter()
     spec = parse_variant(spec) if isinstance(spec, str) else spec
     shape = input_shape(spec, resolution, batch_size)
     _check(train, optimizer, shape, amp)
+    stages = checkpoint_stages(checkpoint, spec, train)
+    segments = [stage_module(stage) for stage in stages]
     check_available(device)
     device_type = device.partition(":")[0]
     model = build_model(spec, num_classes, device="meta")
-    p = predict(model, shape, train, optimizer, device_type, amp)
+    p = predict(model, shape, train, optimizer, device_type, amp, segments)
     predicted = time.perf_counter()
     report = MemoryReport(
         variant=spec.name,
@@ -174,20 +188,21 @@ def memory(
         peak_bytes=p.peak_bytes,
         breakdown=p.breakdown,
         peak_at=_peak_at(spec, p),
-        stages=_stages(spec, p),
+        stages=_stages(spec, p, stages),
+        checkpoint=Checkpointing(list(stages)) if stages else None,
     )
     if max_batch:
         _fit(report, spec, model, limit_bytes or _free_memory(device),
-             reserve or default_reserve(device), num_classes)  # fmt: skip
+             reserve or default_reserve(device), num_classes, segments)  # fmt: skip
     if device != "meta":
         report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes, amp,
-                                   channels_last)  # fmt: skip
+                                   channels_last, segments)  # fmt: skip
     report.seconds = {"predict": predicted - start, "total": time.perf_counter() - start}
     return report
 
 
 def _fit(report: MemoryReport, spec: ResolvedSpec, model: EfficientNet, limit: int,
-         reserve: Reserve, num_classes: int) -> None:  # fmt: skip
+         reserve: Reserve, num_classes: int, checkpoint: Collection[str]) -> None:  # fmt: skip
     """The largest batch within the limit less the reserve, how close its peak comes to
     that, and (when it is marginal) the largest batch that leaves 5% free."""
     check_reserve(reserve, limit, "the limit")
@@ -197,7 +212,8 @@ def _fit(report: MemoryReport, spec: ResolvedSpec, model: EfficientNet, limit: i
 
     def search(within: int) -> int:
         return largest_batch(spec, r.resolution, r.mode == "train", r.optimizer or "sgd",
-                             within, device_type, num_classes, r.amp, model, peaks)  # fmt: skip
+                             within, device_type, num_classes, r.amp, model, peaks,
+                             checkpoint)  # fmt: skip
 
     r.limit_bytes, r.reserve_bytes, r.reserve_source = limit, reserve.nbytes, reserve.source
     r.usable_bytes, r.max_batch = usable, search(usable)

@@ -23,13 +23,17 @@ How it works
 - Under autocast (``amp``) convolutions and the linear layer run on half-precision copies
   of their float32 inputs, weights and biases (the weights cached until autocast exits),
   so activations take two bytes per element; see ``MemoryTracer``.
+- Activation checkpointing (``checkpoint``, torch.utils.checkpoint non-reentrant): a
+  checkpointed module's forward keeps only its input (a ``Segment``); in backward, at the
+  segment's first saved tensor, its forward runs again on probes up to its last save
+  (``recompute``), and what each op saves then dies with that op's backward.
 Nothing here prints; the result is a ``MemoryPrediction``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -117,6 +121,31 @@ class Node:
     half_params: bool = False
     """Autocast ran the op on half copies of its parameters: their gradients come out in
     half precision and are copied to float32 (ToCopyBackward) after the node."""
+    segment: Segment | None = None
+    """The checkpointed segment whose forward kept nothing of this op (which saved
+    something): its first unpack in backward recomputes the segment."""
+
+
+@dataclass
+class Segment:
+    """One checkpointed module, as ``torch.utils.checkpoint`` (non-reentrant) holds it: its
+    input (the only tensor its forward keeps), and which recorded nodes are its own.
+
+    Only nodes that saved something hold it, as only autograd's packed tensors hold the
+    checkpoint's frame: it dies, and the input with it, when the last of them is released.
+    It holds no node, so no reference cycle delays a free."""
+
+    module: nn.Module
+    shape: tuple[int, ...]
+    storage: Storage | None
+    requires_grad: bool
+    elem: int
+    start: int
+    """Index of the segment's first node in ``MemoryTracer.nodes``."""
+    stop: int = 0
+    """One past its last node that saved something: where the recompute stops (torch's
+    early stop, raised at the last tensor the forward had packed)."""
+    recomputed: bool = False
 
 
 def _bytes(shape: Sequence[int], element: int = ELEMENT) -> int:
@@ -140,9 +169,16 @@ class MemoryTracer(_Tracer):
     2 bytes per element; batch-norm statistics and the loss stay float32.
     """
 
-    def __init__(self, model: nn.Module, ledger: Ledger, training: bool, half: bool) -> None:
+    def __init__(self, model: nn.Module, ledger: Ledger, training: bool, half: bool,
+                 checkpoint: frozenset[str] = frozenset(), stop: int = 0) -> None:  # fmt: skip
         super().__init__(model)
+        self.model = model
         self.ledger = ledger
+        self.checkpoint = checkpoint if training else frozenset()
+        """Modules run as checkpoint segments (no_grad inference keeps nothing anyway)."""
+        self.segment: Segment | None = None
+        self.stop = stop
+        """Recomputing a segment: raise StopRecomputation once this many nodes exist."""
         self.training = training
         self.half = half
         self.nodes: list[Node] = []
@@ -166,7 +202,8 @@ class MemoryTracer(_Tracer):
     def emit(self, kind, macs, shape, elements=None, inputs=(), inplace=None, **info):  # type: ignore[override]
         out = super().emit(kind, macs, shape, elements, inputs, inplace, **info)
         module = self.stack[-1] if self.stack else ""
-        self.ledger.where = PeakAt(self.phase, module, info.get("function") or kind)
+        op = info.get("function") or kind
+        self.ledger.where = PeakAt(self.phase, module, f"{op} (recomputed)" if self.stop else op)
         tensors = [p for p in info.get("params", ()) if p is not None]
         params = _param_bytes(tensors) if self.training else []
         grad = self.training and (bool(params) or any(x.requires_grad for x in inputs))
@@ -256,15 +293,27 @@ class MemoryTracer(_Tracer):
 
     def _node(self, kind, out, inputs, params, saved, function) -> None:
         module = self.stack[-1] if self.stack else ""
-        for storage in saved:
-            if id(storage) not in self._saved_ids:
-                self._saved_ids.add(id(storage))
-                self.saved_by_stage[module] += storage.nbytes
+        segment = self.segment
+        if segment is None:
+            self._count_saved(module, saved)
         ins = [NodeInput(x.vid, _bytes(x.shape, x.elem), x.requires_grad) for x in inputs]
         out_bytes = _bytes(out.shape, out.elem)
         if kind == OpKind.LOSS:  # its backward works on float32 logits whatever their dtype
             out_bytes = _bytes(inputs[0].shape)
-        self.nodes.append(Node(kind, module, out.vid, out_bytes, ins, params, saved, function))
+        kept = [] if segment is not None else saved  # checkpoint packs a holder, not the tensor
+        node = Node(kind, module, out.vid, out_bytes, ins, params, kept, function)
+        if segment is not None and saved:
+            node.segment, segment.stop = segment, len(self.nodes) + 1
+        self.nodes.append(node)
+        if len(self.nodes) == self.stop:  # the recompute has packed all the forward did
+            raise StopRecomputation
+
+    def _count_saved(self, module: str, saved: list[Storage]) -> None:
+        """Charge what is kept for backward to ``module``, each storage once."""
+        for storage in saved:
+            if id(storage) not in self._saved_ids:
+                self._saved_ids.add(id(storage))
+                self.saved_by_stage[module] += storage.nbytes
 
     def _loss(self, out: ShapeProbe, logits: ShapeProbe) -> ShapeProbe:
         """cross_entropy in float32 (autocast casts half logits up first, a temporary):
@@ -281,9 +330,22 @@ class MemoryTracer(_Tracer):
         """Leaving autocast clears its cache: copies nothing saved for backward are freed."""
         self.cast_cache.clear()
 
+    def pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        """Open a checkpoint segment: its input is what the checkpoint keeps."""
+        super().pre(module, args)
+        if self.stack[-1] in self.checkpoint and self.segment is None:
+            x = args[0]
+            self.segment = Segment(module, x.shape, x.storage, x.requires_grad, x.elem,
+                                   len(self.nodes))  # fmt: skip
+
     def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         name = self.stack[-1] if self.stack else ""
         super().post(module, args, output)
+        segment = self.segment
+        if segment is not None and segment.module is module:
+            if segment.stop and segment.storage is not None:  # the input, kept by checkpoint
+                self._count_saved(name, [segment.storage])
+            self.segment = None
         if is_stage_module(name):
             self.live_after[name] = self.ledger.current
 
@@ -323,6 +385,35 @@ def base_bytes(model: nn.Module, input_shape: Sequence[int], train: bool, optimi
 # ----------------------------------------------------------------------------- backward
 
 
+class StopRecomputation(Exception):
+    """A segment's recompute has made every tensor its forward packed: stop there, as
+    torch's non-reentrant checkpoint does (``_StopRecomputationError``, early stop)."""
+
+
+def recompute(tracer: MemoryTracer, node: Node) -> None:
+    """Re-run ``node``'s segment forward, as torch does when backward first unpacks one of
+    its saved tensors: every op up to the segment's last save runs again, with grad, and
+    its intermediates die as they would; what each op saves is handed to the original
+    node, to be freed after that node's backward. ``node`` is the segment's newest node
+    that saved something (the nodes after it are released already)."""
+    segment = node.segment
+    assert segment is not None
+    segment.recomputed = True
+    stop = segment.stop - segment.start
+    redo = MemoryTracer(tracer.model, tracer.ledger, True, tracer.half, stop=stop)
+    redo.phase = "backward"
+    x = redo.value(ShapeProbe(segment.shape, redo), segment.storage, segment.requires_grad,
+                   segment.elem)  # fmt: skip
+    try:
+        with hooked(redo):
+            segment.module(x)
+    except StopRecomputation:
+        pass
+    targets = [*tracer.nodes[segment.start :], node]
+    for target, again in zip(targets, redo.nodes, strict=False):  # none past ``node``
+        target.saved = again.saved
+
+
 def _gradients(node: Node, ledger: Ledger, grad: Storage) -> tuple[list[Any], list[Storage]]:
     """What a node's backward allocates: one gradient per input that needs one (aligned
     with ``node.inputs``) and temporaries freed before it returns."""
@@ -335,6 +426,8 @@ def _gradients(node: Node, ledger: Ledger, grad: Storage) -> tuple[list[Any], li
         return [grad if req else None for _nbytes, req in needs], []
     if node.kind == OpKind.MULTIPLY:
         products = [new(node.out_bytes) if req else None for _, req in needs]
+        if node.segment is not None:  # recomputed saves die with the node's apply, before
+            node.saved.clear()  # the engine sums broadcast gradients down (normally after)
         grads, temps = [], []
         for product, (nbytes, _req) in zip(products, needs, strict=True):
             if product is not None and nbytes != node.out_bytes:  # broadcast: sum back down
@@ -385,6 +478,8 @@ def replay_backward(tracer: MemoryTracer, ledger: Ledger) -> list[Storage]:
         grad = grads.pop(node.out, None)
         if grad is None:  # not on the loss's path
             continue
+        if node.segment is not None and not node.segment.recomputed:
+            recompute(tracer, node)
         ledger.where = PeakAt("backward", node.module, node.function or node.kind)
         new, temps = _gradients(node, ledger, grad)
         half = []
@@ -394,6 +489,7 @@ def replay_backward(tracer: MemoryTracer, ledger: Ledger) -> list[Storage]:
             param_grads += [Storage(ledger, nbytes, "gradients") for nbytes in node.params]
         del temps, grad
         node.saved.clear()
+        node.segment = None  # its packed tensors released: the checkpoint's frame may die
         for nbytes in node.params if half else ():  # ToCopyBackward, one parameter at a time
             param_grads.append(Storage(ledger, nbytes, "gradients"))
             half.pop(0)
@@ -431,13 +527,15 @@ def predict(
     optimizer: str = "sgd",
     device_type: str = "cpu",
     amp: str | None = None,
+    checkpoint: Collection[str] = (),
 ) -> MemoryPrediction:
     """Simulate one step of ``model`` (built anywhere, meta included: only shapes are read)
     and return its peak: inference is one no-grad forward in eval mode; training is the
     steady-state step (forward and cross-entropy under autocast when ``amp`` is given,
-    backward, optimizer step) with the optimizer's state already there."""
+    backward, optimizer step) with the optimizer's state already there. The modules named
+    in ``checkpoint`` run as activation-checkpoint segments (``recompute``)."""
     ledger = Ledger(base_bytes(model, input_shape, train, optimizer))
-    tracer = MemoryTracer(model, ledger, train, half=amp is not None)
+    tracer = MemoryTracer(model, ledger, train, amp is not None, frozenset(checkpoint))
     was_training = model.training
     if was_training != train:  # train() walks every module: only when the mode changes
         model.train(train)

@@ -12,9 +12,10 @@ allocator holds from the driver, the figure nvidia-smi is closer to).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
-from contextlib import nullcontext
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 import torch
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+from torch.utils.checkpoint import checkpoint as run_checkpointed
 
 METHOD = "live tensor storages (TorchDispatchMode)"
 """What the tracker's peak is, as `effnet memory` and `effnet bench` name it."""
@@ -124,16 +126,41 @@ def _train_step(model, x, labels, optimizer, amp=None, tracker=None) -> None:
     model.zero_grad(set_to_none=True)
 
 
+@contextmanager
+def checkpointed(model: nn.Module, modules: Collection[str]) -> Iterator[nn.Module]:
+    """Run each named module of ``model`` as one activation-checkpoint segment while the
+    context lasts: its forward goes through ``torch.utils.checkpoint.checkpoint``
+    (non-reentrant; RNG state preserved, default determinism check), then is restored, so
+    the model is otherwise the one built. The module's own hooks run outside the segment."""
+    named = dict(model.named_modules())
+    wrapped = [named[name] for name in dict.fromkeys(modules)]  # each once
+    for module in wrapped:
+        module.forward = partial(run_checkpointed, module.forward, use_reentrant=False)
+    try:
+        yield model
+    finally:
+        for module in wrapped:
+            del module.forward  # the class's forward again
+
+
 def measure_step(
     model: nn.Module,
     x: torch.Tensor,
     train: bool = False,
     optimizer: str = "sgd",
     amp: str | None = None,
+    checkpoint: Collection[str] = (),
 ) -> MeasuredMemory:
     """Run the step of the definition on the model's device and measure its peak: one
     no-grad eval forward, or the second training step (the first creates the state);
-    with ``amp``, forward and loss run under torch.autocast to that dtype."""
+    with ``amp``, forward and loss run under torch.autocast to that dtype; the modules in
+    ``checkpoint`` run as checkpoint segments in both steps."""
+    with checkpointed(model, checkpoint):
+        return _measure_step(model, x, train, optimizer, amp)
+
+
+def _measure_step(model: nn.Module, x: torch.Tensor, train: bool, optimizer: str,
+                  amp: str | None) -> MeasuredMemory:  # fmt: skip
     device = x.device
     existing: list[torch.Tensor] = [*model.parameters(), *model.buffers(), x]
     if not train:
