@@ -440,12 +440,18 @@ def fit(calibration: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None =
     key = (calibration.created, calibration.seconds, calibration.threads,
            tuple((m.name, m.shape) for m in used))  # fmt: skip
     if key not in _FITTED:
-        _FITTED[key] = _fit(used)
+        _FITTED[key] = _fit(used, whole=calibration.runtime not in SUMMED)
     return _FITTED[key]
 
 
-def _fit(used: list[ModelSamples]) -> CostModel:
-    """Each kind's coefficients at the knee that fits best overall, then the whole step."""
+SUMMED = ("onnxruntime",)
+"""Runtimes whose calibration scales each model's op times to add up to its step
+(``deploy/calibrate.py``): their whole step is the sum of its priced ops, nothing fitted."""
+
+
+def _fit(used: list[ModelSamples], whole: bool = True) -> CostModel:
+    """Each kind's coefficients at the knee that fits best overall, then the whole step
+    (unless ``whole`` is False: the ops' sum is the step)."""
     by_kind = {
         k: [o for m in used for o in m.ops if o.kind == k and o.seconds > 0] for k in OP_KINDS
     }
@@ -457,7 +463,8 @@ def _fit(used: list[ModelSamples]) -> CostModel:
             best = (err, knee, {k: tuple(c) for k, (c, _) in fits.items()})
     _, knee, kinds = best if best is not None else (0.0, KNEES[0], {})
     used_names = tuple(f"{m.name} (batch {m.shape[0]})" for m in used)
-    return CostModel(kinds, _fit_whole(used, kinds, knee), knee, used_names)
+    step = _fit_whole(used, kinds, knee) if whole else (1.0, 0.0, 0.0)
+    return CostModel(kinds, step, knee, used_names)
 
 
 def _fit_whole(used: list[ModelSamples], kinds: dict, knee: int) -> tuple[float, float, float]:
