@@ -165,9 +165,22 @@ def report(rows: list[dict], gap: float) -> None:
             _report(part, gap)
 
 
+def _drift(state: dict | None) -> str:
+    """What the drift check did before this prediction: the probe's reading, and the
+    factor the prices were rescaled by (or that it calibrated again)."""
+    if not state:
+        return ""
+    done = (
+        ", recalibrated"
+        if state.get("recalibrated")
+        else (f", rescaled ×{state.get('scale', 1):.2f}" if state.get("rescaled") else "")
+    )
+    return f"{state.get('drift_pct', 0):+.0f}%{done}"
+
+
 def _report(rows: list[dict], gap: float) -> None:
-    print("| model | batch | predicted ms (band) | measured ms | error | in band |")
-    print("|---|---|---|---|---|---|")
+    print("| model | batch | predicted ms (band) | measured ms | error | in band | drift |")
+    print("|---|---|---|---|---|---|---|")
     errors, inside = [], 0
     for r in rows:
         error = 100 * (r["predicted"] - r["measured"]) / r["measured"]
@@ -176,7 +189,7 @@ def _report(rows: list[dict], gap: float) -> None:
         inside += hit
         band = f"{r['predicted']:,.1f} ({r['low']:,.1f}–{r['high']:,.1f})"
         print(f"| {r['spec']} | {r['batch']} | {band} | {r['measured']:,.1f} | {error:+.1f}% | "
-              f"{'yes' if hit else 'no'} |")  # fmt: skip
+              f"{'yes' if hit else 'no'} | {_drift(r['state'])} |")  # fmt: skip
     n = len(errors)
     state = rows[0]["state"] or {}
     print(f"\ncalibration {state.get('age_s', 0):.0f} s old at the first prediction (gap "
