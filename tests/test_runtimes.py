@@ -132,3 +132,39 @@ def test_profile_runtime_bad_input_is_one_line(args: list[str], fragments) -> No
         assert_one_line_error(result, 2, "profile times eager or onnxruntime")
     else:
         assert_one_line_error(result, 2, *fragments)
+
+
+def test_profile_on_onnxruntime_runs_the_users_file_and_its_int8_copy(tmp_path) -> None:
+    """--onnx profiles the user's file by stage (its nodes name their modules); --quantize
+    int8 profiles the quantized copy, whose nodes are found by the float32 names they keep."""
+    path = tmp_path / "m.onnx"
+    export_onnx(parse_variant(TINY), path)
+    args = ("profile", TINY, "--runtime", "onnxruntime", "--iters", "2", "--warmup", "1")
+    users = json.loads(run(*args, "--onnx", str(path), "-f", "json").stdout)
+    assert users["onnx_file"] == str(path) and users["quantize"] is None
+    int8 = json.loads(run(*args, "--quantize", "int8", "-f", "json").stdout)
+    assert int8["quantize"] == "int8" and "QLinearConv" in int8["op_types"]
+    for doc in (users, int8):
+        stages = doc["stages"]
+        assert sum(s["ms"] for s in stages) == pytest.approx(doc["stage_sum_ms"])
+        assert sum(doc["op_types"].values()) == pytest.approx(doc["kernel_sum_ms"])
+        assert all(s["nodes"] >= 1 for s in stages)
+
+
+def test_profile_of_a_file_without_module_paths_is_one_line(tmp_path) -> None:
+    import onnx
+
+    path = tmp_path / "m.onnx"
+    export_onnx(parse_variant(TINY), path)
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    onnx.save(model, str(path))
+    result = run("profile", TINY, "--runtime", "onnxruntime", "--onnx", str(path), "--iters", "2")
+    assert_one_line_error(result, 1, "no module paths", "effnet export")
+
+
+def test_profile_predict_only_refuses_a_file_or_int8() -> None:
+    for flag in (["--onnx", "x.onnx"], ["--quantize", "int8"]):
+        result = run("profile", TINY, "--runtime", "onnxruntime", "--predict-only", *flag)
+        assert_one_line_error(result, 2, "float32 export", "drop --onnx and --quantize")

@@ -47,6 +47,7 @@ from .options import (
     OutputOpt,
     PlotOpt,
     Pooling,
+    ProfileRuntimeOpt,
     QuantizeOpt,
     RealDeviceOpt,
     ResolutionOpt,
@@ -510,17 +511,6 @@ RecalibrateOpt = Annotated[
 ]
 
 
-ProfileRuntimeOpt = Annotated[
-    Runtime,
-    typer.Option(
-        "--runtime",
-        help="eager (default) or onnxruntime (a fresh export under onnxruntime's profiler, "
-        "per stage and op type; with --predict-only, onnxruntime's own latency model; "
-        "needs the deploy extra).",
-    ),
-]
-
-
 def _profile_onnx(spec: Any, settings: Any, fmt: Format, output: Path | None, wide: bool,
                   plot: Path | None) -> None:  # fmt: skip
     """profile --runtime onnxruntime: onnxruntime's own per-node times, by stage."""
@@ -557,6 +547,8 @@ def profile(
     recalibrate: RecalibrateOpt = False,
     weights: WeightsOpt = None,
     runtime: ProfileRuntimeOpt = Runtime.eager,
+    onnx: OnnxOpt = None,
+    quantize: QuantizeOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     plot: PlotOpt = None,
@@ -576,7 +568,7 @@ def profile(
         seconds=seconds, warmup=warmup, amp=chosen(amp),
         channels_last=channels_last, threads=threads, train=train, weights=weights,
         op_steps=op_steps, predict_only=predict_only, recalibrate=recalibrate,
-        runtime=chosen(runtime),
+        runtime=chosen(runtime), onnx=onnx, quantize=chosen(quantize),
     ).validate()  # fmt: skip
     if settings.runtime == "compile":
         raise UsageError("profile times eager or onnxruntime: torch.compile's graph has no "

@@ -170,10 +170,21 @@ RuntimeOpt = Annotated[
         "onnxruntime (a fresh export in an InferenceSession; needs the deploy extra).",
     ),
 ]
+ProfileRuntimeOpt = Annotated[
+    Runtime,
+    typer.Option(
+        "--runtime",
+        help="eager (default) or onnxruntime (a fresh export under onnxruntime's profiler, "
+        "per stage and op type; with --predict-only, onnxruntime's own latency model; "
+        "needs the deploy extra).",
+    ),
+]
 OnnxOpt = Annotated[
     Path | None,
     typer.Option(
-        "--onnx", help="With --runtime onnxruntime: time this .onnx file.", dir_okay=False
+        "--onnx",
+        help="With --runtime onnxruntime: run this .onnx file instead of a fresh export.",
+        dir_okay=False,
     ),
 ]
 Quantize = _choice("Quantize", QUANTIZE)
@@ -181,6 +192,7 @@ QuantizeOpt = Annotated[
     Quantize | None,
     typer.Option(
         "--quantize",
-        help="With --runtime onnxruntime: also time the int8 static-QDQ file beside float32.",
+        help="With --runtime onnxruntime: quantize to int8 (static QDQ); bench times it "
+        "beside float32, profile profiles it.",
     ),
 ]

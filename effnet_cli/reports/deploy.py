@@ -78,3 +78,7 @@ class OnnxProfile:
     """Nodes of the optimized graph that are not nodes of the exported file (fusions,
     layout transforms), each attributed through its name or the values it reads/writes."""
     attribution: str
+    onnx_file: str | None = None
+    """The user's file (--onnx), or None: a fresh export."""
+    quantize: str | None = None
+    """'int8': the static-QDQ-quantized file was profiled (--quantize)."""

@@ -92,9 +92,13 @@ OP_TYPES: list[Column[tuple[str, float, int]]] = [
 
 def _profile_lines(p: OnnxProfile) -> list[tuple[str, str]]:
     gap = (p.stage_sum_ms - p.end_to_end_ms) / p.end_to_end_ms if p.end_to_end_ms else 0.0
+    source = p.onnx_file or "a fresh export"
+    if p.quantize:
+        source += f", quantized to {p.quantize} (static QDQ, random calibration data)"
     return [
         ("Runtime", f"onnxruntime, CPU execution provider, full graph optimisation, "
                     f"{p.threads} intra-op threads"),
+        ("File", source),
         ("Input", f"{p.batch_size}×3×{p.resolution}×{p.resolution} float32"),
         ("End to end", f"{p.end_to_end_ms:.3f} ms median of {p.steps} profiled steps "
                        "(onnxruntime's model_run)"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import statistics
 import tempfile
 from collections import Counter, defaultdict
@@ -30,6 +31,8 @@ from ..trace.prepare import input_shape
 from ..trace.stages import StageMap
 from .exporting import export_onnx, random_feed, session
 from .extra import require_deploy
+from .quantize import quantize_int8
+from .runtime import check_file_shape
 
 ATTRIBUTION = (
     "each node of the optimized graph is attributed, through its name, then the values it "
@@ -59,15 +62,23 @@ def _scopes(model: Any) -> dict[str, str]:
 def _module_of(node: Any, scopes: dict[str, str]) -> str | None:
     """The exported module path an optimized node came from, or None."""
     name = node.name.split("/")[0].removesuffix("_nchwc")
+    name = re.sub(r"_token_\d+$", "", name)  # a QLinearConv named after the conv it replaced
     # a fused node keeps its first node's name, or the name of the value it writes
     for key in ("@" + node.name, "@" + name, "@node_" + name.removeprefix("node_"), name):
         if key in scopes:
             return scopes[key]
     for value in [*node.output, *node.input]:
-        for key in (value, value.removesuffix("_nchwc")):
+        for key in (value, value.removesuffix("_nchwc"), _quantized_of(value)):
             if key in scopes:
                 return scopes[key]
-    return None
+    return scopes.get(_quantized_of(name))
+
+
+def _quantized_of(name: str) -> str:
+    """The float value a quantization node or value was named after ('mean_8_q',
+    'silu_1_DequantizeLinear', 'x_quantized' → 'mean_8', 'silu_1', 'x')."""
+    return re.sub(r"(_q|_quantized|_dequantized|_QuantizeLinear|_DequantizeLinear)(_Output)?$",
+                  "", name)  # fmt: skip
 
 
 def _events(path: str, warmup: int) -> tuple[list[dict], list[float]]:
@@ -102,23 +113,48 @@ def profile_onnx(spec: ResolvedSpec, settings: BenchSettings) -> OnnxProfile:
     threads = s.threads or torch.get_num_threads()
     steps = s.iters or STEPS
     with tempfile.TemporaryDirectory(prefix="effnet-ortprof-") as tmp:
-        exported = Path(tmp) / "model.onnx"
-        export_onnx(spec, exported, s.resolution, s.batch_size, weights=s.weights)
-        sess = session(exported, threads, profile=Path(tmp))
+        source, path = _profiled_file(spec, s, shape, Path(tmp))
+        sess = session(path, threads, profile=Path(tmp))
+        check_file_shape(sess, shape, path)
         feed = random_feed(sess, shape)
         for _ in range(s.warmup + steps):
             sess.run(None, feed)
         nodes, runs = _events(sess.end_profiling(), s.warmup)
-        optimized = onnx.load(str(Path(tmp) / "optimized.onnx")).graph
-        scopes, graph = _scopes(onnx.load(str(exported))), optimized
-    return _summarize(spec, shape, threads, nodes, runs, scopes, graph)
+        graph = onnx.load(str(Path(tmp) / "optimized.onnx")).graph
+        scopes = _scopes(onnx.load(str(source)))
+    if not any(scopes.values()):
+        raise RuntimeFailure(f"{source.name}: its nodes carry no module paths "
+                             "(pkg.torch.onnx.name_scopes) to find stages by: export it with "
+                             "effnet export")  # fmt: skip
+    report = _summarize(spec, shape, threads, nodes, runs, scopes, graph, bool(s.quantize))
+    report.onnx_file, report.quantize = (str(s.onnx) if s.onnx else None), s.quantize
+    return report
+
+
+def _profiled_file(spec: ResolvedSpec, s: BenchSettings, shape: tuple[int, ...], tmp: Path
+                   ) -> tuple[Path, Path]:  # fmt: skip
+    """The float32 file whose nodes name their modules (the user's, --onnx, or a fresh
+    export), and the file to profile: itself, or with --quantize int8 its quantized copy
+    (whose nodes are named after the float32 ones, but carry no module paths)."""
+    path = Path(s.onnx) if s.onnx else tmp / "model.onnx"
+    if s.onnx is None:
+        export_onnx(spec, path, s.resolution, s.batch_size, weights=s.weights)
+    elif not path.is_file():
+        raise RuntimeFailure(f"{path}: no such .onnx file")
+    if not s.quantize:
+        return path, path
+    int8 = tmp / "model.int8.onnx"
+    quantize_int8(path, int8, session(path, 1).get_inputs()[0].name, shape)
+    return path, int8
 
 
 def _summarize(
     spec: ResolvedSpec, shape: tuple[int, ...], threads: int, nodes: list[dict],
-    runs: list[float], scopes: dict[str, str], graph: Any,
+    runs: list[float], scopes: dict[str, str], graph: Any, quantized: bool = False,
 ) -> OnnxProfile:  # fmt: skip
-    """Per-step milliseconds by stage and op type; every profiled node attributed."""
+    """Per-step milliseconds by stage and op type; every profiled node attributed (in a
+    quantized graph, a node named after no float32 node, such as the input's
+    QuantizeLinear or a layout Transpose, goes with the kernel before it)."""
     where = StageMap(spec, timed=True)
     optimized = {n.name: n for n in graph.node}
     exported_names = {key[1:] for key in scopes if key.startswith("@")}
@@ -127,13 +163,15 @@ def _summarize(
     counted: dict[int, set[str]] = defaultdict(set)
     by_type: Counter = Counter()
     types: dict[str, set[str]] = defaultdict(set)
+    stage, borrowed = 1, 0
     for event in nodes:
         name = event["name"].removesuffix("_kernel_time")
         node = optimized.get(name)
         module = _module_of(node, scopes) if node is not None else None
-        if module is None:
+        if module is None and not quantized:
             raise RuntimeFailure(f"onnxruntime ran node '{name}', which no exported node explains")
-        stage = where.stage_of(module)
+        borrowed += module is None
+        stage = stage if module is None else where.stage_of(module)
         by_stage[stage] += event["dur"]
         waits[stage] += event["wait"]
         counted[stage].add(name)
@@ -155,5 +193,15 @@ def _summarize(
         kernel_sum_ms=total, stage_sum_ms=sum(with_waits.values()), stages=stages,
         op_types={k: v / per_step for k, v in by_type.most_common()},
         op_nodes={k: len(types[k]) for k, _ in by_type.most_common()},
-        fused_nodes=fused, attribution=ATTRIBUTION,
+        fused_nodes=fused, attribution=ATTRIBUTION + _borrowed_text(borrowed // len(runs)),
     )  # fmt: skip
+
+
+def _borrowed_text(per_step: int) -> str:
+    if not per_step:
+        return ""
+    return (
+        f"; in the quantized graph, {per_step} node(s) per step named after no float32 "
+        "node (the input's QuantizeLinear, layout Transposes) went with the kernel before "
+        "them"
+    )

@@ -32,7 +32,7 @@ NOT_TRACKED = "not measured: onnxruntime's arena holds no torch tensors"
 """What bench's live-tensor peak says for onnxruntime rows (the RSS growth still applies)."""
 
 
-def _file_shape(sess: Any, shape: tuple[int, ...], path: Path) -> None:
+def check_file_shape(sess: Any, shape: tuple[int, ...], path: Path) -> None:
     """The user's file must take this run's input: its fixed dimensions equal the shape's."""
     dims = sess.get_inputs()[0].shape
     mismatch = len(dims) != len(shape) or any(
@@ -83,7 +83,7 @@ def _time_file(
     start = time.perf_counter()
     sess = session(path, threads)
     setup = made + time.perf_counter() - start
-    _file_shape(sess, shape, path)
+    check_file_shape(sess, shape, path)
     feed = random_feed(sess, shape)
     reset_peak_rss()
     samples = time_steps(lambda: sess.run(None, feed), Clock(torch.device("cpu")), s, progress)

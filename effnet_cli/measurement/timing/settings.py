@@ -118,6 +118,9 @@ class ProfileSettings(BenchSettings):
             raise UsageError(f"--op-steps must be in 1..{MAX_ITERS}, got {self.op_steps}")
         if self.predict_only and self.unpredictable():
             raise UsageError(f"--predict-only: {self.unpredictable()}")
+        if self.predict_only and (self.onnx is not None or self.quantize is not None):
+            raise UsageError("--predict-only prices the model's float32 export: drop --onnx "
+                             "and --quantize")  # fmt: skip
         return self
 
     def unpredictable(self) -> str:
