@@ -1,8 +1,9 @@
 """The onnxruntime latency model's calibration samples: each calibration model exported,
 run under onnxruntime's profiler, and every kernel it ran charged to the fused unit of the
 probe's trace it computes (``timing/fusion.py``); then timed bare, in a session without the
-profiler. The fit itself is the eager model's (``timing/latency.py``): the same per-kind
-costs and whole-step terms, over units instead of torch ops.
+profiler. The fit itself is the eager model's per-kind costs (``timing/latency.py``), over
+units instead of torch ops; no whole-step layer is fitted on top, since the units are scaled
+to add up to each model's step (below).
 
 A kernel finds its unit through the module path its exported node carries (the attribution
 ``profile --runtime onnxruntime`` uses): among the units holding that module (a shared
@@ -10,10 +11,9 @@ module, such as ResNet's one ReLU per block, is in several), the one nearest the
 charged, in execution order. A kernel no unit holds (a reshape at the top level) is charged
 to the last unit. Each unit keeps its fastest time over the profiled runs, as the eager
 calibration does, and is then scaled so that the units add up to the model's bare step
-(the median of its timed steps):
-under the profiler each kernel also pays for its own timing (its kernels summed to 1.5×
-the bare step of the smallest calibration model here, 0.9-1.1× for the others), which is
-not onnxruntime's time.
+(the median of its timed steps): under the profiler each kernel also pays for its own
+timing (its kernels summed to 1.5× the bare step of the smallest calibration model here,
+0.9-1.1× for the others), which is not onnxruntime's time.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def _charge(nodes: list[dict], runs: int, us: list[Unit], graph: Any, scopes: di
 
 def ort_samples(spec: str, batch: int, threads: int) -> ModelSamples:
     """One calibration model exported and run in onnxruntime: its units' times and its step."""
+    import onnx
+
     resolved = parse_variant(spec)
     res = resolved.coefficients.resolution
     shape = (batch, 3, res, res)
@@ -84,8 +86,6 @@ def ort_samples(spec: str, batch: int, threads: int) -> ModelSamples:
         for _ in range(WARMUP + PROFILED):
             profiled.run(None, feed)
         nodes, runs = _events(profiled.end_profiling(), WARMUP)
-        import onnx
-
         graph = onnx.load(str(Path(tmp) / "optimized.onnx")).graph
         seconds = _charge(nodes, len(runs), us, graph, _scopes(proto))
         del profiled  # its idle thread pool would spin beside the timed one

@@ -9,7 +9,7 @@ a residual add after that and a ReLU/ReLU6/sigmoid after that are one unit here,
 other op is a unit of its own. A unit keeps the conv's kind and MACs, reads the conv's
 input, the residual and every weight, and writes the last op's output.
 
-The rule mirrors what onnxruntime 1.2x does on the exported file (``profile --runtime
+The rule mirrors what onnxruntime (1.32 here) does to the exported file (``profile --runtime
 onnxruntime`` shows the kernels it ran); a test checks it against onnxruntime's optimized
 graph. Nothing here imports torch.
 """

@@ -557,7 +557,7 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None,
             return cached, note
         # another calibration set, or no probe (an older effnet): calibrate with this one
 
-    def run() -> Calibration:  # the eager call keeps its one-argument form (tests replace it)
+    def run() -> Calibration:  # eager keeps calibrate(progress), its one-argument form
         return calibrate(progress) if plan is EAGER else calibrate(progress, plan)
 
     fresh = run()
