@@ -265,7 +265,9 @@ def _fake_latency(monkeypatch, per_gmac_ms: float = 10.0) -> list[str]:
 
     loaded = SimpleNamespace(note="latency cache: fake", band=lambda ms: None, state=None)
     monkeypatch.setattr(
-        collect_module, "load_latency_model", lambda progress=None, train=False: loaded
+        collect_module,
+        "load_latency_model",
+        lambda progress=None, train=False, runtime="eager": loaded,
     )
     monkeypatch.setattr(collect_module, "predicted_latency_ms", fake)
     return calls
