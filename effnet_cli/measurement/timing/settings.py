@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from ...arch.checkpointing import TRAIN_ONLY
 from ...choices import AMP_DTYPES, QUANTIZE, RUNTIMES
 from ...errors import UsageError
 
@@ -111,6 +112,9 @@ class ProfileSettings(BenchSettings):
     op_steps: int = 3
     predict_only: bool = False
     recalibrate: bool = False
+    checkpoint: tuple[int, ...] = ()
+    """With train: these Table-1 stages also timed as checkpoint segments (parsed by the
+    caller against the spec: ``arch.checkpointing``)."""
 
     def validate(self) -> ProfileSettings:
         super().validate()
@@ -118,6 +122,8 @@ class ProfileSettings(BenchSettings):
             raise UsageError(f"--op-steps must be in 1..{MAX_ITERS}, got {self.op_steps}")
         if self.predict_only and self.unpredictable():
             raise UsageError(f"--predict-only: {self.unpredictable()}")
+        if self.checkpoint and not self.train:
+            raise UsageError(TRAIN_ONLY.format(option="--checkpoint"))
         return self
 
     def unpredictable(self) -> str:
