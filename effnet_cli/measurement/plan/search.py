@@ -39,7 +39,6 @@ class SubsetPeaks:
     """The training forward's trace (what the recompute is priced from)."""
     why: str = ""
     """Why the decomposition was not used (SIMULATED only)."""
-    decomposition: Decomposition | None = None
 
     def mask(self, chosen: Sequence[int]) -> int:
         return sum(1 << i for i, s in enumerate(self.stages) if s in set(chosen))
@@ -76,7 +75,7 @@ def subset_peaks(step: Step, stages: Sequence[int], decompose: bool = True) -> S
     every = step.simulate(stages, phased=True)
     d = Decomposition(stages, _phases(plain), _phases(every))
     if decompose and d.valid:
-        return SubsetPeaks(stages, d.peaks(), DECOMPOSED, 2, plain.trace, decomposition=d)
+        return SubsetPeaks(stages, d.peaks(), DECOMPOSED, 2, plain.trace)
     found = SubsetPeaks(stages, [], SIMULATED, 2, plain.trace, d.why or "asked")
     for mask in range(1 << len(stages)):
         chosen = found.members(mask)

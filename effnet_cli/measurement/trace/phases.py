@@ -17,14 +17,14 @@ where ``start[p][o]`` is what owner o holds when p begins and ``excess[p]`` how 
 above its start: each term is read off the simulation with nothing checkpointed or the one
 with every stage checkpointed. ``Decomposition`` holds those two and checks them against
 each other (the phases must be the same, and what does not depend on a checkpointable stage
-must be equal in both); ``agrees`` checks a further simulation phase by phase. Nothing here
-allocates or prints.
+must be equal in both); the planner checks its choice against that subset's own simulation.
+Nothing here allocates or prints.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .simulate import Ledger, PeakAt
@@ -90,7 +90,6 @@ class Decomposition:
         self.stages = tuple(stages)
         self.why = _contradiction(self.stages, plain, every)
         self.valid = not self.why
-        self.keys = [p.key for p in plain]
         self.base = [p.peak for p in plain]
         self.delta: list[list[int]] = []
         """Per phase, per stage (in ``stages`` order): what checkpointing it adds."""
@@ -102,12 +101,6 @@ class Decomposition:
                 row[self.stages.index(a.key[1])] += (b.peak - b.live) - (a.peak - a.live)
             self.delta.append(row)
 
-    def phase_peaks(self, chosen: Iterable[int]) -> list[int]:
-        """Each phase's predicted peak with the ``chosen`` stages checkpointed."""
-        picked = [i for i, s in enumerate(self.stages) if s in set(chosen)]
-        return [base + sum(row[i] for i in picked) for base, row in zip(self.base, self.delta,
-                                                                          strict=True)]  # fmt: skip
-
     def peaks(self) -> list[int]:
         """peak(S) for every subset, indexed by bitmask (bit i: ``stages[i]``), each built
         from the one without its highest bit: 2^k × phases additions."""
@@ -118,12 +111,6 @@ class Decomposition:
             prev = rows[mask ^ (1 << high)]
             rows.append([v + row[high] for v, row in zip(prev, self.delta, strict=True)])
         return [max(row) for row in rows]
-
-    def agrees(self, chosen: Iterable[int], phases: Sequence[Phase]) -> bool:
-        """Whether a simulation of ``chosen`` has the phases and phase peaks predicted."""
-        if [p.key for p in phases] != self.keys:
-            return False
-        return [p.peak for p in phases] == self.phase_peaks(chosen)
 
 
 def _contradiction(stages: tuple[int, ...], plain: Sequence[Phase], every: Sequence[Phase]
