@@ -173,6 +173,13 @@ def _stages(k: BudgetCheckpoint | None) -> str:
     return span(k.stages) or "none" if k is not None else "—"
 
 
+def _needed(r: Figures) -> str:
+    """The stages checkpointed at --batch-size; 'none fits' when even they cannot fit it."""
+    if r.checkpoint is None and "memory" in r.failed:
+        return "none fits"
+    return _stages(r.checkpoint)
+
+
 def _added(k: BudgetCheckpoint | None) -> str:
     return _ms(k.recompute_ms) if k is not None else ""
 
@@ -181,8 +188,7 @@ def checkpoint_columns(c: BudgetConstraints) -> list[Column[Figures]]:
     """--checkpointing: which stages a model checkpoints to fit (— : none needed) and the
     time that adds per step, at --batch-size and at the largest batch."""
     columns = [
-        Column("Checkpoint", lambda r: _stages(r.checkpoint), "checkpoint_stages",
-               lambda r: _stages(r.checkpoint), align="l", keep=True),
+        Column("Checkpoint", _needed, "checkpoint_stages", _needed, align="l", keep=True),
         Column("Added ms", lambda r: _added(r.checkpoint), "checkpoint_recompute_ms",
                lambda r: r.checkpoint and r.checkpoint.recompute_ms, keep=True),
     ]  # fmt: skip
@@ -379,7 +385,8 @@ UNCERTAIN_NOTE = (
 
 CHECKPOINTING_NOTE = (
     "Checkpoint: the Table-1 stages a model over --max-memory checkpoints to fit it (— : it "
-    "fits without), the cheapest set by predicted added time among every subset of its stages "
+    "fits without; none fits: no subset of its stages brings the peak under the limit), the "
+    "cheapest set by predicted added time among every subset of its stages "
     "(as memory --checkpoint auto); Added ms: that recompute time per training step, "
     "predicted on this CPU and included in a predicted latency. Max-batch checkpoint: the "
     "same for the largest batch, searched with every stage checkpointed."
