@@ -36,8 +36,8 @@ MemoryLimitOpt = Annotated[
     str | None,
     typer.Option(
         "--limit",
-        help="Memory to fit into, e.g. 16GiB, 500MB, 2e9 (GiB = 2^30 "
-        "bytes, GB = 10^9) [default: the device's free memory].",
+        help="Memory --max-batch or --checkpoint auto fits into, e.g. 16GiB, 500MB, 2e9 "
+        "(GiB = 2^30 bytes, GB = 10^9) [--max-batch's default: the device's free memory].",
     ),
 ]
 ReserveOpt = Annotated[
