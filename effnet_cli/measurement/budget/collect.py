@@ -37,9 +37,10 @@ from ...reports import (
 )
 from ..counting.summary import MAC_KINDS
 from ..memory.peak import largest_batch
+from ..plan.search import Step
 from ..trace.prepare import check_train_shape, input_shape
 from ..trace.probe import Shape, Trace, probe_forward
-from ..trace.simulate import predict
+from ..trace.simulate import MemoryPrediction, predict
 from ..trace.stages import stage_module
 from .constraints import (
     PHI_MAX,
@@ -152,6 +153,9 @@ class _Built:
     trace: Trace
     """The probe's trace at batch 1 (the latency model prices its ops)."""
     traces: dict[int, Trace] = field(default_factory=dict)
+    phased: dict[int, MemoryPrediction] = field(default_factory=dict)
+    """--checkpointing: the plain training step per batch, followed phase by phase (what the
+    planner starts from)."""
     measured_ms: float | None = None
 
 
@@ -200,7 +204,17 @@ class Evaluator:
         if c.train:
             check_train_shape(shape)
         optimizer = c.optimizer or "sgd"
+        if c.checkpointing:  # followed phase by phase: the planner starts from it
+            step = self._step(spec, batch)
+            built.phased[batch] = step.simulate((), phased=True)
+            return built.phased[batch].peak_bytes
         return predict(built.model, shape, c.train, optimizer, self.device_type, c.amp).peak_bytes
+
+    def _step(self, spec: ResolvedSpec, batch: int) -> Step:
+        """The training step the planner searches, at ``batch``."""
+        c, built = self.c, self._build(spec)
+        return Step(built.model, self.shape(spec, batch), c.optimizer or "sgd", self.device_type,
+                    c.amp)  # fmt: skip
 
     def max_batch(self, spec: ResolvedSpec, peak: int) -> tuple[int, BudgetCheckpoint | None]:
         """The largest batch within --max-memory, from the peak already predicted; with
@@ -224,12 +238,12 @@ class Evaluator:
     def plan(self, spec: ResolvedSpec, batch: int) -> tuple[int, BudgetCheckpoint] | None:
         """--checkpointing: the cheapest stages to checkpoint at ``batch`` whose peak fits
         --max-memory (``--checkpoint auto``'s plan), with that peak; None when none fits."""
-        from ..plan.search import Step, options, plan_stages, subset_peaks
+        from ..plan.search import options, plan_stages, subset_peaks
         from ..timing.recompute import price_trace
 
         c, built, shape = self.c, self._build(spec), self.shape(spec, batch)
-        step = Step(built.model, shape, c.optimizer or "sgd", self.device_type, c.amp)
-        found = subset_peaks(step, checkpointable(spec))
+        plain = built.phased.get(batch)
+        found = subset_peaks(self._step(spec, batch), checkpointable(spec), plain=plain)
         price = price_trace(found.trace, found.stages, self._latency().trust, spec, shape)
         best, fits = plan_stages(options(found, price.per_stage), int(limit_of(c, "memory")))
         return (best.peak_bytes, BudgetCheckpoint(best.stages, best.recompute_ms)) if fits else None

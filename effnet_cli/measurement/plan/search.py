@@ -67,11 +67,13 @@ class Step:
                        modules, PhaseLedger if phased else Ledger)  # fmt: skip
 
 
-def subset_peaks(step: Step, stages: Sequence[int], decompose: bool = True) -> SubsetPeaks:
+def subset_peaks(step: Step, stages: Sequence[int], decompose: bool = True,
+                 plain: MemoryPrediction | None = None) -> SubsetPeaks:  # fmt: skip
     """Every subset's peak: decomposed from two simulations when they bear the account out
-    (``decompose``), else one simulation per subset."""
+    (``decompose``), else one simulation per subset. ``plain``: the step with nothing
+    checkpointed, already simulated phase by phase (``Step.simulate(phased=True)``)."""
     stages = tuple(stages)
-    plain = step.simulate((), phased=True)
+    plain = plain or step.simulate((), phased=True)
     every = step.simulate(stages, phased=True)
     d = Decomposition(stages, _phases(plain), _phases(every))
     if decompose and d.valid:
