@@ -56,6 +56,8 @@ class CheckpointPlan:
     simulations: int
     pareto: list[PlanOption] = field(default_factory=list)
     seconds: float = 0.0
+    """The search's time: the subsets' peaks and the choice (the recompute's pricing, with
+    the latency model's drift probe, apart)."""
 
 
 @dataclass

@@ -44,7 +44,6 @@ def priced_memory(
     checkpoint priced: memory saved against time added. ``step`` holds memory()'s other
     options (``train`` included); ``limit_bytes`` and ``reserve`` go to --max-batch unless
     ``checkpoint`` is 'auto'."""
-    start = time.perf_counter()
     spec = parse_variant(spec) if isinstance(spec, str) else spec
     shape = input_shape(spec, step.get("resolution"), step.get("batch_size", 1))
     train, amp, device = step.get("train", False), step.get("amp"), step.get("device", "meta")
@@ -62,11 +61,13 @@ def priced_memory(
     for decompose in (True, False):  # the second pass only if the decomposition is wrong
         model = build_model(spec, step.get("num_classes", 1000), device="meta")
         walk = Step(model, shape, step.get("optimizer", "sgd"), device.partition(":")[0], amp)
+        start = time.perf_counter()
         found = subset_peaks(walk, named, decompose)
+        searched = time.perf_counter() - start
         price = price or _price(found, spec, shape, amp, progress)
         plan, chosen = None, list(named)
         if auto and reserve is not None:
-            plan, chosen = _plan(found, price, limit_bytes or 0, reserve, start)
+            plan, chosen = _plan(found, price, limit_bytes or 0, reserve, searched)
         report = memory(spec, checkpoint=chosen or None, model=model, **step)
         if report.peak_bytes == found.peak(chosen):
             break
@@ -85,8 +86,10 @@ def _price(found: SubsetPeaks, spec: ResolvedSpec, shape: tuple[int, ...], amp: 
 
 
 def _plan(found: SubsetPeaks, price: RecomputePrice | None, limit: int, reserve: Reserve,
-          start: float) -> tuple[CheckpointPlan, list[int]]:  # fmt: skip
-    """The cheapest subset within the limit less the reserve, and the Pareto front."""
+          searched: float) -> tuple[CheckpointPlan, list[int]]:  # fmt: skip
+    """The cheapest subset within the limit less the reserve, and the Pareto front;
+    ``searched``: the seconds the subsets' peaks took (the pricing apart)."""
+    start = time.perf_counter()
     usable = reserve.usable(limit)
     weighed = options(found, price.per_stage if price else None)
     best, fits = plan_stages(weighed, usable)
@@ -94,7 +97,8 @@ def _plan(found: SubsetPeaks, price: RecomputePrice | None, limit: int, reserve:
         limit_bytes=limit, reserve_bytes=reserve.nbytes, reserve_source=reserve.source,
         usable_bytes=usable, fits=fits, smallest_peak_bytes=min(found.peaks),
         subsets=len(weighed), method=found.method, simulations=found.simulations,
-        pareto=[_row(o) for o in pareto(weighed)], seconds=time.perf_counter() - start,
+        pareto=[_row(o) for o in pareto(weighed)],
+        seconds=searched + time.perf_counter() - start,
     )  # fmt: skip
     return plan, best.stages
 
