@@ -254,3 +254,16 @@ def test_budget_checkpoints_what_does_not_fit(fixed_clock) -> None:
 )
 def test_bad_checkpoint_planning_is_one_line(args, fragments) -> None:
     assert_one_line_error(run(*args), 2, *fragments)
+
+
+def test_budget_largest_batch_may_checkpoint(fixed_clock) -> None:
+    """With --checkpointing the largest batch is searched with every stage checkpointed:
+    larger where that helps (and the stages that fit it named), the same elsewhere."""
+    args = ("budget", "--max-memory", "64MiB", "--train", "-r", "64", "--phi-max", "0")
+    plain = {r["variant"]: r for r in json.loads(run(*args, "-f", "json").stdout)["variants"]}
+    doc = json.loads(run(*args, "--checkpointing", "-f", "json").stdout)["variants"]
+    more = [r for r in doc if r["max_batch_checkpoint"]]
+    assert more and all(r["max_batch"] > plain[r["variant"]]["max_batch"] for r in more)
+    assert all(r["max_batch_checkpoint"]["recompute_ms"] > 0 for r in more)
+    same = [r for r in doc if not r["max_batch_checkpoint"]]
+    assert all(r["max_batch"] == plain[r["variant"]]["max_batch"] for r in same)
