@@ -50,6 +50,9 @@ class Case:
     rss: list[int] = field(default_factory=list)
 
 
+PLANNER = "memory b7 -b 64 --train --checkpoint auto --limit 40GiB"
+
+
 def cases() -> list[Case]:
     official = [f"b{i}" for i in range(8)]
     out = [
@@ -94,6 +97,17 @@ def cases() -> list[Case]:
             [*EFFNET, "budget", "--max-latency", "30ms", "--device", "cpu"],
             "budget",
             2.0,
+        ),
+        Case(  # every subset of B7's 9 stages weighed, and the recompute priced (issue 25)
+            f"effnet {PLANNER}",
+            [*EFFNET, *PLANNER.split()],
+            "checkpoint",
+            2.0,
+        ),
+        Case(
+            "effnet budget --max-memory 24GB -b 64 --train --checkpointing",
+            [*EFFNET, "budget", "--max-memory", "24GB", "-b", "64", "--train", "--checkpointing"],
+            "checkpoint-budget",
         ),
         Case("effnet --help", [*EFFNET, "--help"], "light", 0.2),
         Case("effnet summary --help", [*EFFNET, "summary", "--help"], "light", 0.2),

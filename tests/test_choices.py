@@ -44,7 +44,7 @@ def _validators() -> dict[str, tuple[tuple[str, ...], Callable[[str], object]]]:
     """Each validator below the CLI, called with one value of one vocabulary."""
     from effnet_cli.measurement.budget.constraints import budget_constraints
     from effnet_cli.measurement.counting.summary import _choose_engine
-    from effnet_cli.measurement.memory.peak import _check
+    from effnet_cli.measurement.memory.peak import check_step as _check
     from effnet_cli.measurement.timing.settings import BenchSettings
     from effnet_cli.units import check_dtype
 

@@ -38,7 +38,7 @@ LIGHT_MODULES = (
     "measurement",
     "measurement.trace", "measurement.counting", "measurement.memory", "measurement.timing",
     "measurement.budget", "measurement.timing.settings", "measurement.budget.constraints",
-    "measurement.paper", "measurement.deploy", "measurement.deploy.extra",
+    "measurement.paper", "measurement.deploy", "measurement.deploy.extra", "measurement.plan",
 )  # fmt: skip
 
 
@@ -74,12 +74,14 @@ QUESTIONS = {
     "counting": {"trace", "counting"},
     "memory": {"trace", "memory"},
     "timing": {"trace", "timing"},
-    "budget": {"trace", "counting", "memory", "timing", "deploy", "budget"},
+    "budget": {"trace", "counting", "memory", "timing", "deploy", "plan", "budget"},
+    "plan": {"trace", "memory", "timing", "plan"},
     "paper": {"trace", "counting", "timing", "paper"},
     "deploy": {"trace", "timing", "deploy"},
 }
-"""Which measuring packages each may import: budget → {counting, memory, timing, deploy} →
-trace (deploy → timing: onnxruntime's latency model is timing's fit on its own samples);
+"""Which measuring packages each may import: budget → {counting, memory, timing, deploy,
+plan} → trace (deploy → timing: onnxruntime's latency model is timing's fit on its own
+samples; plan → {memory, timing}: checkpointing's memory saved against time added);
 paper → {counting, timing} → trace."""
 
 

@@ -16,7 +16,15 @@ from ..errors import UsageError
 from .specs import HEAD, ResolvedSpec
 
 ALL = "all"
-FORMS = "a stage (3), a range (3-7), a list (2,4,6) or 'all'"
+AUTO = "auto"
+"""The planner's stages: the cheapest set within --limit (``measurement/plan``)."""
+TRAIN_ONLY = ("{option} applies to a training step (inference keeps nothing for backward to "
+              "recompute): add --train")  # fmt: skip
+FLOAT32_ONLY = ("{option} weighs the time each stage's recompute adds, which the latency model "
+                "predicts for float32 steps only: drop --amp")  # fmt: skip
+AUTO_NEEDS_LIMIT = ("--checkpoint auto chooses the stages that fit a limit: add --limit SIZE "
+                    "(e.g. 16GiB)")  # fmt: skip
+FORMS = "a stage (3), a range (3-7), a list (2,4,6), 'all' or 'auto' (with --limit)"
 _ITEM = re.compile(r"([0-9]+)(?:-([0-9]+))?")
 
 
@@ -70,6 +78,8 @@ def parse_stages(given: str | Iterable[int], spec: ResolvedSpec) -> tuple[int, .
     accepted = checkpointable(spec)
     if isinstance(given, str) and given.strip().lower() == ALL:
         return accepted
+    if is_auto(given):
+        raise UsageError(AUTO_NEEDS_LIMIT)
     if isinstance(given, str):
         ranges = _ranges(given)
     else:
@@ -82,6 +92,11 @@ def parse_stages(given: str | Iterable[int], spec: ResolvedSpec) -> tuple[int, .
     return tuple(sorted({s for r in ranges for s in r}))
 
 
+def is_auto(given: object) -> bool:
+    """Whether --checkpoint asks the planner to choose (``auto``)."""
+    return isinstance(given, str) and given.strip().lower() == AUTO
+
+
 def checkpoint_stages(given: str | Iterable[int] | None, spec: ResolvedSpec,
                       train: bool) -> tuple[int, ...]:  # fmt: skip
     """The stages --checkpoint names (none without it): only a training step has any, as
@@ -89,6 +104,19 @@ def checkpoint_stages(given: str | Iterable[int] | None, spec: ResolvedSpec,
     if given is None:
         return ()
     if not train:
-        raise UsageError("--checkpoint applies to a training step (inference keeps nothing "
-                         "for backward to recompute): add --train")  # fmt: skip
+        raise UsageError(TRAIN_ONLY.format(option="--checkpoint"))
     return parse_stages(given, spec)
+
+
+def check_auto(train: bool, amp: str | None, limit: object, max_batch: bool) -> None:
+    """What --checkpoint auto needs: a training step, a limit, float32; and no --max-batch
+    (it plans for the batch given)."""
+    if not train:
+        raise UsageError(TRAIN_ONLY.format(option="--checkpoint"))
+    if limit is None:
+        raise UsageError(AUTO_NEEDS_LIMIT)
+    if amp is not None:
+        raise UsageError(FLOAT32_ONLY.format(option="--checkpoint auto") + ", or name the stages")
+    if max_batch:
+        raise UsageError("--checkpoint auto plans the stages for the batch given; with "
+                         "--max-batch name them (e.g. --checkpoint all)")  # fmt: skip

@@ -102,6 +102,15 @@ BudgetRuntimeOpt = Annotated[
         show_default=False,
     ),
 ]
+CheckpointingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--checkpointing",
+        help="With --max-memory and --train: a model over the limit may checkpoint stages "
+        "(the cheapest set that fits, as memory --checkpoint auto), and the largest batch is "
+        "searched with them; the table says which and the time they add.",
+    ),
+]
 PhiStepOpt = Annotated[
     float, typer.Option("--phi-step", help="Grid of the φ search (must divide 1).")
 ]
@@ -127,6 +136,7 @@ def budget(
     device: BudgetDeviceOpt = None,
     measure: MeasureOpt = False,
     runtime: BudgetRuntimeOpt = None,
+    checkpointing: CheckpointingOpt = False,
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,
     alpha: AlphaOpt = DEFAULT_ALPHA,
@@ -149,7 +159,7 @@ def budget(
         train=train,
         optimizer=chosen(optimizer), amp=chosen(amp), max_batch=max_batch, max_latency=max_latency,
         device=device, measure=measure, resolution=resolution, num_classes=num_classes,
-        runtime=chosen(runtime),
+        runtime=chosen(runtime), checkpointing=checkpointing,
     )  # fmt: skip
     if c.runtime == "onnxruntime":
         from ..measurement.deploy.extra import require_deploy

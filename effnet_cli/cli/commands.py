@@ -8,7 +8,6 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 
-from ..arch.checkpointing import checkpoint_stages
 from ..arch.specs import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,
@@ -22,6 +21,17 @@ from ..devices import parse_device
 from ..errors import UsageError
 from ..files import check_checkpoint_path
 from .app import app
+from .memory_args import (
+    MemoryLayoutOpt,
+    MemoryLimitOpt,
+    MemoryMaxBatchOpt,
+    MemoryOptimizerOpt,
+    MemoryTrainOpt,
+    ReserveOpt,
+    memory_fit,
+    profile_stages,
+    run_memory_step,
+)
 from .options import (
     AlphaOpt,
     AmpOpt,
@@ -336,43 +346,6 @@ def list_(
     draw_plot("plot_list", plot, variants)
 
 
-# memory's own options. --train, --optimizer and --channels-last share their names with
-# bench's and budget's, but their help says what each does to a predicted peak.
-MemoryTrainOpt = Annotated[
-    bool, typer.Option("--train", help="A training step instead of one inference forward.")
-]
-MemoryOptimizerOpt = Annotated[
-    Optimizer | None,
-    typer.Option(
-        "--optimizer",
-        help="With --train: sgd (momentum 0.9, default), adam, adamw, or none (gradients only).",
-    ),
-]
-MemoryMaxBatchOpt = Annotated[
-    bool, typer.Option("--max-batch", help="Find the largest batch that fits --limit.")
-]
-MemoryLimitOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--limit",
-        help="Memory to fit into, e.g. 16GiB, 500MB, 2e9 (GiB = 2^30 "
-        "bytes, GB = 10^9) [default: the device's free memory].",
-    ),
-]
-ReserveOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--reserve",
-        help="Headroom kept free of --limit for what the peak leaves out (CUDA context, "
-        "allocator rounding, workspaces), e.g. 1GiB, 0 [default: 512MiB on CUDA, else 0].",
-        show_default=False,
-    ),
-]
-MemoryLayoutOpt = Annotated[
-    bool, typer.Option("--channels-last", help="NHWC layout (same sizes, same peak).")
-]
-
-
 @app.command(short_help="Peak memory of inference or a training step: predicted, measured.")
 def memory(
     variant: VariantArg,
@@ -398,27 +371,16 @@ def memory(
     spec = parse_variant(variant)
     if optimizer is not None and not train:
         raise UsageError("--optimizer applies to a training step: add --train")
-    stages = checkpoint_stages(checkpoint, spec, train)
-    for given, name in ((limit, "--limit"), (reserve, "--reserve")):
-        if given is not None and not max_batch:
-            raise UsageError(f"{name} qualifies what --max-batch fits into: add --max-batch")
-    from ..headroom import check_reserve, parse_reserve
-    from ..units import parse_bytes
-
-    limit_bytes = parse_bytes(limit, "--limit") if limit is not None else None
-    dev = parse_device(device) if device else "meta"
-    kept = parse_reserve(reserve, dev)
-    check_reserve(kept, limit_bytes, "--limit")
-    from ..measurement.memory.peak import memory as run_memory
+    fit = memory_fit(spec, train, checkpoint, max_batch, limit, reserve, device, chosen(amp))
+    step = dict(
+        batch_size=batch_size, resolution=resolution, train=train,
+        optimizer=(optimizer or Optimizer.sgd).value, device=fit.device, num_classes=num_classes,
+        max_batch=max_batch, limit_bytes=fit.limit_bytes, amp=chosen(amp),
+        channels_last=channels_last, reserve=fit.reserve,
+    )  # fmt: skip
     from ..views.memory import memory_view
 
-    report = run_memory(
-        spec, batch_size=batch_size, resolution=resolution, train=train,
-        optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
-        max_batch=max_batch, limit_bytes=limit_bytes, amp=chosen(amp),
-        channels_last=channels_last, reserve=kept, checkpoint=stages or None,
-    )  # fmt: skip
-    deliver(memory_view(report), fmt, output, None, wide)
+    deliver(memory_view(run_memory_step(spec, checkpoint, step)), fmt, output, None, wide)
 
 
 VariantsArg = Annotated[
@@ -549,6 +511,7 @@ def profile(
     runtime: ProfileRuntimeOpt = Runtime.eager,
     onnx: OnnxOpt = None,
     quantize: QuantizeOpt = None,
+    checkpoint: CheckpointOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     plot: PlotOpt = None,
@@ -569,6 +532,7 @@ def profile(
         channels_last=channels_last, threads=threads, train=train, weights=weights,
         op_steps=op_steps, predict_only=predict_only, recalibrate=recalibrate,
         runtime=chosen(runtime), onnx=onnx, quantize=chosen(quantize),
+        checkpoint=profile_stages(checkpoint, spec, train),
     ).validate()  # fmt: skip
     if settings.runtime == "compile":
         raise UsageError("profile times eager or onnxruntime: torch.compile's graph has no "

@@ -143,7 +143,8 @@ CheckpointOpt = Annotated[
     typer.Option(
         "--checkpoint",
         help="With --train: run these Table-1 stages as activation-checkpoint segments, "
-        "recomputed in backward: 3, 3-7, 2,4,6 or all.",
+        "recomputed in backward: 3, 3-7, 2,4,6 or all; memory also takes auto with --limit "
+        "(the stages that fit it with the least added time).",
         show_default=False,
     ),
 ]

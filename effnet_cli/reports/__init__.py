@@ -26,6 +26,7 @@ from .analysis import (
 )
 from .budget import (
     LIMITS,
+    BudgetCheckpoint,
     BudgetConstraints,
     BudgetReport,
     BudgetRow,
@@ -36,19 +37,35 @@ from .budget import (
 from .common import RunSetup
 from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
 from .deploy import ExportReport, OnnxProfile, OnnxStage
-from .memory import Checkpointing, MeasuredPeak, MemoryReport, MemoryStage
+from .memory import (
+    Checkpointing,
+    CheckpointPlan,
+    MeasuredPeak,
+    MemoryReport,
+    MemoryStage,
+    PlanOption,
+)
 from .paper import PaperRow, PaperTable
-from .timing import BenchResult, CalibrationState, DeviceRoofline, ProfileReport, ProfileRow
+from .timing import (
+    BenchResult,
+    CalibrationState,
+    DeviceRoofline,
+    ProfileCheckpoint,
+    ProfileReport,
+    ProfileRow,
+)
 
 __all__ = [
     "ELEMENTWISE_KINDS",
     "LIMITS",
     "BenchResult",
     "BlockFigures",
+    "BudgetCheckpoint",
     "BudgetConstraints",
     "BudgetReport",
     "BudgetRow",
     "CalibrationState",
+    "CheckpointPlan",
     "Checkpointing",
     "Comparison",
     "CompoundAnswer",
@@ -66,6 +83,8 @@ __all__ = [
     "PaperRow",
     "PaperTable",
     "PhiCandidate",
+    "PlanOption",
+    "ProfileCheckpoint",
     "ProfileReport",
     "ProfileRow",
     "RunSetup",

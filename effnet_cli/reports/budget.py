@@ -60,10 +60,22 @@ class BudgetConstraints:
     num_classes: int = 1000
     runtime: str = "eager"
     """What the latency limit is judged on: eager PyTorch or onnxruntime (CPU)."""
+    checkpointing: bool = False
+    """Whether a training step over --max-memory may checkpoint stages (the cheapest set
+    that fits, ``--checkpoint auto``'s plan), and the largest batch is searched with it."""
 
     def active(self) -> list[str]:
         """The limits set, in checking order."""
         return [name for name, limit in LIMITS.items() if getattr(self, limit.field) is not None]
+
+
+@dataclass
+class BudgetCheckpoint:
+    """The stages a model checkpoints to fit --max-memory (the cheapest set that fits), and
+    the time their recompute adds to a step, predicted on the CPU."""
+
+    stages: list[int]
+    recompute_ms: float | None
 
 
 @dataclass(kw_only=True)
@@ -77,6 +89,10 @@ class Figures:
     peak_bytes: int | None = None
     max_batch: int | None = None
     """The largest batch whose predicted peak fits --max-memory (0: not even one)."""
+    checkpoint: BudgetCheckpoint | None = None
+    """--checkpointing: what the step at --batch-size checkpoints to fit (None: nothing)."""
+    max_batch_checkpoint: BudgetCheckpoint | None = None
+    """--checkpointing: what the largest batch checkpoints (None: it needs nothing)."""
     latency_ms: float | None = None
     """The latency judged: measured with --measure where it was timed, else predicted."""
     latency_source: str | None = None

@@ -20,16 +20,64 @@ class MemoryStage:
     live_bytes_after: int
     checkpointed: bool = False
     """Run as an activation-checkpoint segment: its forward kept only its input."""
+    recompute_ms: float | None = None
+    """Checkpointed stages: the predicted time its recompute adds to the step (CPU)."""
+    saves_bytes: int | None = None
+    """Checkpointed stages: the peak with nothing checkpointed less the peak with this
+    stage alone checkpointed (both predicted)."""
+
+
+@dataclass
+class PlanOption:
+    """One subset of stages --checkpoint auto weighed: its predicted peak and added time."""
+
+    stages: list[int]
+    peak_bytes: int
+    recompute_ms: float | None
+
+
+@dataclass
+class CheckpointPlan:
+    """--checkpoint auto: the limit, whether any subset fits it, how the subsets were
+    weighed, and the Pareto front of peak against added time."""
+
+    limit_bytes: int
+    reserve_bytes: int
+    reserve_source: str
+    usable_bytes: int
+    fits: bool
+    """False: not even the subset with the smallest peak fits (it is the one shown)."""
+    smallest_peak_bytes: int
+    subsets: int
+    """How many subsets were weighed: every subset of the checkpointable stages."""
+    method: str
+    """How each subset's peak was found: 'decomposed' (two simulations, the phase account,
+    checked) or 'simulated' (one simulation per subset)."""
+    simulations: int
+    pareto: list[PlanOption] = field(default_factory=list)
+    seconds: float = 0.0
+    """The search's time: the subsets' peaks and the choice (the recompute's pricing, with
+    the latency model's drift probe, apart)."""
 
 
 @dataclass
 class Checkpointing:
-    """--checkpoint: which Table-1 stages ran as checkpoint segments, and the time their
-    recompute adds."""
+    """--checkpoint: which Table-1 stages ran as checkpoint segments, the memory that saves
+    and the time their recompute adds."""
 
     stages: list[int]
     recompute_ms: float | None = None
-    """The added forward time of the checkpointed segments: not measured yet (None)."""
+    """The added time, predicted: the checkpointed stages' forward, run again in backward,
+    priced by the latency model (None where it does not apply: --amp)."""
+    recompute_range_ms: list[float] | None = None
+    """[low, high]: the prediction's band."""
+    peak_without_bytes: int | None = None
+    """The same step's predicted peak with nothing checkpointed."""
+    saved_bytes: int | None = None
+    """peak_without_bytes less this step's predicted peak."""
+    plan: CheckpointPlan | None = None
+    """With --checkpoint auto: how these stages were chosen."""
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -135,6 +135,23 @@ class ProfileRow:
 
 
 @dataclass
+class ProfileCheckpoint:
+    """profile --train --checkpoint: the training step timed with and without those stages
+    checkpointed, in alternating pairs, beside the recompute's predicted time."""
+
+    stages: list[int]
+    pairs: int
+    """Alternating steps timed: one plain, one checkpointed, this many times."""
+    plain_ms: float | None
+    """Median plain step of the pairs (None with --predict-only)."""
+    checkpointed_ms: float | None
+    added_ms: float | None
+    """Median of the pairs' differences: the time checkpointing added, measured."""
+    predicted_added_ms: float | None = None
+    predicted_range_ms: list[float] | None = None
+
+
+@dataclass
 class ProfileReport(RunSetup[DeviceRoofline]):
     """`effnet profile`: where the time of one step goes, stage by stage and by op kind."""
 
@@ -159,3 +176,5 @@ class ProfileReport(RunSetup[DeviceRoofline]):
     runtime: str = "eager"
     """What ran, or what the prediction is for: eager PyTorch, or onnxruntime (predicted
     only here: its measured profile is ``OnnxProfile``)."""
+    checkpoint: ProfileCheckpoint | None = None
+    """With --checkpoint (absent from the JSON without it)."""

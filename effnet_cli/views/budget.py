@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from ..arch.checkpointing import span
 from ..arch.rules import Compound
 from ..arch.specs import compound_label
 from ..choices import OPTIMIZER_NAMES
 from ..headroom import STORAGE_ONLY
 from ..reports import (
+    BudgetCheckpoint,
     BudgetConstraints,
     BudgetReport,
     BudgetRow,
@@ -158,12 +160,49 @@ def figure_columns(c: BudgetConstraints) -> list[Column[Figures]]:
             keep=True,
         ),
         _margin("latency", latency),
+        *(checkpoint_columns(c) if c.checkpointing else []),
         Column("Fits", _fits, "fits", align="l", keep=True),
         csv_field("verdict"),
         csv_field("marginal", lambda r: ";".join(r.marginal)),
         csv_field("uncertain", lambda r: ";".join(r.uncertain)),
         csv_field("failed", lambda r: ";".join(r.failed)),
     ]
+
+
+def _stages(k: BudgetCheckpoint | None) -> str:
+    return span(k.stages) or "none" if k is not None else "—"
+
+
+def _needed(r: Figures) -> str:
+    """The stages checkpointed at --batch-size; 'none fits' when even they cannot fit it."""
+    if r.checkpoint is None and "memory" in r.failed:
+        return "none fits"
+    return _stages(r.checkpoint)
+
+
+def _added(k: BudgetCheckpoint | None) -> str:
+    return _ms(k.recompute_ms) if k is not None else ""
+
+
+def checkpoint_columns(c: BudgetConstraints) -> list[Column[Figures]]:
+    """--checkpointing: which stages a model checkpoints to fit (— : none needed) and the
+    time that adds per step, at --batch-size and at the largest batch."""
+    columns = [
+        Column("Checkpoint", _needed, "checkpoint_stages", _needed, align="l", keep=True),
+        Column("Added ms", lambda r: _added(r.checkpoint), "checkpoint_recompute_ms",
+               lambda r: r.checkpoint and r.checkpoint.recompute_ms, keep=True),
+    ]  # fmt: skip
+    if c.max_batch:
+        columns += [
+            Column("Max-batch checkpoint", lambda r: _stages(r.max_batch_checkpoint),
+                   "max_batch_checkpoint_stages", lambda r: _stages(r.max_batch_checkpoint),
+                   align="l", keep=True),
+            Column("Added ms", lambda r: _added(r.max_batch_checkpoint),
+                   "max_batch_checkpoint_recompute_ms",
+                   lambda r: r.max_batch_checkpoint and r.max_batch_checkpoint.recompute_ms,
+                   keep=True),
+        ]  # fmt: skip
+    return columns
 
 
 def variant_columns(c: BudgetConstraints) -> list[Column[BudgetRow]]:
@@ -195,7 +234,8 @@ def compound_name(a: CompoundAnswer, phi: float | None = None) -> str:
 
 def _step(c: BudgetConstraints) -> str:
     step = f"training step ({OPTIMIZER_NAMES[c.optimizer or 'sgd']})" if c.train else "inference"
-    return step + (f", autocast to {c.amp}" if c.amp else "")
+    step += f", autocast to {c.amp}" if c.amp else ""
+    return step + (", stages may be checkpointed" if c.checkpointing else "")
 
 
 def limits_text(c: BudgetConstraints) -> list[str]:
@@ -343,6 +383,16 @@ UNCERTAIN_NOTE = (
 )
 
 
+CHECKPOINTING_NOTE = (
+    "Checkpoint: the Table-1 stages a model over --max-memory checkpoints to fit it (— : it "
+    "fits without; none fits: no subset of its stages brings the peak under the limit), the "
+    "cheapest set by predicted added time among every subset of its stages "
+    "(as memory --checkpoint auto); Added ms: that recompute time per training step, "
+    "predicted on this CPU and included in a predicted latency. Max-batch checkpoint: the "
+    "same for the largest batch, searched with every stage checkpointed."
+)
+
+
 def _memory_notes(r: BudgetReport) -> list[Note]:
     """What a marginal verdict means (where one is shown), and what a peak leaves out
     (under --max-memory)."""
@@ -352,29 +402,50 @@ def _memory_notes(r: BudgetReport) -> list[Note]:
         notes.append(Note(UNCERTAIN_NOTE))
     if r.constraints.max_memory_bytes is not None:
         notes.append(Note(STORAGE_ONLY))
+    if r.constraints.checkpointing:
+        notes.append(Note(CHECKPOINTING_NOTE))
     return notes
 
 
-def _row_dict(row: BudgetRow) -> dict[str, Any]:
-    d = to_dict(row)
+CHECKPOINT_KEYS = ("checkpoint", "max_batch_checkpoint")
+"""Each line's --checkpointing answer: absent from the JSON without it."""
+
+
+def _figures_dict(f: Figures, c: BudgetConstraints) -> dict[str, Any]:
+    d = to_dict(f)
+    for key in CHECKPOINT_KEYS if not c.checkpointing else ():
+        d.pop(key)
+    return d
+
+
+def _constraints(c: BudgetConstraints) -> dict[str, Any]:
+    """The constraints as JSON and CSV carry them: --checkpointing only when given."""
+    d = asdict(c)
+    if not c.checkpointing:
+        d.pop("checkpointing")
+    return d
+
+
+def _row_dict(row: BudgetRow, c: BudgetConstraints) -> dict[str, Any]:
+    d = _figures_dict(row, c)
     head = {k: d.pop(k) for k in ("variant", "title", "family", "rank", "resolution", "batch_size")}
     return head | d
 
 
-def _compound_dict(a: CompoundAnswer) -> dict[str, Any]:
-    d = to_dict(a)
-    d["checked"] = [renamed(candidate, JSON_NAMES) for candidate in d["checked"]]
+def _compound_dict(a: CompoundAnswer, c: BudgetConstraints) -> dict[str, Any]:
+    d = _figures_dict(a, c)
+    d["checked"] = [renamed(_figures_dict(p, c), JSON_NAMES) for p in a.checked]
     head = {k: d.pop(k) for k in ("phi", "width", "depth", "resolution", "nearest_official")}
     return {"spec": compound_name(a) if a.phi is not None else None} | head | d
 
 
 def budget_doc(r: BudgetReport) -> dict[str, Any]:
     return {
-        "constraints": asdict(r.constraints),
+        "constraints": _constraints(r.constraints),
         "limits": limits_text(r.constraints),
-        "variants": [_row_dict(row) for row in r.variants],
+        "variants": [_row_dict(row, r.constraints) for row in r.variants],
         "best_official": r.best_official,
-        "compound": _compound_dict(r.compound),
+        "compound": _compound_dict(r.compound, r.constraints),
         "top1_source": r.top1_source,
         "notes": [
             MARGIN_NOTE,
@@ -407,7 +478,7 @@ def _csv(r: BudgetReport) -> str:
         csv_field("top1", _get("top1")),
     ]  # fmt: skip
     taken = {column.field for column in columns}
-    lead = {f"budget_{k}" if k in taken else k: v for k, v in asdict(c).items()}
+    lead = {f"budget_{k}" if k in taken else k: v for k, v in _constraints(c).items()}
     answer = [r.compound] if r.compound.phi is not None else []
     return csv_text(columns, [*r.variants, *answer, *r.compound.checked], lead)
 

@@ -8,7 +8,7 @@ from typing import Any
 from ..arch.checkpointing import span
 from ..choices import OPTIMIZER_NAMES
 from ..headroom import STORAGE_ONLY
-from ..reports import MemoryReport, MemoryStage
+from ..reports import CheckpointPlan, MemoryReport, MemoryStage, PlanOption
 from .core import Column, Facts, Note, Part, View, csv_text, grid, to_dict
 from .numbers import nbytes, pct
 
@@ -54,13 +54,46 @@ def _where(r: MemoryReport) -> str:
     return f"{at['phase']}: {stage}{module}{at['op']}"
 
 
-def _checkpoint_line(r: MemoryReport) -> tuple[str, str]:
-    """Which stages ran as checkpoint segments, and what their recompute costs in time."""
-    assert r.checkpoint is not None
-    ms = r.checkpoint.recompute_ms
-    cost = "not measured" if ms is None else f"{ms:.2f} ms"
-    return ("Checkpointed", f"stages {span(r.checkpoint.stages)}, recomputed in backward "
-                            f"(added time: {cost})")  # fmt: skip
+def added_ms(ms: float | None, band: list[float] | None) -> str:
+    """'+12.30 ms (9.1–16.6), predicted on this CPU', or why there is no figure."""
+    if ms is None:
+        return "not predicted (--amp)"
+    around = f" ({band[0]:,.1f}–{band[1]:,.1f})" if band else ""
+    return f"+{ms:,.2f} ms{around} per step, predicted on this CPU"
+
+
+def _checkpoint_lines(r: MemoryReport) -> list[tuple[str, str]]:
+    """Which stages ran as checkpoint segments, the peak they save, the time they add."""
+    c = r.checkpoint
+    assert c is not None
+    lines = []
+    if c.plan is not None:
+        lines += plan_lines(c.plan, c.stages)
+    if c.stages:
+        lines.append(("Checkpointed", f"stages {span(c.stages)}, recomputed in backward"))
+        lines.append(("Time added", added_ms(c.recompute_ms, c.recompute_range_ms)))
+    if c.peak_without_bytes is not None and c.saved_bytes is not None:
+        lines.append(("Memory saved", f"{nbytes(c.saved_bytes)} of the peak "
+                      f"({nbytes(c.peak_without_bytes)} with nothing checkpointed)"))  # fmt: skip
+    return lines
+
+
+def plan_lines(p: CheckpointPlan, chosen: list[int]) -> list[tuple[str, str]]:
+    """--checkpoint auto's verdict: the stages chosen within the limit, or none fits."""
+    limit = limit_text(p.limit_bytes, p.reserve_bytes, p.reserve_source)
+    how = (f"{p.subsets} subsets of the stages weighed, each peak "
+           f"{'from 2 simulations (phase account)' if p.method == 'decomposed' else 'simulated'}"
+           f", in {p.seconds:.2f} s")  # fmt: skip
+    if not p.fits:
+        over = p.smallest_peak_bytes - p.usable_bytes
+        verdict = (f"none fits: the smallest peak checkpointing reaches is "
+                   f"{nbytes(p.smallest_peak_bytes)} (stages {span(chosen) or 'none'}), "
+                   f"{nbytes(over)} over")  # fmt: skip
+    elif chosen:
+        verdict = f"checkpoint stages {span(chosen)}: the least added time that fits"
+    else:
+        verdict = "no checkpointing needed: the plain step fits"
+    return [("Limit", limit), ("Plan", verdict), ("Searched", how)]
 
 
 def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
@@ -69,7 +102,7 @@ def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
         ("Where", _where(r)),
     ]
     if r.checkpoint is not None:
-        lines.insert(0, _checkpoint_line(r))
+        lines[:0] = _checkpoint_lines(r)
     m = r.measured
     if m is not None:
         lines.append((f"Measured on {m.device}", f"{nbytes(m.peak_bytes)} ({m.peak_bytes:,} "
@@ -119,9 +152,45 @@ STAGES: list[Column[MemoryStage]] = [
     Column("Kept for backward", lambda s: nbytes(s.saved_bytes), "saved_bytes", keep=True),
     Column("Live after it", lambda s: nbytes(s.live_bytes_after), "live_bytes_after", keep=True),
 ]
-CHECKPOINTED = Column[MemoryStage]("Checkpointed", lambda s: "yes" if s.checkpointed else "",
-                                   "checkpointed", keep=True)  # fmt: skip
-"""Shown with --checkpoint; the CSV carries it always, as the JSON does."""
+CHECKPOINTED = [
+    Column[MemoryStage]("Checkpointed", lambda s: "yes" if s.checkpointed else "",
+                        "checkpointed", keep=True),
+    Column[MemoryStage]("Saves alone", lambda s: _maybe(s.saves_bytes, nbytes), "saves_bytes",
+                        keep=True),
+    Column[MemoryStage]("Recompute ms", lambda s: _maybe(s.recompute_ms, "{:,.2f}".format),
+                        "recompute_ms", keep=True),
+]  # fmt: skip
+"""Shown with --checkpoint; the CSV carries them always, as the JSON does."""
+SAVES_NOTE = (
+    "Saves alone: the predicted peak with nothing checkpointed less the peak with that stage "
+    "alone checkpointed. Recompute ms: its forward run again in backward, each op priced by "
+    "the latency model (train mode, up to its last saved tensor), predicted on this CPU."
+)
+PLAN_TITLE = "Checkpointing options: the Pareto front of peak against added time"
+PLAN_NOTE = (
+    "Every subset of the checkpointable stages was weighed (its peak by the memory engine, its "
+    "added time as the sum of its stages' recomputes); a row is shown when no cheaper subset "
+    "has a lower peak. The plan is the cheapest row within the limit (less the reserve)."
+)
+
+
+def _maybe(value: Any, text: Any) -> str:
+    return "" if value is None else text(value)
+
+
+def _plan_columns(p: CheckpointPlan, chosen: list[int]) -> list[Column[PlanOption]]:
+    return [
+        Column("Stages", lambda o: span(o.stages) or "none", "stages", align="l", keep=True),
+        Column("Peak", lambda o: nbytes(o.peak_bytes), "peak_bytes", keep=True),
+        Column(
+            "Added ms",
+            lambda o: _maybe(o.recompute_ms, "{:,.2f}".format),
+            "recompute_ms",
+            keep=True,
+        ),
+        Column("Fits", lambda o: "✓" if o.peak_bytes <= p.usable_bytes else "✗", keep=True),
+        Column("", lambda o: "← chosen" if o.stages == chosen else "", align="l"),
+    ]
 
 
 def _label(r: MemoryReport, part: str) -> str:
@@ -134,7 +203,7 @@ def _label(r: MemoryReport, part: str) -> str:
 def _stage_columns(r: MemoryReport, table: bool) -> list[Column[MemoryStage]]:
     """The per-stage columns: with the checkpoint mark where stages were checkpointed (the
     table) or always (the CSV, like the JSON)."""
-    return [*STAGES, CHECKPOINTED] if r.checkpoint is not None or not table else STAGES
+    return [*STAGES, *CHECKPOINTED] if r.checkpoint is not None or not table else STAGES
 
 
 def memory_parts(r: MemoryReport) -> list[Part]:
@@ -148,8 +217,12 @@ def memory_parts(r: MemoryReport) -> list[Part]:
         grid("Per stage, forward", _stage_columns(r, table=True), r.stages),
         Note(DEFINITION),
     ]
-    if r.checkpoint is not None:
-        parts.append(Note(CHECKPOINT_NOTE))
+    c = r.checkpoint
+    if c is not None and c.plan is not None:
+        parts.insert(5, grid(PLAN_TITLE, _plan_columns(c.plan, c.stages), c.plan.pareto))
+        parts.append(Note(PLAN_NOTE))
+    if c is not None:
+        parts += [Note(CHECKPOINT_NOTE), Note(SAVES_NOTE), *c.notes]
     if r.mode == "train":
         parts.append(Note(TRAIN_NOTE))
     parts.append(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..arch.checkpointing import span
 from ..kinds import CostKind
-from ..reports import CalibrationState, ProfileReport, ProfileRow
+from ..reports import CalibrationState, ProfileCheckpoint, ProfileReport, ProfileRow
 from ..units import age_text
 from .bench import NOISY
 from .core import Column, Facts, Note, Part, View, csv_blocks, csv_text, grid, to_dict
@@ -188,7 +189,24 @@ def _facts(r: ProfileReport) -> Facts:
     if r.op_kinds_total_ms is not None:
         lines.append(("Op kinds, summed", f"{r.op_kinds_total_ms:.2f} ms over {r.op_steps} "
                       "profiled steps (the rest: Python and dispatch between ops)"))  # fmt: skip
+    if r.checkpoint is not None:
+        lines += _checkpoint_lines(r.checkpoint)
     return Facts("Time of one step", lines)
+
+
+def _checkpoint_lines(c: ProfileCheckpoint) -> list[tuple[str, str]]:
+    """--checkpoint: the step with and without those stages checkpointed, and the added
+    time measured beside the recompute's prediction."""
+    lines = []
+    if c.added_ms is not None:
+        lines.append((f"Checkpointing {span(c.stages)}", f"{c.checkpointed_ms:.2f} ms against "
+                      f"{c.plain_ms:.2f} ms plain (medians of {c.pairs} alternating pairs): "
+                      f"+{c.added_ms:.2f} ms measured"))  # fmt: skip
+    if c.predicted_added_ms is not None:
+        band = c.predicted_range_ms or [c.predicted_added_ms] * 2
+        lines.append(("Recompute, predicted", f"+{c.predicted_added_ms:.2f} ms "
+                      f"({band[0]:.1f}–{band[1]:.1f}), stages {span(c.stages)}"))  # fmt: skip
+    return lines
 
 
 def profile_warnings(r: ProfileReport) -> list[str]:
@@ -241,6 +259,8 @@ def profile_doc(r: ProfileReport) -> dict[str, Any]:
                 out.pop("operator")
     measured = [TIMES_BOUND_NOTE] if r.measured_ms is not None else []
     doc["notes"] = [ROOFLINE_NOTE, *measured, *r.notes]
+    if r.checkpoint is None:
+        doc.pop("checkpoint")
     doc["warnings"] = profile_warnings(r)
     return doc
 

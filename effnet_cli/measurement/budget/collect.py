@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ...arch.checkpointing import checkpointable
 from ...arch.families import FAMILIES
 from ...arch.rules import BASE_RESOLUTION, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA, Compound
 from ...arch.specs import (
@@ -26,6 +27,7 @@ from ...arch.specs import (
 from ...model import EfficientNet, build_model
 from ...reports import (
     BenchResult,
+    BudgetCheckpoint,
     BudgetConstraints,
     BudgetReport,
     BudgetRow,
@@ -35,9 +37,11 @@ from ...reports import (
 )
 from ..counting.summary import MAC_KINDS
 from ..memory.peak import largest_batch
+from ..plan.search import Step
 from ..trace.prepare import check_train_shape, input_shape
 from ..trace.probe import Shape, Trace, probe_forward
-from ..trace.simulate import predict
+from ..trace.simulate import MemoryPrediction, predict
+from ..trace.stages import stage_module
 from .constraints import (
     PHI_MAX,
     PHI_STEP,
@@ -149,6 +153,9 @@ class _Built:
     trace: Trace
     """The probe's trace at batch 1 (the latency model prices its ops)."""
     traces: dict[int, Trace] = field(default_factory=dict)
+    phased: dict[int, MemoryPrediction] = field(default_factory=dict)
+    """--checkpointing: the plain training step per batch, followed phase by phase (what the
+    planner starts from)."""
     measured_ms: float | None = None
 
 
@@ -197,15 +204,61 @@ class Evaluator:
         if c.train:
             check_train_shape(shape)
         optimizer = c.optimizer or "sgd"
+        if c.checkpointing:  # followed phase by phase: the planner starts from it
+            step = self._step(spec, batch)
+            built.phased[batch] = step.simulate((), phased=True)
+            return built.phased[batch].peak_bytes
         return predict(built.model, shape, c.train, optimizer, self.device_type, c.amp).peak_bytes
 
-    def max_batch(self, spec: ResolvedSpec, peak: int) -> int:
-        """The largest batch within --max-memory, from the peak already predicted."""
+    def _step(self, spec: ResolvedSpec, batch: int) -> Step:
+        """The training step the planner searches, at ``batch``."""
         c, built = self.c, self._build(spec)
-        res = self.shape(spec)[2]
-        return largest_batch(spec, res, c.train, c.optimizer or "sgd", int(limit_of(c, "memory")),
-                             self.device_type, c.num_classes, c.amp, built.model,
-                             {c.batch_size: peak})  # fmt: skip
+        return Step(built.model, self.shape(spec, batch), c.optimizer or "sgd", self.device_type,
+                    c.amp)  # fmt: skip
+
+    def max_batch(self, spec: ResolvedSpec, peak: int) -> tuple[int, BudgetCheckpoint | None]:
+        """The largest batch within --max-memory, from the peak already predicted; with
+        --checkpointing, the largest with every stage checkpointed, and the cheapest stages
+        that fit it (None: the largest batch needs none)."""
+        c, built = self.c, self._build(spec)
+        res, limit = self.shape(spec)[2], int(limit_of(c, "memory"))
+
+        def search(known: dict[int, int], modules: list[str]) -> int:
+            return largest_batch(spec, res, c.train, c.optimizer or "sgd", limit,
+                                 self.device_type, c.num_classes, c.amp, built.model, known,
+                                 modules)  # fmt: skip
+
+        plain = search({c.batch_size: peak}, [])
+        if not c.checkpointing:
+            return plain, None
+        most = search({}, [stage_module(s) for s in checkpointable(spec)])
+        planned = self.plan(spec, most) if most > plain else None
+        return (most, planned[1]) if planned else (plain, None)
+
+    def plan(self, spec: ResolvedSpec, batch: int) -> tuple[int, BudgetCheckpoint] | None:
+        """--checkpointing: the cheapest stages to checkpoint at ``batch`` whose peak fits
+        --max-memory (``--checkpoint auto``'s plan), with that peak; None when none fits."""
+        from ..plan.search import options, plan_stages, subset_peaks
+        from ..timing.recompute import price_trace
+
+        c, built, shape = self.c, self._build(spec), self.shape(spec, batch)
+        plain = built.phased.get(batch)
+        found = subset_peaks(self._step(spec, batch), checkpointable(spec), plain=plain)
+        price = price_trace(found.trace, found.stages, self._latency().trust, spec, shape)
+        best, fits = plan_stages(options(found, price.per_stage), int(limit_of(c, "memory")))
+        return (best.peak_bytes, BudgetCheckpoint(best.stages, best.recompute_ms)) if fits else None
+
+    def _memory(self, spec: ResolvedSpec, f: Figures, largest: bool) -> None:
+        """The peak at --batch-size (checkpointed when it must be and may be) and the
+        largest batch."""
+        c = self.c
+        f.peak_bytes = self.peak(spec, c.batch_size)
+        if largest:
+            f.max_batch, f.max_batch_checkpoint = self.max_batch(spec, f.peak_bytes)
+        if c.checkpointing and f.peak_bytes > limit_of(c, "memory"):
+            planned = self.plan(spec, c.batch_size)
+            if planned is not None:
+                f.peak_bytes, f.checkpoint = planned
 
     def fill(self, spec: ResolvedSpec, f: Figures, stop_early: bool, largest: bool) -> Figures:
         """Measure ``spec`` into ``f`` and judge it. ``stop_early`` skips the costlier
@@ -217,13 +270,12 @@ class Evaluator:
         if stop_early and judge(f, c).failed:
             return f
         if c.max_memory_bytes is not None:
-            f.peak_bytes = self.peak(spec, c.batch_size)
-            if largest:
-                f.max_batch = self.max_batch(spec, f.peak_bytes)
+            self._memory(spec, f, largest)
         if c.max_latency_ms is None or (stop_early and judge(f, c).failed):
             return judge(f, c)
         if self.predicts:
-            f.predicted_latency_ms = self.predicted_ms(spec)
+            added = (f.checkpoint.recompute_ms or 0.0) if f.checkpoint else 0.0
+            f.predicted_latency_ms = self.predicted_ms(spec) + added
             f.latency_ms, f.latency_source = f.predicted_latency_ms, "predicted"
             f.predicted_range_ms = (
                 self.latency.band(f.predicted_latency_ms) if self.latency else None
@@ -232,12 +284,17 @@ class Evaluator:
             self._time(spec, f)
         return judge(f, c)
 
-    def predicted_ms(self, spec: ResolvedSpec) -> float:
-        """The latency model's estimate at the batch the limits name."""
+    def _latency(self) -> LatencyModel:
+        """The latency model, loaded (and its calibration checked) once per run."""
         if self.latency is None:
             self.latency = load_latency_model(self.progress, self.c.train, self.c.runtime)
             if self.latency.note:
                 self.latency_notes.append(self.latency.note)
+        return self.latency
+
+    def predicted_ms(self, spec: ResolvedSpec) -> float:
+        """The latency model's estimate at the batch the limits name."""
+        latency = self._latency()
         built, shape = self._build(spec), self.shape(spec)
         if shape[0] == 1 and not self.c.train:
             trace = built.trace
@@ -245,7 +302,7 @@ class Evaluator:
             if shape[0] not in built.traces:
                 built.traces[shape[0]] = self._trace(built.model, shape)
             trace = built.traces[shape[0]]
-        return predicted_latency_ms(spec, trace, shape, self.latency)
+        return predicted_latency_ms(spec, trace, shape, latency)
 
     def _trace(self, model: EfficientNet, shape: Shape) -> Trace:
         """The forward the latency limit prices: the training forward under --train."""
@@ -314,7 +371,8 @@ def _compound(ev: Evaluator, base: Compound, step: float, phi_max: float) -> Com
         return answer
     spec, best = found[walk.best]
     if ev.c.max_batch and best.peak_bytes is not None:
-        best.max_batch = ev.max_batch(spec, best.peak_bytes)
+        plain = best.peak_bytes if best.checkpoint is None else ev.peak(spec, ev.c.batch_size)
+        best.max_batch, best.max_batch_checkpoint = ev.max_batch(spec, plain)
     for f in fields(Figures):
         setattr(answer, f.name, getattr(best, f.name))
     from ..counting.analysis import nearest_official
@@ -388,6 +446,7 @@ def budget(
     base_resolution: int = BASE_RESOLUTION,
     phi_step: float = PHI_STEP,
     phi_max: float = PHI_MAX,
+    checkpointing: bool = False,
 ) -> BudgetReport:
     """The paper's constrained problem: which official variant, which φ and which batch
     meet the limits. Limits take numbers or text: ``max_macs="2G"``, ``max_weights="20MB"``,
@@ -398,6 +457,6 @@ def budget(
         max_memory=max_memory, reserve=reserve, batch_size=batch_size, train=train,
         optimizer=optimizer, amp=amp,
         max_batch=max_batch, max_latency=max_latency, device=device, measure=measure,
-        resolution=resolution, num_classes=num_classes,
+        resolution=resolution, num_classes=num_classes, checkpointing=checkpointing,
     )  # fmt: skip
     return collect(c, Compound(0.0, alpha, beta, gamma, base_resolution), phi_step, phi_max)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ...arch.checkpointing import FLOAT32_ONLY, TRAIN_ONLY
 from ...choices import AMP_DTYPES, DTYPE_BYTES, OPTIMIZERS, RUNTIMES
 from ...devices import parse_device
 from ...errors import UsageError
@@ -55,6 +56,7 @@ def budget_constraints(
     resolution: int | None = None,
     num_classes: int = 1000,
     runtime: str | None = None,
+    checkpointing: bool = False,
 ) -> BudgetConstraints:
     """Validated limits: every option that only qualifies a limit needs that limit, so
     nothing the user typed is silently ignored."""
@@ -64,6 +66,7 @@ def budget_constraints(
         limits, dtype=dtype, train=train, optimizer=optimizer, amp=amp, max_batch=max_batch,
         measure=measure, batch_size=batch_size, reserve=reserve,
     )  # fmt: skip
+    _check_checkpointing(checkpointing, memory, train, amp)
     dev = _latency_device(device, latency, measure)
     _check_runtime(runtime, latency, train, dev)
     kept = parse_reserve(reserve, dev) if memory is not None else Reserve(0, "none")
@@ -81,8 +84,18 @@ def budget_constraints(
         optimizer=(optimizer or "sgd") if train else None, amp=amp,
         max_batch=max_batch or (memory is not None and batch_size is None),
         max_latency_ms=latency, device=dev, measure=measure, resolution=resolution,
-        num_classes=num_classes, runtime=runtime or "eager",
+        num_classes=num_classes, runtime=runtime or "eager", checkpointing=checkpointing,
     )  # fmt: skip
+
+
+def _check_checkpointing(on: bool, memory: float | None, train: bool, amp: str | None) -> None:
+    """--checkpointing lets a training step over --max-memory checkpoint stages, chosen by
+    the time their recompute adds, which the latency model prices for float32 only."""
+    _needs(on, memory, "--checkpointing", "--max-memory")
+    if on and not train:
+        raise UsageError(TRAIN_ONLY.format(option="--checkpointing"))
+    if on and amp is not None:
+        raise UsageError(FLOAT32_ONLY.format(option="--checkpointing"))
 
 
 def _check_runtime(runtime: str | None, latency: float | None, train: bool, dev: str) -> None:

@@ -32,7 +32,9 @@ MAX_BATCH = 1 << 20
 """The largest batch --max-batch reports (a bound on the search, not a claim)."""
 
 
-def _check(train: bool, optimizer: str, shape: Shape, amp: str | None) -> None:
+def check_step(train: bool, optimizer: str, shape: Shape, amp: str | None) -> None:
+    """The step's options, refused before anything is built (the planner checks them too,
+    before its search)."""
     if amp is not None and amp not in AMP_DTYPES:
         raise UsageError(f"--amp must be one of {', '.join(AMP_DTYPES)}, got '{amp}'")
     if optimizer not in OPTIMIZERS:
@@ -156,6 +158,7 @@ def memory(
     channels_last: bool = False,
     reserve: Reserve | None = None,
     checkpoint: str | Iterable[int] | None = None,
+    model: EfficientNet | None = None,
 ) -> MemoryReport:
     """Predict the peak memory of one step of ``spec``; on a real device also run the step
     and measure it; with ``max_batch``, find the largest batch within ``limit_bytes`` (or
@@ -163,16 +166,17 @@ def memory(
     ``channels_last`` changes layouts, not sizes: the
     prediction is the same, and the measured step runs in that layout. ``checkpoint``
     (training only: stage numbers, or --checkpoint's text such as '3-7' or 'all') runs
-    those Table-1 stages as activation-checkpoint segments, predicted and measured."""
+    those Table-1 stages as activation-checkpoint segments, predicted and measured.
+    ``model``: ``spec`` already built on meta (the planner's), to build it once."""
     start = time.perf_counter()
     spec = parse_variant(spec) if isinstance(spec, str) else spec
     shape = input_shape(spec, resolution, batch_size)
-    _check(train, optimizer, shape, amp)
+    check_step(train, optimizer, shape, amp)
     stages = checkpoint_stages(checkpoint, spec, train)
     segments = [stage_module(stage) for stage in stages]
     check_available(device)
     device_type = device.partition(":")[0]
-    model = build_model(spec, num_classes, device="meta")
+    model = model or build_model(spec, num_classes, device="meta")
     p = predict(model, shape, train, optimizer, device_type, amp, segments)
     predicted = time.perf_counter()
     report = MemoryReport(

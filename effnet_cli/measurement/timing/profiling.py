@@ -27,13 +27,15 @@ from ...arch.specs import ResolvedSpec, parse_variant
 from ...devices import check_available
 from ...kinds import CostKind, OpKind, StageRole
 from ...model import build_model
-from ...reports import DeviceRoofline, ProfileReport, ProfileRow
+from ...reports import DeviceRoofline, ProfileCheckpoint, ProfileReport, ProfileRow
 from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepare
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import StageMap, stage_module
+from ..trace.tracker import checkpointed
 from .latency import EAGER, LatencyEstimate, LatencyPlan, estimate, estimate_train, fit
 from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
+from .recompute import RecomputePrice, price_trace
 from .roofline import Roofline, roofline
 from .settings import ProfileSettings, calibrating
 from .training import training_trace
@@ -114,12 +116,36 @@ def _elapsed(a: Any, b: Any) -> float:
 
 class Measured(NamedTuple):
     """What the measured part of a profile ran: the trace timed, the step times (ms),
-    each step's stage spans (ms) and the op-kind times."""
+    each step's stage spans (ms), the op-kind times and, with --checkpoint, the alternating
+    plain and checkpointed steps (ms)."""
 
     trace: Trace
     samples: list[float]
     spans: list[list[float]]
     ops: OpTimes
+    pairs: tuple[list[float], list[float]] | None = None
+
+
+CHECKPOINT_PAIRS = 7
+"""--checkpoint: plain and checkpointed steps timed in alternation, this many of each (after
+one of each untimed): what the recompute adds is the median of their differences."""
+
+
+def _time_checkpointed(model: Any, step: Callable, device: torch.device, stages: tuple[int, ...]
+                       ) -> tuple[list[float], list[float]]:  # fmt: skip
+    """The training step plain and with ``stages`` as checkpoint segments, alternating, so
+    that a machine whose speed drifts slows both alike."""
+    clock, modules = Clock(device), [stage_module(s) for s in stages]
+    plain: list[float] = []
+    again: list[float] = []
+    for i in range(CHECKPOINT_PAIRS + 1):
+        first = clock.time(step)
+        with checkpointed(model, modules):
+            second = clock.time(step)
+        if i:  # the first pair warms the checkpointed path up
+            plain.append(first)
+            again.append(second)
+    return plain, again
 
 
 def _time_stages(model: Any, spec: ResolvedSpec, step: Callable, device: torch.device,
@@ -153,14 +179,17 @@ def _measure(spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
     ops = time_ops(step, trace, s.op_steps, device.type == "cuda", shapes=s.train)
     if progress is not None:
         progress("timing op kinds", s.op_steps, s.op_steps)
-    return Measured(trace, samples, spans, ops)
+    pairs = _time_checkpointed(model, step, device, s.checkpoint) if s.checkpoint else None
+    return Measured(trace, samples, spans, ops, pairs)
 
 
 class Guess(NamedTuple):
-    """The latency prediction and how far it is trusted (``trust.py``)."""
+    """The latency prediction and how far it is trusted (``trust.py``); with --checkpoint,
+    the recompute's predicted time."""
 
     estimate: LatencyEstimate
     trust: Trusted
+    recompute: RecomputePrice | None = None
 
 
 def _predict(trace: Trace, spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
@@ -173,8 +202,9 @@ def _predict(trace: Trace, spec: ResolvedSpec, shape: Shape, s: ProfileSettings,
     t = trusted(s.recalibrate, _calibrating(progress, plan.runtime), plan)
     notes.extend(t.notes)
     if s.train:
+        again = price_trace(trace, s.checkpoint, t, spec, shape) if s.checkpoint else None
         t = t.for_training()
-        return Guess(estimate_train(trace, t.calibration, (spec, shape), t.state.scale), t)
+        return Guess(estimate_train(trace, t.calibration, (spec, shape), t.state.scale), t, again)
     model = fit(t.calibration, leave_out=(spec, shape))
     return Guess(estimate(plan.priced(trace), model, t.state.scale), t)
 
@@ -296,8 +326,26 @@ def _report(spec: ResolvedSpec, shape: Shape, s: ProfileSettings, line: Roofline
         op_kinds_total_ms=sum(kind_ms.values()) if kind_ms else None,
         notes=notes,
         samples_ms=samples,
+        checkpoint=_checkpoint(s, measured, predicted),
         **_prediction_fields(predicted),
     )
+
+
+def _checkpoint(s: ProfileSettings, measured: Measured | None, predicted: Guess | None
+                ) -> ProfileCheckpoint | None:  # fmt: skip
+    """--checkpoint's time: measured in alternating pairs, and predicted."""
+    if not s.checkpoint:
+        return None
+    c = ProfileCheckpoint(list(s.checkpoint), 0, None, None, None)
+    if measured is not None and measured.pairs is not None:
+        plain, again = measured.pairs
+        c.pairs, c.plain_ms = len(plain), statistics.median(plain)
+        c.checkpointed_ms = statistics.median(again)
+        c.added_ms = statistics.median([b - a for a, b in zip(plain, again, strict=True)])
+    if predicted is not None and predicted.recompute is not None:
+        c.predicted_added_ms = predicted.recompute.total(s.checkpoint)
+        c.predicted_range_ms = predicted.recompute.band(c.predicted_added_ms)
+    return c
 
 
 def _prediction_fields(predicted: Guess | None) -> dict[str, Any]:

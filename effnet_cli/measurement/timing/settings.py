@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from ...arch.checkpointing import TRAIN_ONLY
 from ...choices import AMP_DTYPES, QUANTIZE, RUNTIMES
 from ...errors import UsageError
 
@@ -111,6 +112,9 @@ class ProfileSettings(BenchSettings):
     op_steps: int = 3
     predict_only: bool = False
     recalibrate: bool = False
+    checkpoint: tuple[int, ...] = ()
+    """With train: these Table-1 stages also timed as checkpoint segments (parsed by the
+    caller against the spec: ``arch.checkpointing``)."""
 
     def validate(self) -> ProfileSettings:
         super().validate()
@@ -121,6 +125,8 @@ class ProfileSettings(BenchSettings):
         if self.predict_only and (self.onnx is not None or self.quantize is not None):
             raise UsageError("--predict-only prices the model's float32 export: drop --onnx "
                              "and --quantize")  # fmt: skip
+        if self.checkpoint and not self.train:
+            raise UsageError(TRAIN_ONLY.format(option="--checkpoint"))
         return self
 
     def unpredictable(self) -> str:

@@ -55,6 +55,9 @@ HALF = 2  # bfloat16 or float16 bytes, under autocast
 class Ledger:
     """Bytes live now, by category, and a snapshot of the moment they peaked."""
 
+    owner = 0
+    """Who new storages belong to: a subclass (``phases.PhaseLedger``) numbers stages."""
+
     def __init__(self, base: dict[str, int]) -> None:
         self.by: Counter = Counter(base)
         self.current = sum(base.values())
@@ -69,7 +72,7 @@ class Ledger:
         if self.current > self.peak:
             self.peak, self.peak_by, self.peak_at = self.current, dict(self.by), self.where
 
-    def free(self, nbytes: int, category: str) -> None:
+    def free(self, nbytes: int, category: str, owner: int = 0) -> None:
         self.by[category] -= nbytes
         self.current -= nbytes
 
@@ -77,14 +80,15 @@ class Ledger:
 class Storage:
     """A simulated tensor storage: counted while anything references it."""
 
-    __slots__ = ("category", "ledger", "nbytes")
+    __slots__ = ("category", "ledger", "nbytes", "owner")
 
     def __init__(self, ledger: Ledger, nbytes: int, category: str) -> None:
         self.ledger, self.nbytes, self.category = ledger, nbytes, category
+        self.owner = ledger.owner
         ledger.alloc(nbytes, category)
 
     def __del__(self) -> None:
-        self.ledger.free(self.nbytes, self.category)
+        self.ledger.free(self.nbytes, self.category, self.owner)
 
 
 class NodeInput(NamedTuple):
@@ -361,6 +365,7 @@ class MemoryPrediction:
     live_after: dict[str, int] = field(default_factory=dict)
     trace: Trace | None = None
     """The shape probe's trace of the same forward: the fast engine's counts come free."""
+    ledger: Ledger | None = field(default=None, repr=False)
 
 
 def base_bytes(model: nn.Module, input_shape: Sequence[int], train: bool, optimizer: str) -> dict:
@@ -528,13 +533,15 @@ def predict(
     device_type: str = "cpu",
     amp: str | None = None,
     checkpoint: Collection[str] = (),
+    ledger_type: type[Ledger] = Ledger,
 ) -> MemoryPrediction:
     """Simulate one step of ``model`` (built anywhere, meta included: only shapes are read)
     and return its peak: inference is one no-grad forward in eval mode; training is the
     steady-state step (forward and cross-entropy under autocast when ``amp`` is given,
     backward, optimizer step) with the optimizer's state already there. The modules named
-    in ``checkpoint`` run as activation-checkpoint segments (``recompute``)."""
-    ledger = Ledger(base_bytes(model, input_shape, train, optimizer))
+    in ``checkpoint`` run as activation-checkpoint segments (``recompute``). ``ledger_type``
+    may follow the step phase by phase (``phases.PhaseLedger``): it is ``ledger`` then."""
+    ledger = ledger_type(base_bytes(model, input_shape, train, optimizer))
     tracer = MemoryTracer(model, ledger, train, amp is not None, frozenset(checkpoint))
     was_training = model.training
     if was_training != train:  # train() walks every module: only when the mode changes
@@ -566,6 +573,7 @@ def predict(
         saved_by_module=dict(tracer.saved_by_stage),
         live_after=dict(tracer.live_after),
         trace=tracer.trace,
+        ledger=ledger,
     )
 
 
