@@ -9,6 +9,7 @@ from typing import Annotated, Any, NamedTuple
 import typer
 
 from ..arch.checkpointing import checkpoint_stages
+from ..arch.scaling import base_family
 from ..arch.specs import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,
@@ -73,25 +74,6 @@ from .output import (
     progress_bar,
     table_width,
 )
-
-
-def _base_family(key: str) -> str:
-    """`scale --base`: the family whose base network the φ rule scales (a family key or its
-    base's name); EfficientNetV2 has no φ, and says so in one line."""
-    from ..arch.specs import family_named
-
-    try:
-        family = family_named(key, f"--base {key}")
-    except UsageError as exc:
-        raise UsageError(str(exc).replace("unknown family", "unknown base")) from None
-    if not family.compound:
-        raise UsageError(
-            f"scale explores EfficientNet's compound rule φ, α, β, γ; {family.title} has "
-            f"no φ: scale its base with a spec such as 'effnet summary w=1.1,d=1.2,r=260,"
-            f"family={family.key}', or compare its official variants"
-        )
-    return family.key
-
 
 SUMMARY_TIMED_STEPS = 5
 """Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
@@ -216,7 +198,7 @@ def scale(
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
     check_paths(output, export, plot)
-    family = _base_family(base)
+    family = base_family(base)
     if plot is not None and sweep is None:
         raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
     if (phi is not None) + (sweep is not None) + search != 1:
