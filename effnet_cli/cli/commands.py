@@ -22,6 +22,7 @@ from ..arch.specs import (
 from ..devices import parse_device
 from ..errors import UsageError
 from ..files import check_checkpoint_path
+from ..ranks import data_parallel
 from .app import app
 from .options import (
     AlphaOpt,
@@ -29,6 +30,7 @@ from .options import (
     BaseResOpt,
     BatchOpt,
     BetaOpt,
+    BucketViewOpt,
     ChannelsLastOpt,
     CheckpointOpt,
     ClassesOpt,
@@ -54,6 +56,7 @@ from .options import (
     Runtime,
     RuntimeOpt,
     SecondsOpt,
+    StrategyOpt,
     SummaryDeviceOpt,
     ThreadsOpt,
     TrainOpt,
@@ -61,6 +64,7 @@ from .options import (
     WarmupOpt,
     WeightsOpt,
     WideOpt,
+    WorldSizeOpt,
     chosen,
 )
 from .output import (
@@ -369,6 +373,9 @@ def memory(
     amp: AmpOpt = None,
     channels_last: MemoryLayoutOpt = False,
     checkpoint: CheckpointOpt = None,
+    world_size: WorldSizeOpt = None,
+    strategy: StrategyOpt = None,
+    bucket_view: BucketViewOpt = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -380,6 +387,7 @@ def memory(
     if optimizer is not None and not train:
         raise UsageError("--optimizer applies to a training step: add --train")
     stages = checkpoint_stages(checkpoint, spec, train)
+    data_parallel(world_size, chosen(strategy), bucket_view, batch_size, train)
     for given, name in ((limit, "--limit"), (reserve, "--reserve")):
         if given is not None and not max_batch:
             raise UsageError(f"{name} qualifies what --max-batch fits into: add --max-batch")
@@ -398,6 +406,7 @@ def memory(
         optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
         max_batch=max_batch, limit_bytes=limit_bytes, amp=chosen(amp),
         channels_last=channels_last, reserve=kept, checkpoint=stages or None,
+        world_size=world_size, strategy=chosen(strategy), bucket_view=bucket_view,
     )  # fmt: skip
     deliver(memory_view(report), fmt, output, None, wide)
 

@@ -17,6 +17,7 @@ from ..choices import (
     POOLINGS,
     QUANTIZE,
     RUNTIMES,
+    STRATEGIES,
     WEIGHT_DTYPES,
 )
 from ..devices import DEVICE_HINT
@@ -145,6 +146,32 @@ CheckpointOpt = Annotated[
         help="With --train: run these Table-1 stages as activation-checkpoint segments, "
         "recomputed in backward: 3, 3-7, 2,4,6 or all.",
         show_default=False,
+    ),
+]
+WorldSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--world-size",
+        help="With --train: data parallelism over N ranks, the batch split across them; adds "
+        "each rank's peak (measured on gloo, one process a rank, with --device cpu).",
+        show_default=False,
+    ),
+]
+Strategy = _choice("Strategy", STRATEGIES)
+StrategyOpt = Annotated[
+    Strategy | None,
+    typer.Option(
+        "--strategy",
+        help="With --world-size: ddp (DistributedDataParallel, default), zero1 (with "
+        "ZeroRedundancyOptimizer) or fsdp (not modelled yet).",
+        show_default=False,
+    ),
+]
+BucketViewOpt = Annotated[
+    bool,
+    typer.Option(
+        "--bucket-view",
+        help="With --world-size: DDP's gradient_as_bucket_view (gradients are bucket views).",
     ),
 ]
 ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")]

@@ -36,7 +36,7 @@ from .budget import (
 from .common import RunSetup
 from .counting import ELEMENTWISE_KINDS, BlockFigures, LayerRow, StageFigures, Summary, Totals
 from .deploy import ExportReport, OnnxProfile, OnnxStage
-from .memory import Checkpointing, MeasuredPeak, MemoryReport, MemoryStage
+from .memory import Checkpointing, MeasuredPeak, MemoryReport, MemoryStage, PerRank, RankMemory
 from .paper import PaperRow, PaperTable
 from .timing import BenchResult, CalibrationState, DeviceRoofline, ProfileReport, ProfileRow
 
@@ -65,9 +65,11 @@ __all__ = [
     "OnnxStage",
     "PaperRow",
     "PaperTable",
+    "PerRank",
     "PhiCandidate",
     "ProfileReport",
     "ProfileRow",
+    "RankMemory",
     "RunSetup",
     "ScaleReport",
     "Search",
