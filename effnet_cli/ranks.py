@@ -9,7 +9,8 @@ tensors depends on --strategy:
   (``gradient_as_bucket_view``) each ``.grad`` becomes a view of its bucket;
 - zero1: the same, with torch's ZeroRedundancyOptimizer: each parameter's optimizer state
   lives on one rank only (``zero_partition``);
-- fsdp: FSDP2's ``fully_shard`` is not modelled yet, and is refused.
+- fsdp: FSDP2's ``fully_shard`` (which torch 2.13 runs on CPU and gloo) is not modelled
+  yet, and is refused in one line.
 The memory engine's side is ``measurement/trace/ranks.py``; the measurement on gloo,
 ``measurement/trace/gloo.py``. No torch here: the CLI checks its options with it first.
 """
@@ -58,7 +59,8 @@ def data_parallel(world_size: int | None, strategy: str | None, bucket_view: boo
         raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, got '{strategy}'")
     if strategy == "fsdp":
         raise UsageError(
-            "--strategy fsdp (FSDP2 fully_shard) is not modelled yet: use ddp or zero1"
+            "--strategy fsdp (FSDP2 fully_shard) is not modelled yet (torch runs it on CPU and "
+            "gloo; effnet does not predict it): use ddp or zero1"
         )
     if not train:
         raise UsageError("--world-size gives the per-rank memory of a training step: add --train")

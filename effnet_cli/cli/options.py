@@ -163,7 +163,7 @@ StrategyOpt = Annotated[
     typer.Option(
         "--strategy",
         help="With --world-size: ddp (DistributedDataParallel, default), zero1 (with "
-        "ZeroRedundancyOptimizer) or fsdp (not modelled yet).",
+        "ZeroRedundancyOptimizer); fsdp is not modelled yet.",
         show_default=False,
     ),
 ]

@@ -188,7 +188,8 @@ def _rank_parts(r: MemoryReport) -> list[Part]:
     shares = [(_label(r, k), v, pr.peak_bytes) for k, v in pr.breakdown.items() if v]
     parts: list[Part] = [Facts(f"Per rank, {pr.world_size} ranks", _rank_lines(pr))]
     if pr.measured is not None or len({m.peak_bytes for m in pr.ranks}) > 1:
-        parts.append(grid("Each rank's peak, bytes", RANKS, pr.ranks))
+        columns = RANKS if pr.measured is not None else RANKS[:2]  # no empty columns
+        parts.append(grid("Each rank's peak, bytes", columns, pr.ranks))
     parts += [grid("What is live at a rank's peak", BREAKDOWN, shares), Note(PER_RANK_NOTE)]
     return parts
 
