@@ -13,6 +13,7 @@ from conftest import assert_one_line_error, run
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from effnet_cli.arch.specs import parse_variant
+from effnet_cli.errors import UsageError
 from effnet_cli.measurement.trace.gloo import measure_ranks
 from effnet_cli.measurement.trace.ranks import BUCKETS, DataParallelStep
 from effnet_cli.measurement.trace.simulate import BREAKDOWN, predict
@@ -80,6 +81,21 @@ def test_zero_partition_is_torchs(world_size: int) -> None:
     index = {id(p): i for i, p in enumerate(params)}
     ours = zero_partition([p.numel() for p in params], world_size)
     assert ours == [[index[id(p)] for p in groups[0]["params"]] for groups in torch_ranks]
+
+
+def test_per_rank_of_a_memory_report() -> None:
+    """The Python API: a training report, then its ranks (the same step, the batch split)."""
+    from effnet_cli.measurement.memory import memory, per_rank
+
+    report = memory(TINY, batch_size=4, train=True, optimizer="adam")
+    ranks = per_rank(TINY, report, DataParallel(2, "zero1"), 1000)
+    model = build_model(TINY, device="meta")
+    step = DataParallelStep.of(model, DataParallel(2, "zero1"), 0, "adam")
+    assert ranks.ranks[0].peak_bytes == predict(model, (2, 3, 64, 64), True, "adam",
+                                                rank=step).peak_bytes  # fmt: skip
+    assert ranks.batch_per_rank == 2 and ranks.measured is None
+    with pytest.raises(UsageError, match="--train"):
+        per_rank(TINY, memory(TINY, batch_size=4), DataParallel(2), 1000)
 
 
 # ----------------------------------------------------------------------------- the command

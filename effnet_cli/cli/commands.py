@@ -387,7 +387,8 @@ def memory(
     if optimizer is not None and not train:
         raise UsageError("--optimizer applies to a training step: add --train")
     stages = checkpoint_stages(checkpoint, spec, train)
-    data_parallel(world_size, chosen(strategy), bucket_view, batch_size, train)
+    parallel = data_parallel(world_size, chosen(strategy), bucket_view, batch_size, train,
+                             max_batch)  # fmt: skip
     for given, name in ((limit, "--limit"), (reserve, "--reserve")):
         if given is not None and not max_batch:
             raise UsageError(f"{name} qualifies what --max-batch fits into: add --max-batch")
@@ -406,8 +407,11 @@ def memory(
         optimizer=(optimizer or Optimizer.sgd).value, device=dev, num_classes=num_classes,
         max_batch=max_batch, limit_bytes=limit_bytes, amp=chosen(amp),
         channels_last=channels_last, reserve=kept, checkpoint=stages or None,
-        world_size=world_size, strategy=chosen(strategy), bucket_view=bucket_view,
     )  # fmt: skip
+    if parallel is not None:  # each rank's step, beside the report's one-process step
+        from ..measurement.memory.data_parallel import per_rank
+
+        report.per_rank = per_rank(spec, report, parallel, num_classes)
     deliver(memory_view(report), fmt, output, None, wide)
 
 

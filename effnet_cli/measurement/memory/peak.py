@@ -16,7 +16,6 @@ from ...devices import available_bytes, check_available
 from ...errors import UsageError
 from ...headroom import MARGINAL, Reserve, check_reserve, default_reserve, marginal
 from ...model import EfficientNet, build_model, materialize
-from ...ranks import DataParallel, data_parallel
 from ...reports import Checkpointing, MeasuredPeak, MemoryReport, MemoryStage
 from ..trace.prepare import check_fits, check_train_shape, input_shape
 from ..trace.probe import Shape
@@ -157,9 +156,6 @@ def memory(
     channels_last: bool = False,
     reserve: Reserve | None = None,
     checkpoint: str | Iterable[int] | None = None,
-    world_size: int | None = None,
-    strategy: str | None = None,
-    bucket_view: bool = False,
 ) -> MemoryReport:
     """Predict the peak memory of one step of ``spec``; on a real device also run the step
     and measure it; with ``max_batch``, find the largest batch within ``limit_bytes`` (or
@@ -167,16 +163,13 @@ def memory(
     ``channels_last`` changes layouts, not sizes: the
     prediction is the same, and the measured step runs in that layout. ``checkpoint``
     (training only: stage numbers, or --checkpoint's text such as '3-7' or 'all') runs
-    those Table-1 stages as activation-checkpoint segments, predicted and measured.
-    ``world_size`` (with ``strategy``, ddp or zero1, and DDP's ``bucket_view``) adds each
-    rank's step at its share of the batch (``per_rank``), measured on gloo on the CPU."""
+    those Table-1 stages as activation-checkpoint segments, predicted and measured."""
     start = time.perf_counter()
     spec = parse_variant(spec) if isinstance(spec, str) else spec
     shape = input_shape(spec, resolution, batch_size)
     _check(train, optimizer, shape, amp)
     stages = checkpoint_stages(checkpoint, spec, train)
     segments = [stage_module(stage) for stage in stages]
-    parallel = _parallel(world_size, strategy, bucket_view, shape[0], train, max_batch)
     check_available(device)
     device_type = device.partition(":")[0]
     model = build_model(spec, num_classes, device="meta")
@@ -201,25 +194,11 @@ def memory(
     if max_batch:
         _fit(report, spec, model, limit_bytes or _free_memory(device),
              reserve or default_reserve(device), num_classes, segments)  # fmt: skip
-    if parallel is not None:
-        from .per_rank import per_rank
-
-        report.per_rank = per_rank(spec, model, shape, optimizer, device, parallel, amp,
-                                   segments, num_classes)  # fmt: skip
     if device != "meta":
         report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes, amp,
                                    channels_last, segments)  # fmt: skip
     report.seconds = {"predict": predicted - start, "total": time.perf_counter() - start}
     return report
-
-
-def _parallel(world_size: int | None, strategy: str | None, bucket_view: bool, batch: int,
-              train: bool, max_batch: bool) -> DataParallel | None:  # fmt: skip
-    """The per-rank setting, checked; --max-batch searches one process's batch only."""
-    parallel = data_parallel(world_size, strategy, bucket_view, batch, train)
-    if parallel is not None and max_batch:
-        raise UsageError("--max-batch with --world-size is not built yet: give one of them")
-    return parallel
 
 
 def _fit(report: MemoryReport, spec: ResolvedSpec, model: EfficientNet, limit: int,

@@ -44,7 +44,7 @@ from ...kinds import OpKind
 from .probe import ShapeProbe, Trace, _Tracer, hooked
 from .stages import is_stage_module
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a Protocol of ranks.py, which imports this module
     from .ranks import RankStep
 
 END_OF_FORWARD = "<end of forward>"
@@ -509,13 +509,12 @@ def replay_optimizer(model: nn.Module, ledger: Ledger, optimizer: str, device_ty
                      rank: RankStep | None = None) -> None:  # fmt: skip
     """The temporaries of one optimizer step, as torch's default implementation makes them:
     SGD with momentum updates in place; Adam(W) divides by a fresh square root per
-    parameter (for-loop, CPU), or for all parameters at once (foreach, CUDA); with
-    ``rank``, over the parameters that rank's optimizer steps, in its order."""
+    parameter (for-loop, CPU), or for all parameters at once (foreach, CUDA)."""
     ledger.where = PeakAt("optimizer", "", optimizer)
     if optimizer not in ("adam", "adamw"):
         return
     sizes = [p.numel() * p.element_size() for p in model.parameters()]
-    sizes = rank.stepped(sizes) if rank else sizes
+    sizes = rank.stepped(sizes) if rank else sizes  # a rank's shard, in its order
     if device_type == "cuda":
         held = [Storage(ledger, s, "transient") for s in sizes]
         del held
@@ -537,14 +536,13 @@ def predict(
     device_type: str = "cpu",
     amp: str | None = None,
     checkpoint: Collection[str] = (),
-    rank: RankStep | None = None,
+    rank: RankStep | None = None,  # one rank's step under data parallelism (ranks.py)
 ) -> MemoryPrediction:
     """Simulate one step of ``model`` (built anywhere, meta included: only shapes are read)
     and return its peak: inference is one no-grad forward in eval mode; training is the
     steady-state step (forward and cross-entropy under autocast when ``amp`` is given,
     backward, optimizer step) with the optimizer's state already there. The modules named
-    in ``checkpoint`` run as activation-checkpoint segments (``recompute``); ``rank`` is
-    one rank's step under data parallelism (``ranks.py``)."""
+    in ``checkpoint`` run as activation-checkpoint segments (``recompute``)."""
     base = base_bytes(model, input_shape, train, optimizer)
     ledger = Ledger(rank.base(base) if rank else base)
     tracer = MemoryTracer(model, ledger, train, amp is not None, frozenset(checkpoint))
@@ -585,8 +583,5 @@ BREAKDOWN = ("weights", "buffers", "gradients", "optimizer_state", "input", "act
              "transient")  # fmt: skip
 
 
-def _breakdown(by: dict[str, int]) -> dict[str, int]:
-    """The peak's parts: BREAKDOWN's, then any a rank's step adds (its gradient buckets)."""
-    return {
-        key: int(by.get(key, 0)) for key in (*BREAKDOWN, *(k for k in by if k not in BREAKDOWN))
-    }
+def _breakdown(by: dict[str, int]) -> dict[str, int]:  # then a rank's own (its buckets)
+    return {key: int(by.get(key, 0)) for key in (*BREAKDOWN, *by.keys() - set(BREAKDOWN))}

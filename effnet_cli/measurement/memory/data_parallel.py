@@ -1,21 +1,21 @@
-"""Collect `effnet memory --world-size`: each rank's training step when the global batch is
-split across ranks (DDP, or DDP with ZeroRedundancyOptimizer), predicted by the memory
-engine and, with --device cpu, measured on gloo with one process per rank."""
+"""Collect `effnet memory --world-size`: each rank's training step when the global batch of a
+``memory()`` report is split across ranks (DDP, or DDP with ZeroRedundancyOptimizer),
+predicted by the memory engine and, with --device cpu, measured on gloo with one process per
+rank. A function of its own beside ``memory()``: the report's step, then its ranks."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from torch import nn
-
-from ...arch.specs import ResolvedSpec
+from ...arch.specs import ResolvedSpec, parse_variant
 from ...errors import UsageError
-from ...ranks import MEASURED_RANKS, DataParallel
-from ...reports import MeasuredPeak, PerRank, RankMemory
+from ...model import build_model
+from ...ranks import MEASURED_RANKS, DataParallel, data_parallel
+from ...reports import MeasuredPeak, MemoryReport, PerRank, RankMemory
 from ..trace.probe import Shape
 from ..trace.ranks import DataParallelStep
 from ..trace.simulate import MemoryPrediction, predict
-from ..trace.stages import StageMap
+from ..trace.stages import StageMap, stage_module
 from ..trace.tracker import METHOD
 
 GLOO_METHOD = f"{METHOD}, in each of the ranks (gloo, one process each, this CPU)"
@@ -37,14 +37,19 @@ def check_measured(setting: DataParallel, device: str) -> None:
         )
 
 
-def per_rank(spec: ResolvedSpec, model: nn.Module, shape: Shape, optimizer: str, device: str,
-             setting: DataParallel, amp: str | None, checkpoint: Collection[str],
-             num_classes: int) -> PerRank:  # fmt: skip
-    """Predict every rank's step at its share of ``shape``'s batch (ranks whose optimizer
-    holds the same parameter sizes share one prediction); on the CPU, measure them."""
-    check_measured(setting, device)
-    batch = shape[0] // setting.world_size
-    rank_shape = (batch, *shape[1:])
+def per_rank(spec: ResolvedSpec | str, report: MemoryReport, setting: DataParallel,
+             num_classes: int = 1000) -> PerRank:  # fmt: skip
+    """Each rank's step of ``report``'s training step (its batch split over the ranks, its
+    optimizer, autocast and checkpointed stages; ``num_classes`` as it was built with):
+    every rank predicted (ranks whose optimizer holds the same parameter sizes share one
+    prediction) and, when the report's device is the CPU, measured on gloo."""
+    spec = parse_variant(spec) if isinstance(spec, str) else spec
+    setting = _checked(setting, report)
+    device, optimizer, amp = report.device, report.optimizer or "none", report.amp
+    batch = report.batch_size // setting.world_size
+    rank_shape = (batch, 3, report.resolution, report.resolution)
+    checkpoint = [stage_module(s) for s in report.checkpoint.stages] if report.checkpoint else []
+    model = build_model(spec, num_classes, device="meta")
     device_type = device.partition(":")[0]
     known: dict[tuple[int, ...], MemoryPrediction] = {}
     predictions = []
@@ -66,6 +71,16 @@ def per_rank(spec: ResolvedSpec, model: nn.Module, shape: Shape, optimizer: str,
     if device == "cpu":
         _measure(report, spec, num_classes, rank_shape, optimizer, setting, amp, checkpoint)
     return report
+
+
+def _checked(setting: DataParallel, report: MemoryReport) -> DataParallel:
+    """The setting, checked against the report's step (as the CLI checks its options)."""
+    check_measured(setting, report.device)
+    train, searched = report.mode == "train", report.max_batch is not None
+    checked = data_parallel(setting.world_size, setting.strategy, setting.bucket_view,
+                            report.batch_size, train, searched)  # fmt: skip
+    assert checked is not None
+    return checked
 
 
 def _measure(report: PerRank, spec: ResolvedSpec, num_classes: int, shape: Shape,
