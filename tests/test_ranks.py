@@ -13,7 +13,7 @@ from conftest import assert_one_line_error, run
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from effnet_cli.arch.specs import parse_variant
-from effnet_cli.errors import UsageError
+from effnet_cli.errors import RuntimeFailure, UsageError
 from effnet_cli.measurement.trace.gloo import measure_ranks
 from effnet_cli.measurement.trace.ranks import BUCKETS, DataParallelStep
 from effnet_cli.measurement.trace.simulate import BREAKDOWN, predict
@@ -45,6 +45,14 @@ def test_each_ranks_prediction_equals_its_step_on_gloo(spec, res, batch, strateg
         predicted = predict(model, shape, True, optimizer, "cpu", rank=step)
         assert predicted.peak_bytes == real.peak_bytes, (rank, predicted.peak_bytes, real)
         assert predicted.peak_at.phase == real.peak_at.phase
+
+
+def test_a_failing_rank_is_one_line() -> None:
+    """Batch-norm refuses one value per channel (batch 1 at 32 px) in every rank: the first
+    rank's error comes back as the failure, and its peers are stopped."""
+    with pytest.raises(RuntimeFailure, match=r"of 2 \(gloo\) failed: ValueError") as failed:
+        measure_ranks(parse_variant(TINY), 10, (1, 3, 32, 32), "sgd", DataParallel(2))
+    assert "\n" not in str(failed.value)
 
 
 def test_ddp_adds_its_buckets_and_zero1_shards_the_state() -> None:

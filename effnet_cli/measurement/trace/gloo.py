@@ -77,26 +77,38 @@ def measure_ranks(spec: ResolvedSpec, num_classes: int, shape: Shape, optimizer:
         for process in ranks:
             process.start()
         try:
-            return _collect(results, setting.world_size)
-        finally:
+            peaks = _collect(results, ranks)
+        except BaseException:  # a failed rank leaves its peers waiting in a collective
             for process in ranks:
-                process.join(timeout=10)
-                if process.is_alive():
-                    process.terminate()
+                process.terminate()
+            raise
+        for process in ranks:
+            process.join(timeout=TIMEOUT_S)
+        return peaks
 
 
-def _collect(results: Any, world_size: int) -> list[RankPeak]:
-    """Every rank's peak, or the first failure as one line."""
-    peaks = []
-    for _ in range(world_size):
+def _collect(results: Any, ranks: list[Any]) -> list[RankPeak]:
+    """Every rank's peak, or the first failure as one line: a rank's own error, a rank that
+    died without one (a crash), or silence past the timeout."""
+    peaks: list[RankPeak] = []
+    waited = 0
+    while len(peaks) < len(ranks):
         try:
-            rank, peak, phase, op, error = results.get(timeout=TIMEOUT_S)
+            rank, peak, phase, op, error = results.get(timeout=1)
         except queue.Empty:
-            raise RuntimeFailure(
-                f"the {world_size} gloo ranks did not report within {TIMEOUT_S} s"
-            ) from None
+            waited += 1
+            dead = [i for i, p in enumerate(ranks) if p.exitcode not in (None, 0)]
+            if dead:
+                code = ranks[dead[0]].exitcode
+                raise RuntimeFailure(f"rank {dead[0]} of {len(ranks)} (gloo) died, exit code "
+                                     f"{code}") from None  # fmt: skip
+            if waited >= TIMEOUT_S:
+                raise RuntimeFailure(
+                    f"the {len(ranks)} gloo ranks did not report within {TIMEOUT_S} s"
+                ) from None
+            continue
         if error is not None:
-            raise RuntimeFailure(f"rank {rank} of {world_size} (gloo) failed: {error}")
+            raise RuntimeFailure(f"rank {rank} of {len(ranks)} (gloo) failed: {error}")
         peaks.append(RankPeak(rank, peak, Moment(phase, op)))
     return sorted(peaks, key=lambda p: p.rank)
 
