@@ -134,6 +134,15 @@ def test_memory_measures_each_rank_on_gloo() -> None:
     assert "Measured per rank" in table and "error +0.00%" in table
 
 
+def test_per_rank_composes_with_checkpointing() -> None:
+    """The checkpointed stages run as segments in every rank too (DDP, non-reentrant)."""
+    args = ("memory", TINY, "-b", "4", "--train", "--world-size", "2", "--strategy", "zero1",
+            "--optimizer", "adamw", "--checkpoint", "3-5", "--device", "cpu",
+            "-f", "json")  # fmt: skip
+    ranks = json.loads(run(*args).stdout)["per_rank"]["ranks"]
+    assert all(r["peak_bytes"] == r["measured_bytes"] for r in ranks), ranks
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
