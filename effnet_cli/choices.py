@@ -62,3 +62,14 @@ QUANTIZE: tuple[str, ...] = ("int8",)
 RUNTIMES: tuple[str, ...] = ("eager", "compile", "onnxruntime")
 """--runtime of bench (and budget's latency): eager PyTorch, torch.compile (inductor), and
 ONNX Runtime on the `effnet export` file (the deploy extra)."""
+
+STRATEGY_NAMES: dict[str, str] = {
+    "ddp": "DistributedDataParallel",
+    "zero1": "DDP + ZeroRedundancyOptimizer",
+    "fsdp": "FSDP2 fully_shard",
+}
+"""--strategy of per-rank memory (--world-size), and how each is shown: the first is the
+default."""
+
+STRATEGIES: tuple[str, ...] = tuple(STRATEGY_NAMES)
+"""--strategy: how a data-parallel step holds the model on each rank."""

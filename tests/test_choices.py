@@ -22,6 +22,7 @@ from effnet_cli.errors import UsageError
         (options.Amp, choices.AMP_DTYPES),
         (options.Optimizer, choices.OPTIMIZERS),
         (options.Dtype, choices.WEIGHT_DTYPES),
+        (options.Strategy, choices.STRATEGIES),
     ],
 )
 def test_typer_enums_offer_exactly_the_choices(enum: type[Enum], values: tuple[str, ...]) -> None:
@@ -37,6 +38,7 @@ def test_tables_keyed_by_a_choice_cover_it_exactly() -> None:
     assert tuple(STATE_PER_PARAM) == choices.OPTIMIZERS
     assert tuple(choices.OPTIMIZER_NAMES) == choices.OPTIMIZERS
     assert tuple(choices.DTYPE_BYTES) == choices.WEIGHT_DTYPES
+    assert tuple(choices.STRATEGY_NAMES) == choices.STRATEGIES
     assert set(choices.RUNTIMES) == {"eager", "compile", "onnxruntime"}
 
 

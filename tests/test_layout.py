@@ -34,7 +34,7 @@ from effnet_cli.views.summary import summary_view
 PACKAGE = Path(effnet_cli.__file__).parent
 LIGHT_PACKAGES = ("arch", "views", "cli", "reports")
 LIGHT_MODULES = (
-    "cli", "choices", "reports", "kinds", "errors", "files", "devices", "units", "lazy",
+    "cli", "choices", "reports", "kinds", "errors", "files", "devices", "units", "lazy", "ranks",
     "measurement",
     "measurement.trace", "measurement.counting", "measurement.memory", "measurement.timing",
     "measurement.budget", "measurement.timing.settings", "measurement.budget.constraints",

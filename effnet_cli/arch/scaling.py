@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from .families import FAMILIES, V1
 from .rules import TARGET, Compound, check_phi, parse_number
-from .specs import ResolvedSpec, resolve_compound, resolve_official
+from .specs import ResolvedSpec, family_named, resolve_compound, resolve_official
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,22 @@ def official_for_phi(phi: float, family: str = V1.key) -> ResolvedSpec | None:
         if variant.phi is not None and variant.phi == phi:
             return resolve_official(variant.name)
     return None
+
+
+def base_family(key: str) -> str:
+    """`scale --base`: the family whose base network the φ rule scales (a family key or its
+    base's name); EfficientNetV2 has no φ, and says so in one line."""
+    try:
+        family = family_named(key, f"--base {key}")
+    except UsageError as exc:
+        raise UsageError(str(exc).replace("unknown family", "unknown base")) from None
+    if not family.compound:
+        raise UsageError(
+            f"scale explores EfficientNet's compound rule φ, α, β, γ; {family.title} has "
+            f"no φ: scale its base with a spec such as 'effnet summary w=1.1,d=1.2,r=260,"
+            f"family={family.key}', or compare its official variants"
+        )
+    return family.key
 
 
 MAX_SWEEP_ROWS = 200

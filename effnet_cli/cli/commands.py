@@ -8,6 +8,7 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 
+from ..arch.scaling import base_family
 from ..arch.specs import (
     BASE_RESOLUTION,
     DEFAULT_ALPHA,
@@ -20,6 +21,7 @@ from ..arch.specs import (
 from ..devices import parse_device
 from ..errors import UsageError
 from ..files import check_checkpoint_path
+from ..ranks import data_parallel
 from .app import app
 from .memory_args import (
     MemoryLayoutOpt,
@@ -38,6 +40,7 @@ from .options import (
     BaseResOpt,
     BatchOpt,
     BetaOpt,
+    BucketViewOpt,
     ChannelsLastOpt,
     CheckpointOpt,
     ClassesOpt,
@@ -64,6 +67,7 @@ from .options import (
     Runtime,
     RuntimeOpt,
     SecondsOpt,
+    StrategyOpt,
     SummaryDeviceOpt,
     ThreadsOpt,
     TrainOpt,
@@ -71,6 +75,7 @@ from .options import (
     WarmupOpt,
     WeightsOpt,
     WideOpt,
+    WorldSizeOpt,
     chosen,
 )
 from .output import (
@@ -84,25 +89,6 @@ from .output import (
     progress_bar,
     table_width,
 )
-
-
-def _base_family(key: str) -> str:
-    """`scale --base`: the family whose base network the φ rule scales (a family key or its
-    base's name); EfficientNetV2 has no φ, and says so in one line."""
-    from ..arch.specs import family_named
-
-    try:
-        family = family_named(key, f"--base {key}")
-    except UsageError as exc:
-        raise UsageError(str(exc).replace("unknown family", "unknown base")) from None
-    if not family.compound:
-        raise UsageError(
-            f"scale explores EfficientNet's compound rule φ, α, β, γ; {family.title} has "
-            f"no φ: scale its base with a spec such as 'effnet summary w=1.1,d=1.2,r=260,"
-            f"family={family.key}', or compare its official variants"
-        )
-    return family.key
-
 
 SUMMARY_TIMED_STEPS = 5
 """Forward passes `summary --device cpu|cuda` times for its latency line (after 1 warm-up)."""
@@ -227,7 +213,7 @@ def scale(
 ) -> None:
     """Compound scaling explorer: α, β, γ, φ → d, w, r → the measured model, stage by stage."""
     check_paths(output, export, plot)
-    family = _base_family(base)
+    family = base_family(base)
     if plot is not None and sweep is None:
         raise UsageError("--plot draws a sweep: use it with --sweep START:STOP[:STEP]")
     if (phi is not None) + (sweep is not None) + search != 1:
@@ -361,6 +347,9 @@ def memory(
     amp: AmpOpt = None,
     channels_last: MemoryLayoutOpt = False,
     checkpoint: CheckpointOpt = None,
+    world_size: WorldSizeOpt = None,
+    strategy: StrategyOpt = None,
+    bucket_view: BucketViewOpt = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -372,6 +361,8 @@ def memory(
     if optimizer is not None and not train:
         raise UsageError("--optimizer applies to a training step: add --train")
     fit = memory_fit(spec, train, checkpoint, max_batch, limit, reserve, device, chosen(amp))
+    parallel = data_parallel(world_size, chosen(strategy), bucket_view, batch_size, train,
+                             max_batch)  # fmt: skip
     step = dict(
         batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=fit.device, num_classes=num_classes,
@@ -380,7 +371,12 @@ def memory(
     )  # fmt: skip
     from ..views.memory import memory_view
 
-    deliver(memory_view(run_memory_step(spec, checkpoint, step)), fmt, output, None, wide)
+    report = run_memory_step(spec, checkpoint, step)
+    if parallel is not None:  # each rank's step, beside the report's one-process step
+        from ..measurement.memory.data_parallel import per_rank
+
+        report.per_rank = per_rank(spec, report, parallel, num_classes)
+    deliver(memory_view(report), fmt, output, None, wide)
 
 
 VariantsArg = Annotated[

@@ -17,6 +17,7 @@ from ..choices import (
     POOLINGS,
     QUANTIZE,
     RUNTIMES,
+    STRATEGIES,
     WEIGHT_DTYPES,
 )
 from ..devices import DEVICE_HINT
@@ -146,6 +147,32 @@ CheckpointOpt = Annotated[
         "recomputed in backward: 3, 3-7, 2,4,6 or all; memory also takes auto with --limit "
         "(the stages that fit it with the least added time).",
         show_default=False,
+    ),
+]
+WorldSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--world-size",
+        help="With --train: data parallelism over N ranks, the batch split across them; adds "
+        "each rank's peak (measured on gloo, one process a rank, with --device cpu).",
+        show_default=False,
+    ),
+]
+Strategy = _choice("Strategy", STRATEGIES)
+StrategyOpt = Annotated[
+    Strategy | None,
+    typer.Option(
+        "--strategy",
+        help="With --world-size: ddp (DistributedDataParallel, default), zero1 (with "
+        "ZeroRedundancyOptimizer); fsdp is not modelled yet.",
+        show_default=False,
+    ),
+]
+BucketViewOpt = Annotated[
+    bool,
+    typer.Option(
+        "--bucket-view",
+        help="With --world-size: DDP's gradient_as_bucket_view (gradients are bucket views).",
     ),
 ]
 ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")]

@@ -43,7 +43,9 @@ from .memory import (
     MeasuredPeak,
     MemoryReport,
     MemoryStage,
+    PerRank,
     PlanOption,
+    RankMemory,
 )
 from .paper import PaperRow, PaperTable
 from .timing import (
@@ -82,11 +84,13 @@ __all__ = [
     "OnnxStage",
     "PaperRow",
     "PaperTable",
+    "PerRank",
     "PhiCandidate",
     "PlanOption",
     "ProfileCheckpoint",
     "ProfileReport",
     "ProfileRow",
+    "RankMemory",
     "RunSetup",
     "ScaleReport",
     "Search",

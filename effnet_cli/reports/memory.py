@@ -97,6 +97,35 @@ class MeasuredPeak:
 
 
 @dataclass
+class RankMemory:
+    """One rank's peak under data parallelism: predicted, and measured on gloo."""
+
+    rank: int
+    peak_bytes: int
+    measured_bytes: int | None = None
+    error_pct: float | None = None
+    """(predicted − measured) / measured × 100."""
+
+
+@dataclass
+class PerRank:
+    """--world-size: each rank's training step when the batch is split across ranks.
+    Its peak, breakdown and place are those of the rank that peaks highest."""
+
+    world_size: int
+    strategy: str
+    bucket_view: bool
+    """DDP's gradient_as_bucket_view: the gradients are views of its buckets."""
+    batch_per_rank: int
+    peak_bytes: int
+    breakdown: dict[str, int]
+    peak_at: dict[str, str | int | None]
+    ranks: list[RankMemory]
+    measured: MeasuredPeak | None = None
+    """The largest rank's measured peak (gloo, one process per rank, on this CPU)."""
+
+
+@dataclass
 class MemoryReport(RunSetup[str]):
     """`effnet memory`: the predicted peak of one step, what it is made of, where it is."""
 
@@ -108,6 +137,9 @@ class MemoryReport(RunSetup[str]):
     checkpoint: Checkpointing | None = None
     """With --checkpoint (absent from the JSON without it)."""
     measured: MeasuredPeak | None = None
+    per_rank: PerRank | None = None
+    """With --world-size (absent from the JSON without it): the step of each rank; the
+    fields above are then one process's step at the whole batch, for comparison."""
     max_batch: int | None = None
     limit_bytes: int | None = None
     reserve_bytes: int = 0

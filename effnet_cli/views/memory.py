@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..arch.checkpointing import span
-from ..choices import OPTIMIZER_NAMES
+from ..choices import OPTIMIZER_NAMES, STRATEGY_NAMES
 from ..headroom import STORAGE_ONLY
-from ..reports import CheckpointPlan, MemoryReport, MemoryStage, PlanOption
+from ..reports import CheckpointPlan, MemoryReport, MemoryStage, PerRank, PlanOption, RankMemory
 from .core import Column, Facts, Note, Part, View, csv_text, grid, to_dict
 from .numbers import nbytes, pct
 
@@ -30,6 +30,7 @@ LABELS = {
     "input": "input batch (and labels)",
     "activations": "activations (forward tensors alive)",
     "transient": "transient (backward and optimizer temporaries)",
+    "gradient_buckets": "DDP's gradient buckets",
 }
 AMP_WEIGHTS = "weights (and autocast's cached {dtype} copies)"
 """The weights' label under --amp, where autocast's cached casts are counted with them."""
@@ -47,8 +48,7 @@ def _step(r: MemoryReport) -> str:
     return f"training step ({OPTIMIZER_NAMES[r.optimizer or 'none']})"
 
 
-def _where(r: MemoryReport) -> str:
-    at = r.peak_at
+def _where(at: dict[str, str | int | None]) -> str:
     stage = f"stage {at['stage']}, " if at.get("stage") else ""
     module = f"{at['module']}, " if at.get("module") else ""
     return f"{at['phase']}: {stage}{module}{at['op']}"
@@ -99,7 +99,7 @@ def plan_lines(p: CheckpointPlan, chosen: list[int]) -> list[tuple[str, str]]:
 def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
     lines = [
         ("Predicted peak", f"{nbytes(r.peak_bytes)} ({r.peak_bytes:,} bytes)"),
-        ("Where", _where(r)),
+        ("Where", _where(r.peak_at)),
     ]
     if r.checkpoint is not None:
         lines[:0] = _checkpoint_lines(r)
@@ -206,6 +206,63 @@ def _stage_columns(r: MemoryReport, table: bool) -> list[Column[MemoryStage]]:
     return [*STAGES, *CHECKPOINTED] if r.checkpoint is not None or not table else STAGES
 
 
+PER_RANK_NOTE = (
+    "Per rank: each of --world-size ranks runs the training step on its share of the batch. "
+    "DDP adds its gradient buckets (one flat tensor per bucket, every parameter's gradient, "
+    "kept for the reducer's life) and copies each gradient into them as it is accumulated; "
+    "with --bucket-view the gradients are views of the buckets instead. zero1 keeps each "
+    "parameter's optimizer state on one rank (ZeroRedundancyOptimizer's partition). A rank's "
+    "steady state is its third step (DDP rebuilds its buckets before the second forward). The "
+    "figures above the per-rank panel are one process's step at the whole batch."
+)
+RANKS: list[Column[RankMemory]] = [
+    Column("Rank", lambda m: str(m.rank), "rank", keep=True),
+    Column("Predicted", lambda m: f"{m.peak_bytes:,}", "peak_bytes", keep=True),
+    Column(
+        "Measured",
+        lambda m: "" if m.measured_bytes is None else f"{m.measured_bytes:,}",
+        "measured_bytes",
+        keep=True,
+    ),
+    Column(
+        "Error",
+        lambda m: "" if m.error_pct is None else f"{m.error_pct:+.3f}%",
+        "error_pct",
+        keep=True,
+    ),
+]
+
+
+def _rank_lines(pr: PerRank) -> list[tuple[str, str]]:
+    """The ranks, the largest rank's predicted peak and where, and its measured peak."""
+    view = ", gradients as bucket views" if pr.bucket_view else ""
+    lines = [
+        ("Ranks", f"{pr.world_size} × batch {pr.batch_per_rank} "
+                  f"({STRATEGY_NAMES[pr.strategy]}{view})"),
+        ("Predicted peak per rank", f"{nbytes(pr.peak_bytes)} ({pr.peak_bytes:,} bytes)"),
+        ("Where", _where(pr.peak_at)),
+    ]  # fmt: skip
+    m = pr.measured
+    if m is not None:
+        lines.append(("Measured per rank", f"{nbytes(m.peak_bytes)} ({m.peak_bytes:,} bytes, "
+                      f"the largest rank) · error {m.error_pct:+.2f}%"))  # fmt: skip
+        lines.append(("Measured with", m.method))
+    return lines
+
+
+def _rank_parts(r: MemoryReport) -> list[Part]:
+    pr = r.per_rank
+    if pr is None:
+        return []
+    shares = [(_label(r, k), v, pr.peak_bytes) for k, v in pr.breakdown.items() if v]
+    parts: list[Part] = [Facts(f"Per rank, {pr.world_size} ranks", _rank_lines(pr))]
+    if pr.measured is not None or len({m.peak_bytes for m in pr.ranks}) > 1:
+        columns = RANKS if pr.measured is not None else RANKS[:2]  # no empty columns
+        parts.append(grid("Each rank's peak, bytes", columns, pr.ranks))
+    parts += [grid("What is live at a rank's peak", BREAKDOWN, shares), Note(PER_RANK_NOTE)]
+    return parts
+
+
 def memory_parts(r: MemoryReport) -> list[Part]:
     shares = [(_label(r, k), v, r.peak_bytes) for k, v in r.breakdown.items() if v]
     parts: list[Part] = [
@@ -215,6 +272,7 @@ def memory_parts(r: MemoryReport) -> list[Part]:
         STORAGE_ONLY,
         grid("What is live at the peak", BREAKDOWN, shares),
         grid("Per stage, forward", _stage_columns(r, table=True), r.stages),
+        *_rank_parts(r),
         Note(DEFINITION),
     ]
     c = r.checkpoint
@@ -252,9 +310,38 @@ def memory_doc(r: MemoryReport) -> dict[str, Any]:
             doc.pop(key)
     if r.checkpoint is None:
         doc.pop("checkpoint")
+    if r.per_rank is None:
+        doc.pop("per_rank")
     doc["definition"] = DEFINITION
     doc["storage_only"] = STORAGE_ONLY
     return doc
+
+
+def _rank_lead(pr: PerRank | None) -> dict[str, object]:
+    """The per-rank setting and peaks as leading CSV fields (blank without --world-size)."""
+    measured = pr.measured if pr is not None else None
+    return {
+        "world_size": pr.world_size if pr else "",
+        "strategy": pr.strategy if pr else "",
+        "bucket_view": pr.bucket_view if pr else "",
+        "batch_per_rank": pr.batch_per_rank if pr else "",
+        "per_rank_peak_bytes": pr.peak_bytes if pr else "",
+        "per_rank_measured_peak_bytes": measured.peak_bytes if measured else "",
+    }
+
+
+def _rank_totals(pr: PerRank | None) -> list[dict[str, object]]:
+    """The largest rank's breakdown and each rank's peaks, as the CSV's closing rows."""
+    if pr is None:
+        return []
+    rows: list[dict[str, object]] = [
+        {"stage": f"per rank at peak: {k}", "saved_bytes": v} for k, v in pr.breakdown.items()
+    ]
+    for m in pr.ranks:
+        rows.append({"stage": f"rank {m.rank}: predicted peak", "saved_bytes": m.peak_bytes})
+        if m.measured_bytes is not None:
+            rows.append({"stage": f"rank {m.rank}: measured peak", "saved_bytes": m.measured_bytes})
+    return rows
 
 
 def memory_view(r: MemoryReport) -> View:
@@ -267,6 +354,8 @@ def memory_view(r: MemoryReport) -> View:
                 "checkpoint": span(r.checkpoint.stages) if r.checkpoint else "",
                 "recompute_ms": r.checkpoint and r.checkpoint.recompute_ms}  # fmt: skip
         totals = [{"stage": f"at peak: {k}", "saved_bytes": v} for k, v in r.breakdown.items()]
+        lead |= _rank_lead(r.per_rank)
+        totals += _rank_totals(r.per_rank)
         return csv_text(_stage_columns(r, table=False), r.stages, lead, totals)
 
     return View(lambda w: memory_parts(r), lambda: memory_doc(r), csv_of)

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch.nn.functional as F
 from torch import nn
@@ -43,6 +43,9 @@ from torch import nn
 from ...kinds import OpKind
 from .probe import ShapeProbe, Trace, _Tracer, hooked
 from .stages import is_stage_module
+
+if TYPE_CHECKING:  # a Protocol of ranks.py, which imports this module
+    from .ranks import RankStep
 
 END_OF_FORWARD = "<end of forward>"
 STATE_PER_PARAM = {"sgd": 1, "adam": 2, "adamw": 2, "none": 0}
@@ -468,9 +471,10 @@ def _deliver(grads: dict[int, Storage], node: Node, new: list[Any], ledger: Ledg
     new.clear()
 
 
-def replay_backward(tracer: MemoryTracer, ledger: Ledger) -> list[Storage]:
+def replay_backward(tracer: MemoryTracer, ledger: Ledger, rank: RankStep | None = None
+                    ) -> list[Storage]:  # fmt: skip
     """Run autograd's backward over the recorded nodes, newest first; returns the
-    parameter gradients it leaves (``.grad``)."""
+    parameter gradients it leaves (``.grad``), as ``rank`` keeps them after each node."""
     tracer.phase = "backward"
     nodes = tracer.nodes
     grads: dict[int, Storage] = {}
@@ -487,24 +491,27 @@ def replay_backward(tracer: MemoryTracer, ledger: Ledger) -> list[Storage]:
             recompute(tracer, node)
         ledger.where = PeakAt("backward", node.module, node.function or node.kind)
         new, temps = _gradients(node, ledger, grad)
-        half = []
+        half, accumulated = [], []
         if node.half_params:  # autocast: gradients of the half copies first
             half = [Storage(ledger, n // ELEMENT * HALF, "transient") for n in node.params]
         else:
-            param_grads += [Storage(ledger, nbytes, "gradients") for nbytes in node.params]
+            accumulated = [Storage(ledger, nbytes, "gradients") for nbytes in node.params]
         del temps, grad
         node.saved.clear()
         node.segment = None  # its packed tensors released: the checkpoint's frame may die
         for nbytes in node.params if half else ():  # ToCopyBackward, one parameter at a time
-            param_grads.append(Storage(ledger, nbytes, "gradients"))
+            accumulated.append(Storage(ledger, nbytes, "gradients"))
             half.pop(0)
         _deliver(grads, node, new, ledger)
+        param_grads += rank.accumulated(accumulated) if rank else accumulated
+        accumulated.clear()  # AccumulateGrad (and its hooks) ran: what is not kept dies
     grads.clear()
     del root
     return param_grads
 
 
-def replay_optimizer(model: nn.Module, ledger: Ledger, optimizer: str, device_type: str) -> None:
+def replay_optimizer(model: nn.Module, ledger: Ledger, optimizer: str, device_type: str,
+                     rank: RankStep | None = None) -> None:  # fmt: skip
     """The temporaries of one optimizer step, as torch's default implementation makes them:
     SGD with momentum updates in place; Adam(W) divides by a fresh square root per
     parameter (for-loop, CPU), or for all parameters at once (foreach, CUDA)."""
@@ -512,6 +519,7 @@ def replay_optimizer(model: nn.Module, ledger: Ledger, optimizer: str, device_ty
     if optimizer not in ("adam", "adamw"):
         return
     sizes = [p.numel() * p.element_size() for p in model.parameters()]
+    sizes = rank.stepped(sizes) if rank else sizes  # a rank's shard, in its order
     if device_type == "cuda":
         held = [Storage(ledger, s, "transient") for s in sizes]
         del held
@@ -534,6 +542,7 @@ def predict(
     amp: str | None = None,
     checkpoint: Collection[str] = (),
     ledger_type: type[Ledger] = Ledger,
+    rank: RankStep | None = None,  # one rank's step under data parallelism (ranks.py)
 ) -> MemoryPrediction:
     """Simulate one step of ``model`` (built anywhere, meta included: only shapes are read)
     and return its peak: inference is one no-grad forward in eval mode; training is the
@@ -541,7 +550,8 @@ def predict(
     backward, optimizer step) with the optimizer's state already there. The modules named
     in ``checkpoint`` run as activation-checkpoint segments (``recompute``). ``ledger_type``
     may follow the step phase by phase (``phases.PhaseLedger``): it is ``ledger`` then."""
-    ledger = ledger_type(base_bytes(model, input_shape, train, optimizer))
+    base = base_bytes(model, input_shape, train, optimizer)
+    ledger = ledger_type(rank.base(base) if rank else base)
     tracer = MemoryTracer(model, ledger, train, amp is not None, frozenset(checkpoint))
     was_training = model.training
     if was_training != train:  # train() walks every module: only when the mode changes
@@ -557,8 +567,8 @@ def predict(
             tracer.live_after[END_OF_FORWARD] = ledger.current
             tracer.end_autocast()
         if train:  # the loss stays referenced through backward and step, as in the loop
-            param_grads = replay_backward(tracer, ledger)
-            replay_optimizer(model, ledger, optimizer, device_type)
+            param_grads = replay_backward(tracer, ledger, rank)
+            replay_optimizer(model, ledger, optimizer, device_type, rank)
             param_grads.clear()  # zero_grad(set_to_none=True)
             del loss
         else:
@@ -581,5 +591,5 @@ BREAKDOWN = ("weights", "buffers", "gradients", "optimizer_state", "input", "act
              "transient")  # fmt: skip
 
 
-def _breakdown(by: dict[str, int]) -> dict[str, int]:
-    return {key: int(by.get(key, 0)) for key in BREAKDOWN}
+def _breakdown(by: dict[str, int]) -> dict[str, int]:  # then a rank's own (its buckets)
+    return {key: int(by.get(key, 0)) for key in (*BREAKDOWN, *by.keys() - set(BREAKDOWN))}

@@ -1,0 +1,99 @@
+"""Collect `effnet memory --world-size`: each rank's training step when the global batch of a
+``memory()`` report is split across ranks (DDP, or DDP with ZeroRedundancyOptimizer),
+predicted by the memory engine and, with --device cpu, measured on gloo with one process per
+rank. A function of its own beside ``memory()``: the report's step, then its ranks."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from ...arch.specs import ResolvedSpec, parse_variant
+from ...errors import UsageError
+from ...model import build_model
+from ...ranks import MEASURED_RANKS, DataParallel, data_parallel
+from ...reports import MeasuredPeak, MemoryReport, PerRank, RankMemory
+from ..trace.probe import Shape
+from ..trace.ranks import DataParallelStep
+from ..trace.simulate import MemoryPrediction, predict
+from ..trace.stages import StageMap, stage_module
+from ..trace.tracker import METHOD
+
+GLOO_METHOD = f"{METHOD}, in each of the ranks (gloo, one process each, this CPU)"
+
+
+def check_measured(setting: DataParallel, device: str) -> None:
+    """A real device measures the ranks as processes on this machine's CPU (gloo)."""
+    if device == "meta":
+        return
+    if device != "cpu":
+        raise UsageError(
+            f"--world-size measures its ranks on the CPU (gloo), not {device}: use --device "
+            "cpu, or meta (the default) to predict only"
+        )
+    if setting.world_size > MEASURED_RANKS:
+        raise UsageError(
+            f"--device cpu runs --world-size {setting.world_size} ranks as processes here: at "
+            f"most {MEASURED_RANKS}; --device meta predicts any world size"
+        )
+
+
+def per_rank(spec: ResolvedSpec | str, report: MemoryReport, setting: DataParallel,
+             num_classes: int = 1000) -> PerRank:  # fmt: skip
+    """Each rank's step of ``report``'s training step (its batch split over the ranks, its
+    optimizer, autocast and checkpointed stages; ``num_classes`` as it was built with):
+    every rank predicted (ranks whose optimizer holds the same parameter sizes share one
+    prediction) and, when the report's device is the CPU, measured on gloo."""
+    spec = parse_variant(spec) if isinstance(spec, str) else spec
+    setting = _checked(setting, report)
+    device, optimizer, amp = report.device, report.optimizer or "none", report.amp
+    batch = report.batch_size // setting.world_size
+    rank_shape = (batch, 3, report.resolution, report.resolution)
+    checkpoint = [stage_module(s) for s in report.checkpoint.stages] if report.checkpoint else []
+    model = build_model(spec, num_classes, device="meta")
+    device_type = device.partition(":")[0]
+    known: dict[tuple[int, ...], MemoryPrediction] = {}
+    predictions = []
+    for rank in range(setting.world_size):
+        step = DataParallelStep.of(model, setting, rank, optimizer)
+        key = tuple(step.stepped(step.sizes))
+        if key not in known:
+            known[key] = predict(model, rank_shape, True, optimizer, device_type, amp,
+                                 checkpoint, rank=step)  # fmt: skip
+        predictions.append(known[key])
+    ranks = [RankMemory(rank, p.peak_bytes) for rank, p in enumerate(predictions)]
+    top = max(range(len(ranks)), key=lambda r: ranks[r].peak_bytes)
+    p = predictions[top]
+    module = p.peak_at.module
+    where = {"phase": p.peak_at.phase, "stage": StageMap(spec).stage_of(module) if module else None,
+             "module": module, "op": p.peak_at.op}  # fmt: skip
+    report = PerRank(setting.world_size, setting.strategy, setting.bucket_view, batch,
+                     p.peak_bytes, p.breakdown, where, ranks)  # fmt: skip
+    if device == "cpu":
+        _measure(report, spec, num_classes, rank_shape, optimizer, setting, amp, checkpoint)
+    return report
+
+
+def _checked(setting: DataParallel, report: MemoryReport) -> DataParallel:
+    """The setting, checked against the report's step (as the CLI checks its options)."""
+    check_measured(setting, report.device)
+    train, searched = report.mode == "train", report.max_batch is not None
+    checked = data_parallel(setting.world_size, setting.strategy, setting.bucket_view,
+                            report.batch_size, train, searched)  # fmt: skip
+    assert checked is not None
+    return checked
+
+
+def _measure(report: PerRank, spec: ResolvedSpec, num_classes: int, shape: Shape,
+             optimizer: str, setting: DataParallel, amp: str | None,
+             checkpoint: Collection[str]) -> None:  # fmt: skip
+    """Run the ranks on gloo and put each one's measured peak beside its prediction."""
+    from ..trace.gloo import measure_ranks
+
+    measured = measure_ranks(spec, num_classes, shape, optimizer, setting, amp, checkpoint)
+    for row, real in zip(report.ranks, measured, strict=True):
+        row.measured_bytes = real.peak_bytes
+        row.error_pct = 100.0 * (row.peak_bytes - real.peak_bytes) / real.peak_bytes
+    top = max(measured, key=lambda m: m.peak_bytes)
+    error = 100.0 * (report.peak_bytes - top.peak_bytes) / top.peak_bytes
+    report.measured = MeasuredPeak("cpu", top.peak_bytes, error, GLOO_METHOD,
+                                   {"phase": top.peak_at.phase, "op": top.peak_at.op})  # fmt: skip

@@ -1,0 +1,171 @@
+"""One rank's training step measured for real: ``world_size`` processes spawned on this
+machine, joined by torch.distributed's gloo backend (CPU), each running the model under
+DistributedDataParallel (and ZeroRedundancyOptimizer for zero1) on its share of the batch.
+
+Each rank counts live tensor storages with the tracker (``tracker.LiveStorages``) from
+before DDP is built, so the reducer's buckets, made by its constructor, are counted as
+they come, and those it frees when it rebuilds them (before the second forward) are
+uncounted as they go. Two steps run first (the optimizer's state, the rebuilt buckets),
+then the third is measured: its peak, over the steady state. The ranks send their peaks
+back through a queue; their output is silenced, so the command's own stays clean.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import queue
+import tempfile
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from ...arch.specs import ResolvedSpec
+from ...errors import RuntimeFailure
+from ...model import build_model
+from ...ranks import DataParallel
+from .probe import Shape
+from .tracker import LiveStorages, Moment, _train_step, checkpointed, make_optimizer
+
+WARMUP_STEPS = 2
+"""Steps before the measured one: the first makes the optimizer's state and records the
+order gradients arrive in, before the second forward DDP rebuilds its buckets in it."""
+TIMEOUT_S = 600
+"""How long the parent waits for every rank's peak (and a rank for its peers)."""
+
+
+@dataclass(frozen=True)
+class RankJob:
+    """What every spawned rank needs to build and run its step (pickled to it)."""
+
+    spec: ResolvedSpec
+    num_classes: int
+    shape: Shape
+    """The rank's input: its share of the global batch."""
+    optimizer: str
+    setting: DataParallel
+    amp: str | None
+    checkpoint: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RankPeak:
+    """One rank's measured peak, and when it happened."""
+
+    rank: int
+    peak_bytes: int
+    peak_at: Moment
+
+
+def measure_ranks(spec: ResolvedSpec, num_classes: int, shape: Shape, optimizer: str,
+                  setting: DataParallel, amp: str | None = None,
+                  checkpoint: Collection[str] = ()) -> list[RankPeak]:  # fmt: skip
+    """Spawn the ranks, run their steps and return each rank's peak (rank order)."""
+    job = RankJob(spec, num_classes, shape, optimizer, setting, amp, tuple(checkpoint))
+    context = mp.get_context("spawn")
+    results = context.Queue()
+    with tempfile.TemporaryDirectory(prefix="effnet-gloo-") as tmp:
+        store = f"file://{os.path.join(tmp, 'store')}"
+        ranks = [context.Process(target=_rank_main, args=(rank, job, store, results), daemon=True)
+                 for rank in range(setting.world_size)]  # fmt: skip
+        for process in ranks:
+            process.start()
+        try:
+            peaks = _collect(results, ranks)
+        except BaseException:  # a failed rank leaves its peers waiting in a collective
+            for process in ranks:
+                process.terminate()
+            raise
+        for process in ranks:
+            process.join(timeout=TIMEOUT_S)
+        return peaks
+
+
+def _collect(results: Any, ranks: list[Any]) -> list[RankPeak]:
+    """Every rank's peak, or the first failure as one line: a rank's own error, a rank that
+    died without one (a crash), or silence past the timeout."""
+    peaks: list[RankPeak] = []
+    waited = 0
+    while len(peaks) < len(ranks):
+        try:
+            rank, peak, phase, op, error = results.get(timeout=1)
+        except queue.Empty:
+            waited += 1
+            dead = [i for i, p in enumerate(ranks) if p.exitcode not in (None, 0)]
+            if dead:
+                code = ranks[dead[0]].exitcode
+                raise RuntimeFailure(f"rank {dead[0]} of {len(ranks)} (gloo) died, exit code "
+                                     f"{code}") from None  # fmt: skip
+            if waited >= TIMEOUT_S:
+                raise RuntimeFailure(
+                    f"the {len(ranks)} gloo ranks did not report within {TIMEOUT_S} s"
+                ) from None
+            continue
+        if error is not None:
+            raise RuntimeFailure(f"rank {rank} of {len(ranks)} (gloo) failed: {error}")
+        peaks.append(RankPeak(rank, peak, Moment(phase, op)))
+    return sorted(peaks, key=lambda p: p.rank)
+
+
+def _rank_main(rank: int, job: RankJob, store: str, results: Any) -> None:
+    """A spawned rank: join the group, measure, report (an exception as its one line)."""
+    _silence()
+    try:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // job.setting.world_size))
+        dist.init_process_group("gloo", init_method=store, rank=rank,
+                                world_size=job.setting.world_size,
+                                timeout=timedelta(seconds=TIMEOUT_S))  # fmt: skip
+        try:
+            peak, at = _measure(job)
+        finally:
+            dist.destroy_process_group()
+        results.put((rank, peak, at.phase, at.op, None))
+    except Exception as error:  # any failure goes back as one line
+        results.put((rank, 0, "", "", f"{type(error).__name__}: {error}".splitlines()[0]))
+
+
+def _silence() -> None:
+    """Send the rank's stdout and stderr (torch's and gloo's warnings) to /dev/null."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+
+
+def _measure(job: RankJob) -> tuple[int, Moment]:
+    """Build the model and its DDP wrapper under the tracker, run the warm-up steps, then
+    the measured one."""
+    importlib.import_module("torch._dynamo.utils")  # DDP's constructor loads it: not now
+    torch.manual_seed(0)
+    model = build_model(job.spec, job.num_classes, device="cpu").train()
+    x = torch.randn(*job.shape)
+    labels = torch.randint(0, job.num_classes, (job.shape[0],))
+    with checkpointed(model, job.checkpoint):
+        tracker = LiveStorages([*model.parameters(), *model.buffers(), x, labels])
+        with tracker:
+            wrapped = nn.parallel.DistributedDataParallel(
+                model, gradient_as_bucket_view=job.setting.bucket_view
+            )
+            optimizer = _optimizer(model, job.optimizer, job.setting)
+            for _ in range(WARMUP_STEPS):
+                _train_step(wrapped, x, labels, optimizer, job.amp)
+            tracker.peak, tracker.peak_at = tracker.current, Moment("start", "")
+            _train_step(wrapped, x, labels, optimizer, job.amp, tracker)
+    return tracker.peak, tracker.peak_at
+
+
+def _optimizer(model: nn.Module, name: str, setting: DataParallel) -> Any:
+    """The step's optimizer: the single-process one, or for zero1 torch's
+    ZeroRedundancyOptimizer over the same class and settings."""
+    plain = make_optimizer(model, name)
+    if setting.strategy != "zero1" or plain is None:
+        return plain
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+
+    settings = {k: v for k, v in plain.defaults.items() if k in ("lr", "momentum")}
+    return ZeroRedundancyOptimizer(model.parameters(), type(plain), **settings)

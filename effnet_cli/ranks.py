@@ -1,0 +1,91 @@
+"""Per-rank memory under data parallelism: the options, checked without torch, and
+ZeroRedundancyOptimizer's partition of the parameters.
+
+Data parallelism splits the global batch (--batch-size) over --world-size ranks, each
+running the same training step on its share. What a rank holds besides that step's own
+tensors depends on --strategy:
+- ddp: DistributedDataParallel's gradient buckets, one flat tensor per bucket holding every
+  parameter's gradient, kept for the life of the reducer; with --bucket-view
+  (``gradient_as_bucket_view``) each ``.grad`` becomes a view of its bucket;
+- zero1: the same, with torch's ZeroRedundancyOptimizer: each parameter's optimizer state
+  lives on one rank only (``zero_partition``);
+- fsdp: FSDP2's ``fully_shard`` (which torch 2.13 runs on CPU and gloo) is not modelled
+  yet, and is refused in one line.
+The memory engine's side is ``measurement/trace/ranks.py``; the measurement on gloo,
+``measurement/trace/gloo.py``. No torch here: the CLI checks its options with it first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .choices import STRATEGIES, STRATEGY_NAMES
+from .errors import UsageError
+
+MEASURED_RANKS = 8
+"""The most ranks a real measurement spawns (one process each, on this machine's CPU)."""
+
+
+@dataclass(frozen=True)
+class DataParallel:
+    """--world-size, --strategy and --bucket-view, checked."""
+
+    world_size: int
+    strategy: str = STRATEGIES[0]
+    bucket_view: bool = False
+    """DDP's ``gradient_as_bucket_view``: gradients are views of the buckets."""
+
+    @property
+    def name(self) -> str:
+        """The strategy as a report names it."""
+        return STRATEGY_NAMES[self.strategy]
+
+
+def data_parallel(world_size: int | None, strategy: str | None, bucket_view: bool,
+                  batch_size: int, train: bool, max_batch: bool = False
+                  ) -> DataParallel | None:  # fmt: skip
+    """The per-rank setting the options ask for (None without --world-size), or one line
+    saying what is wrong with them (a UsageError, exit 2)."""
+    if world_size is None:
+        if strategy is not None:
+            raise UsageError("--strategy applies to data parallelism: add --world-size N")
+        if bucket_view:
+            raise UsageError("--bucket-view is DDP's gradient_as_bucket_view: add --world-size N")
+        return None
+    if world_size < 1:
+        raise UsageError(f"--world-size must be >= 1, got {world_size}")
+    strategy = STRATEGIES[0] if strategy is None else strategy
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, got '{strategy}'")
+    if strategy == "fsdp":
+        raise UsageError(
+            "--strategy fsdp (FSDP2 fully_shard) is not modelled yet (torch runs it on CPU and "
+            "gloo; effnet does not predict it): use ddp or zero1"
+        )
+    if not train:
+        raise UsageError("--world-size gives the per-rank memory of a training step: add --train")
+    if max_batch:
+        raise UsageError("--max-batch with --world-size is not built yet: give one of them")
+    if batch_size % world_size:
+        larger = world_size * (batch_size // world_size + 1)
+        raise UsageError(
+            f"--batch-size {batch_size} does not split over --world-size {world_size}: the "
+            f"global batch must be a multiple of it (e.g. {larger})"
+        )
+    return DataParallel(world_size, strategy, bucket_view)
+
+
+def zero_partition(numels: Sequence[int], world_size: int) -> list[list[int]]:
+    """Which parameters (indices into ``numels``, the model's order) each rank's optimizer
+    owns, as ZeroRedundancyOptimizer partitions one parameter group: largest first (a
+    stable sort, so equal sizes keep the model's order), each to the rank that holds the
+    fewest elements so far (the lowest such rank). A rank's list is in that order, the
+    order its local optimizer steps through, which decides where Adam's temporaries peak."""
+    owned: list[list[int]] = [[] for _ in range(world_size)]
+    sizes = [0] * world_size
+    for index in sorted(range(len(numels)), key=lambda i: numels[i], reverse=True):
+        rank = sizes.index(min(sizes))
+        owned[rank].append(index)
+        sizes[rank] += numels[index]
+    return owned

@@ -1,0 +1,164 @@
+"""Per-rank memory under data parallelism (--world-size): the engine's prediction of each
+rank's step against the real step on gloo, two ranks spawned on this CPU, byte for byte;
+ZeroRedundancyOptimizer's partition against torch's own code; the options' one-line errors
+and the report's keys."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from conftest import assert_one_line_error, run
+from torch.distributed.optim import ZeroRedundancyOptimizer
+
+from effnet_cli.arch.specs import parse_variant
+from effnet_cli.errors import RuntimeFailure, UsageError
+from effnet_cli.measurement.trace.gloo import measure_ranks
+from effnet_cli.measurement.trace.ranks import BUCKETS, DataParallelStep
+from effnet_cli.measurement.trace.simulate import BREAKDOWN, predict
+from effnet_cli.model import build_model
+from effnet_cli.ranks import DataParallel, zero_partition
+
+TINY = "w=0.5,d=0.3,r=64"
+CASES = [  # spec, resolution, batch per rank, strategy, optimizer, --bucket-view
+    (TINY, 64, 2, "ddp", "sgd", False),
+    (TINY, 64, 2, "ddp", "sgd", True),
+    (TINY, 64, 2, "zero1", "sgd", False),
+    (TINY, 64, 2, "zero1", "adamw", False),
+    ("b0", 64, 2, "ddp", "adam", False),
+    ("b0", 64, 2, "zero1", "adamw", True),
+    ("lite0", 64, 2, "zero1", "sgd", False),
+]
+
+
+@pytest.mark.parametrize(("spec", "res", "batch", "strategy", "optimizer", "view"), CASES)
+def test_each_ranks_prediction_equals_its_step_on_gloo(spec, res, batch, strategy, optimizer,
+                                                        view) -> None:  # fmt: skip
+    """Two ranks, each measured over its third step (after DDP rebuilt its buckets)."""
+    setting = DataParallel(2, strategy, view)
+    resolved, shape = parse_variant(spec), (batch, 3, res, res)
+    model = build_model(resolved, 10, device="meta")
+    measured = measure_ranks(resolved, 10, shape, optimizer, setting)
+    for rank, real in enumerate(measured):
+        step = DataParallelStep.of(model, setting, rank, optimizer)
+        predicted = predict(model, shape, True, optimizer, "cpu", rank=step)
+        assert predicted.peak_bytes == real.peak_bytes, (rank, predicted.peak_bytes, real)
+        assert predicted.peak_at.phase == real.peak_at.phase
+
+
+def test_a_failing_rank_is_one_line() -> None:
+    """Batch-norm refuses one value per channel (batch 1 at 32 px) in every rank: the first
+    rank's error comes back as the failure, and its peers are stopped."""
+    with pytest.raises(RuntimeFailure, match=r"of 2 \(gloo\) failed: ValueError") as failed:
+        measure_ranks(parse_variant(TINY), 10, (1, 3, 32, 32), "sgd", DataParallel(2))
+    assert "\n" not in str(failed.value)
+
+
+def test_ddp_adds_its_buckets_and_zero1_shards_the_state() -> None:
+    model = build_model(TINY, device="meta")
+    params = sum(p.numel() * 4 for p in model.parameters())
+    shape = (2, 3, 64, 64)
+    single = predict(model, shape, True, "adam")
+    ddp = predict(model, shape, True, "adam", rank=DataParallelStep.of(
+        model, DataParallel(2), 0, "adam"))  # fmt: skip
+    assert ddp.breakdown[BUCKETS] == params  # every gradient, in flat buckets
+    assert list(ddp.breakdown)[: len(BREAKDOWN)] == list(BREAKDOWN)
+    assert ddp.peak_bytes == single.peak_bytes + ddp.breakdown[BUCKETS]
+    shards = [predict(model, shape, True, "adam", rank=DataParallelStep.of(
+        model, DataParallel(2, "zero1"), rank, "adam")) for rank in (0, 1)]  # fmt: skip
+    state = [s.breakdown["optimizer_state"] for s in shards]
+    assert sum(state) == single.breakdown["optimizer_state"] and min(state) > 0
+    view = predict(model, shape, True, "adam", rank=DataParallelStep.of(
+        model, DataParallel(2, "ddp", True), 0, "adam"))  # fmt: skip
+    assert view.peak_bytes < ddp.peak_bytes  # each gradient dies into its bucket
+    assert view.breakdown["gradients"] < ddp.breakdown["gradients"] == params
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4, 7])
+def test_zero_partition_is_torchs(world_size: int) -> None:
+    """ZeroRedundancyOptimizer's own partitioning code, run on B0's parameters without a
+    process group (a stand-in object holds what it reads)."""
+    params = list(build_model("b0", device="meta").parameters())
+    zero = SimpleNamespace(world_size=world_size, param_groups=[{"params": params}],
+                           _partition_parameters_cache=[])  # fmt: skip
+    zero._get_min_index = lambda values: ZeroRedundancyOptimizer._get_min_index(zero, values)
+    zero._partition_param_group = lambda group, per_rank: (
+        ZeroRedundancyOptimizer._partition_param_group(zero, group, per_rank))  # fmt: skip
+    torch_ranks = ZeroRedundancyOptimizer._partition_parameters(zero)
+    index = {id(p): i for i, p in enumerate(params)}
+    ours = zero_partition([p.numel() for p in params], world_size)
+    assert ours == [[index[id(p)] for p in groups[0]["params"]] for groups in torch_ranks]
+
+
+def test_per_rank_of_a_memory_report() -> None:
+    """The Python API: a training report, then its ranks (the same step, the batch split)."""
+    from effnet_cli.measurement.memory import memory, per_rank
+
+    report = memory(TINY, batch_size=4, train=True, optimizer="adam")
+    ranks = per_rank(TINY, report, DataParallel(2, "zero1"), 1000)
+    model = build_model(TINY, device="meta")
+    step = DataParallelStep.of(model, DataParallel(2, "zero1"), 0, "adam")
+    assert ranks.ranks[0].peak_bytes == predict(model, (2, 3, 64, 64), True, "adam",
+                                                rank=step).peak_bytes  # fmt: skip
+    assert ranks.batch_per_rank == 2 and ranks.measured is None
+    with pytest.raises(UsageError, match="--train"):
+        per_rank(TINY, memory(TINY, batch_size=4), DataParallel(2), 1000)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_memory_json_has_per_rank() -> None:
+    args = ("memory", TINY, "-b", "4", "--train", "--world-size", "2", "--strategy", "zero1")
+    doc = json.loads(run(*args, "-f", "json").stdout)
+    per_rank = doc["per_rank"]
+    assert {"world_size", "strategy", "batch_per_rank", "peak_bytes", "breakdown"} <= set(per_rank)
+    assert per_rank["world_size"] == 2 and per_rank["batch_per_rank"] == 2
+    assert per_rank["strategy"] == "zero1" and per_rank["measured"] is None
+    assert sum(per_rank["breakdown"].values()) == per_rank["peak_bytes"]
+    assert per_rank["peak_bytes"] == max(r["peak_bytes"] for r in per_rank["ranks"])
+    assert doc["batch_size"] == 4  # the report's own step: one process, the whole batch
+    assert "per_rank" not in json.loads(run("memory", TINY, "-f", "json").stdout)
+    csv = run(*args, "-f", "csv").stdout
+    assert "world_size" in csv.splitlines()[0] and "rank 1: predicted peak" in csv
+
+
+def test_memory_measures_each_rank_on_gloo() -> None:
+    args = ("memory", TINY, "-b", "4", "--train", "--world-size", "2", "--device", "cpu")
+    doc = json.loads(run(*args, "-f", "json").stdout)
+    measured = doc["per_rank"]["measured"]
+    assert measured["peak_bytes"] == doc["per_rank"]["peak_bytes"] and measured["error_pct"] == 0
+    assert [r["measured_bytes"] for r in doc["per_rank"]["ranks"]] == [measured["peak_bytes"]] * 2
+    table = run(*args).stdout
+    assert "Measured per rank" in table and "error +0.00%" in table
+
+
+def test_per_rank_composes_with_checkpointing() -> None:
+    """The checkpointed stages run as segments in every rank too (DDP, non-reentrant)."""
+    args = ("memory", TINY, "-b", "4", "--train", "--world-size", "2", "--strategy", "zero1",
+            "--optimizer", "adamw", "--checkpoint", "3-5", "--device", "cpu",
+            "-f", "json")  # fmt: skip
+    ranks = json.loads(run(*args).stdout)["per_rank"]["ranks"]
+    assert all(r["peak_bytes"] == r["measured_bytes"] for r in ranks), ranks
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--world-size", "0"], ["--world-size", "0"]),
+        (["--world-size", "3"], ["--batch-size 4", "--world-size 3"]),
+        (["--strategy", "ddp"], ["--strategy", "--world-size"]),
+        (["--bucket-view"], ["--bucket-view", "--world-size"]),
+        (["--world-size", "2", "--strategy", "fsdp"], ["fsdp", "not modelled"]),
+        (["--world-size", "2", "--strategy", "zero3"], ["zero3"]),
+        (["--world-size", "2", "--max-batch", "--limit", "1GiB"], ["--max-batch"]),
+        (["-b", "16", "--world-size", "16", "--device", "cpu"], ["16", "at most 8"]),
+    ],
+)
+def test_per_rank_bad_input_is_one_line(args, fragments) -> None:
+    assert_one_line_error(run("memory", TINY, "-b", "4", "--train", *args), 2, *fragments)
+
+
+def test_world_size_needs_a_training_step() -> None:
+    assert_one_line_error(run("memory", TINY, "--world-size", "2"), 2, "--train")
