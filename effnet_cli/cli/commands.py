@@ -60,6 +60,7 @@ from .options import (
     OutputOpt,
     PlotOpt,
     Pooling,
+    ProfileCheckpointOpt,
     ProfileRuntimeOpt,
     QuantizeOpt,
     RealDeviceOpt,
@@ -486,6 +487,21 @@ def _profile_onnx(spec: Any, settings: Any, fmt: Format, output: Path | None, wi
     deliver(onnx_profile_view(profile_onnx(spec, settings)), fmt, output, None, wide)
 
 
+def _profiler(runtime: str) -> Any:
+    """The function behind a profile that is not onnxruntime's measured one: eager's, or
+    onnxruntime's latency model (--predict-only)."""
+    if runtime != "onnxruntime":
+        from ..measurement.timing.profiling import profile as run_profile
+
+        return run_profile
+    from ..measurement.deploy.extra import require_deploy
+
+    require_deploy("--runtime onnxruntime")
+    from ..measurement.deploy import predict_onnx
+
+    return predict_onnx
+
+
 @app.command(short_help="Where the time goes: per stage and op kind, roofline, predicted.")
 def profile(
     variant: VariantArg,
@@ -507,7 +523,7 @@ def profile(
     runtime: ProfileRuntimeOpt = Runtime.eager,
     onnx: OnnxOpt = None,
     quantize: QuantizeOpt = None,
-    checkpoint: CheckpointOpt = None,
+    checkpoint: ProfileCheckpointOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     plot: PlotOpt = None,
@@ -535,17 +551,11 @@ def profile(
                          "per-module stage marks")  # fmt: skip
     if settings.runtime == "onnxruntime" and not settings.predict_only:
         return _profile_onnx(spec, settings, fmt, output, wide, plot)
-    from ..measurement.timing.profiling import profile as run_profile
     from ..views.profile import profile_view, profile_warnings
 
-    if settings.runtime == "onnxruntime":
-        from ..measurement.deploy.extra import require_deploy
-
-        require_deploy("--runtime onnxruntime")
-        from ..measurement.deploy import predict_onnx as run_profile  # type: ignore[assignment]
     bar = progress_bar("profile")
     with bar or nullcontext():
-        report = run_profile(spec, settings, phase_ticks(bar, spec.title))
+        report = _profiler(settings.runtime)(spec, settings, phase_ticks(bar, spec.title))
     deliver(profile_view(report), fmt, output, None, wide)
     notes_off_table(fmt, [*report.notes, *profile_warnings(report)])
     draw_plot("plot_profile", plot, report)

@@ -144,8 +144,18 @@ CheckpointOpt = Annotated[
     typer.Option(
         "--checkpoint",
         help="With --train: run these Table-1 stages as activation-checkpoint segments, "
-        "recomputed in backward: 3, 3-7, 2,4,6 or all; memory also takes auto with --limit "
-        "(the stages that fit it with the least added time).",
+        "recomputed in backward: 3, 3-7, 2,4,6 or all; or auto with --limit (the stages "
+        "that fit it with the least added time).",
+        show_default=False,
+    ),
+]
+ProfileCheckpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--checkpoint",
+        help="With --train: also time the step with these Table-1 stages (3, 3-7, 2,4,6 or "
+        "all) as activation-checkpoint segments, in alternating pairs with the plain step: "
+        "the time their recompute adds, beside its prediction.",
         show_default=False,
     ),
 ]
