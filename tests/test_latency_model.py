@@ -134,7 +134,9 @@ def _seed(tmp_path, monkeypatch, value: dict, key: str | None = None) -> list[st
     path.write_text(json.dumps({key: value}))
     ran: list[str] = []
     fresh = Calibration("cpu", "fresh", 1, [], 1.0)
-    monkeypatch.setattr(latency, "calibrate", lambda progress=None: ran.append("run") or fresh)
+    monkeypatch.setattr(
+        latency, "calibrate", lambda progress=None, plan=None: ran.append("run") or fresh
+    )
     return ran
 
 
@@ -202,7 +204,7 @@ def test_a_calibration_run_on_a_busy_machine_says_so(tmp_path, monkeypatch) -> N
     quiet = ModelSamples(SPECS[1], (1, 3, 64, 64), _ops(rng, 8), 0.01, 1.1)
     for models, noted in (([quiet], False), ([quiet, busy], True)):
         fresh = Calibration("cpu", "fresh", 1, models, 1.0)
-        monkeypatch.setattr(latency, "calibrate", lambda progress=None, c=fresh: c)
+        monkeypatch.setattr(latency, "calibrate", lambda progress=None, plan=None, c=fresh: c)
         _, note = latency.calibration(recalibrate=True)
         assert (note is not None and "busy" in note and "not cached" in note) == noted
 

@@ -249,7 +249,7 @@ def test_nnls_recovers_nonnegative_coefficients() -> None:
 def test_corrupt_calibration_cache_is_ignored_with_a_note(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     fake = latency.Calibration("cpu", torch.__version__, torch.get_num_threads(), [], 0.0)
-    monkeypatch.setattr(latency, "calibrate", lambda progress=None: fake)
+    monkeypatch.setattr(latency, "calibrate", lambda progress=None, plan=None: fake)
     path = tmp_path / "effnet" / latency.CACHE_NAME
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
@@ -371,9 +371,9 @@ def test_recalibrate_on_the_cli_runs_the_calibration_again(cached, monkeypatch) 
     calls: list[bool] = []
     real = latency.calibrate
 
-    def counted(progress=None):
+    def counted(progress=None, plan=latency.EAGER):
         calls.append(True)
-        return real(progress)
+        return real(progress, plan)
 
     monkeypatch.setattr(latency, "calibrate", counted)
     assert run("profile", TINY, "--predict-only", "-f", "json").exit_code == 0

@@ -190,7 +190,7 @@ def test_a_busy_calibration_is_used_once_and_not_cached(tmp_path, monkeypatch) -
     busy = latency.ModelSamples("w=0.5,d=0.5,r=128", (1, 3, 128, 128), [], 0.01, 3.0)
     runs = []
 
-    def calibrate(progress=None):
+    def calibrate(progress=None, plan=None):
         runs.append(1)
         return latency.Calibration("cpu", torch.__version__, 2, [busy], 1.0, time.time(),
                                    None, [], fresh=True)  # fmt: skip
@@ -215,7 +215,7 @@ def test_a_calibration_from_an_older_effnet_is_taken_again(tmp_path, monkeypatch
     path.write_text(json.dumps({latency.cache_key("cpu", torch.get_num_threads()): entry}))
     fresh = latency.Calibration("cpu", torch.__version__, 2, models, 1.0, time.time(),
                                 ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05), [0.1])  # fmt: skip
-    monkeypatch.setattr(latency, "calibrate", lambda progress=None: fresh)
+    monkeypatch.setattr(latency, "calibrate", lambda progress=None, plan=None: fresh)
     assert latency.calibration()[0] is fresh
     assert math.isclose(latency.calibration()[0].held_out[0], 0.1)  # now cached, and current
 

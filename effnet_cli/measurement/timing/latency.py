@@ -556,13 +556,9 @@ def calibration(recalibrate: bool = False, progress: Progress | None = None,
         if _current(cached, plan):
             return cached, note
         # another calibration set, or no probe (an older effnet): calibrate with this one
-
-    def run() -> Calibration:  # eager keeps calibrate(progress), its one-argument form
-        return calibrate(progress) if plan is EAGER else calibrate(progress, plan)
-
-    fresh = run()
+    fresh = calibrate(progress, plan)
     if _spread(fresh) > BUSY:  # once more: a burst of load is often over in seconds
-        fresh = run()
+        fresh = calibrate(progress, plan)
     if _spread(fresh) > BUSY:
         return fresh, (
             f"the machine was busy while calibrating (one model's median step took "
