@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import random
 from collections import Counter
 
 import pytest
@@ -244,6 +246,33 @@ def test_nnls_recovers_nonnegative_coefficients() -> None:
     assert coef == pytest.approx([2.0, 0.5, 0.0], abs=1e-9)
     negative = [1.0 * r[0] - 0.1 * r[1] for r in rows]  # the best fit wants a negative slope
     assert all(c >= 0 for c in latency._nnls(rows, negative))
+
+
+def _enumerated_nnls_error(rows: list[list[float]], target: list[float]) -> float:
+    """The least squared error over every subset of features whose unconstrained fit has no
+    negative coefficient: the non-negative optimum, the slow way."""
+    a = torch.tensor(rows, dtype=torch.float64)
+    y = torch.tensor(target, dtype=torch.float64).unsqueeze(1)
+    best = float(y.square().sum())
+    for size in range(1, a.shape[1] + 1):
+        for cols in itertools.combinations(range(a.shape[1]), size):
+            coef = torch.linalg.lstsq(a[:, list(cols)], y).solution
+            if not bool((coef < 0).any()):
+                best = min(best, float((a[:, list(cols)] @ coef - y).square().sum()))
+    return best
+
+
+def test_nnls_active_set_reaches_the_enumerated_optimum() -> None:
+    rng = random.Random(7)
+    for _ in range(60):
+        m, n = rng.randint(3, 30), rng.randint(1, 6)
+        rows = [[rng.gauss(0, 1) * 10 ** rng.randint(0, 6) for _ in range(n)] for _ in range(m)]
+        target = [rng.gauss(0, 1) for _ in range(m)]
+        coef = latency._nnls(rows, target)
+        assert all(c >= 0 for c in coef)
+        fitted = (sum(c * f for c, f in zip(coef, r, strict=True)) for r in rows)
+        error = sum((f - t) ** 2 for f, t in zip(fitted, target, strict=True))
+        assert error == pytest.approx(_enumerated_nnls_error(rows, target), rel=1e-8, abs=1e-20)
 
 
 def test_corrupt_calibration_cache_is_ignored_with_a_note(tmp_path, monkeypatch) -> None:

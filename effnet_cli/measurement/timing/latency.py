@@ -20,7 +20,6 @@ the fit, so the set never includes the model being predicted.
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 import time
@@ -367,26 +366,45 @@ def held_out_errors(cal: Calibration, priced: Callable[[Trace], Trace] = _as_run
 
 
 def _nnls(rows: list[list[float]], target: list[float]) -> list[float]:
-    """Least squares with every coefficient ≥ 0: the best unconstrained fit over each subset
-    of the features (six for an op kind: 63 subsets; two for a training step: 3) whose
-    coefficients are all ≥ 0."""
+    """Least squares with every coefficient ≥ 0, by Lawson and Hanson's active set: a
+    feature joins the fit while the residual still pulls its coefficient up, and one whose
+    coefficient would turn negative leaves it. The optimum is the one an enumeration of every
+    subset of features would find (the problem is convex), in a few small solves instead of
+    63 per op kind, which made the fits a tenth of the calibration's time. Columns are
+    scaled to unit length for the solves (MACs and byte counts reach 1e9)."""
     a = torch.tensor(rows, dtype=torch.float64)
-    y = torch.tensor(target, dtype=torch.float64).unsqueeze(1)
+    y = torch.tensor(target, dtype=torch.float64)
+    norms = a.norm(dim=0)
+    norms[norms == 0] = 1.0
+    a = a / norms
     n = a.shape[1]
-    best, best_err = [0.0] * n, float(y.square().sum())
-    for size in range(1, n + 1):
-        for cols in itertools.combinations(range(n), size):
-            sub = a[:, list(cols)]
-            coef = torch.linalg.lstsq(sub, y).solution.squeeze(1)
-            if bool((coef < 0).any()):
-                continue
-            err = float((sub @ coef.unsqueeze(1) - y).square().sum())
-            if err < best_err:
-                best_err = err
-                best = [0.0] * n
-                for c, v in zip(cols, coef.tolist(), strict=True):
-                    best[c] = v
-    return best
+    x = torch.zeros(n, dtype=torch.float64)
+    passive: list[int] = []
+    tol = 1e-12 * max(1.0, float(y.norm()))
+    for _ in range(3 * n):
+        pull = a.T @ (y - a @ x)
+        free = [j for j in range(n) if j not in passive and pull[j] > tol]
+        if not free:
+            break
+        passive.append(max(free, key=lambda j: float(pull[j])))
+        x, passive = _passive_solve(a, y, x, passive)
+    return (x / norms).tolist()
+
+
+def _passive_solve(a: torch.Tensor, y: torch.Tensor, x: torch.Tensor, passive: list[int]
+                   ) -> tuple[torch.Tensor, list[int]]:  # fmt: skip
+    """The least-squares solution on the passive features, stepping back towards ``x`` and
+    dropping the features that reach zero until every passive coefficient is positive."""
+    while passive:
+        z = torch.zeros_like(x)
+        z[passive] = torch.linalg.lstsq(a[:, passive], y.unsqueeze(1)).solution.squeeze(1)
+        if bool((z[passive] > 0).all()):
+            return z, passive
+        neg = [j for j in passive if z[j] <= 0]
+        step = min(float(x[j] / (x[j] - z[j])) for j in neg)
+        x = x + step * (z - x)
+        passive = [j for j in passive if x[j] > 1e-15 * (1 + float(x.abs().max()))]
+    return torch.zeros_like(x), passive
 
 
 KNEES = tuple(mib << 20 for mib in (1, 2, 4, 8, 16, 32, 64))
