@@ -227,3 +227,44 @@ def test_the_full_fit_is_cached_with_the_calibration_and_equals_a_new_fit(synthe
     assert cached.whole == pytest.approx(fresh.whole, rel=1e-9)
     first = loaded.models[0]
     assert latency.fit(loaded, leave_out=(first.resolved, first.shape)) is not cached
+
+
+def test_channels_last_is_calibrated_in_nhwc_into_its_own_cache(tmp_path, monkeypatch) -> None:
+    """profile --predict-only --channels-last runs the channels-last plan: its calibration
+    models are timed in NHWC (weights and input), cached in a file of its own, beside which
+    the NCHW cache is never written; the training prediction stays NCHW only."""
+    import torch
+    from conftest import assert_one_line_error, run
+
+    from effnet_cli.measurement.timing.profiling import profile
+    from effnet_cli.measurement.timing.settings import LATENCY_CACHES
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    seen: list[tuple[str, bool, bool]] = []
+    real_samples, real_build = latency._samples, latency.build_model
+
+    def build(*args, **kwargs):  # the calibration's model, to see its layout after the run
+        model = real_build(*args, **kwargs)
+        built.append(model)
+        return model
+
+    def samples(spec, batch, stages=None, channels_last=False):
+        built.clear()
+        small = latency.CALIBRATION[0]  # every model timed as the smallest: a fast test
+        out = real_samples(small[0], small[1], None, channels_last)
+        weight = next(m.weight for m in built[0].modules() if isinstance(m, torch.nn.Conv2d))
+        nhwc = weight.is_contiguous(memory_format=torch.channels_last) and weight.shape[-1] > 1
+        seen.append((spec, channels_last, nhwc))
+        return ModelSamples(spec, (batch, *out.shape[1:]), out.ops, out.seconds, 1.0, stages)
+
+    built: list = []
+    monkeypatch.setattr(latency, "build_model", build)
+    monkeypatch.setattr(latency, "_samples", samples)
+    report = profile("b0", predict_only=True, channels_last=True)
+    assert report.predicted_ms is not None and report.predicted_ms > 0 and report.channels_last
+    assert len(seen) == len(latency._plan()) and all(cl and nhwc for _, cl, nhwc in seen)
+    cache = tmp_path / "effnet"
+    assert (cache / LATENCY_CACHES["eager channels-last"]).exists()
+    assert not (cache / LATENCY_CACHES["eager"]).exists()
+    refused = run("profile", "b0", "--predict-only", "--channels-last", "--train")
+    assert_one_line_error(refused, 2, "--predict-only", "NCHW only", "--channels-last")

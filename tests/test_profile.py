@@ -16,7 +16,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.errors import RuntimeFailure
-from effnet_cli.measurement.timing import latency, loop, profiling
+from effnet_cli.measurement.timing import fitting, latency, loop, profiling
 from effnet_cli.measurement.timing.optimes import op_kind, time_ops
 from effnet_cli.measurement.timing.profiling import profile
 from effnet_cli.measurement.trace.probe import probe_forward
@@ -242,10 +242,10 @@ def test_a_calibration_model_is_left_out_of_its_own_prediction(cached) -> None:
 def test_nnls_recovers_nonnegative_coefficients() -> None:
     rows = [[1.0, float(i), float(i * i % 7)] for i in range(1, 30)]
     target = [2.0 * r[0] + 0.5 * r[1] for r in rows]
-    coef = latency._nnls(rows, target)
+    coef = fitting.nnls(rows, target)
     assert coef == pytest.approx([2.0, 0.5, 0.0], abs=1e-9)
     negative = [1.0 * r[0] - 0.1 * r[1] for r in rows]  # the best fit wants a negative slope
-    assert all(c >= 0 for c in latency._nnls(rows, negative))
+    assert all(c >= 0 for c in fitting.nnls(rows, negative))
 
 
 def _enumerated_nnls_error(rows: list[list[float]], target: list[float]) -> float:
@@ -268,7 +268,7 @@ def test_nnls_active_set_reaches_the_enumerated_optimum() -> None:
         m, n = rng.randint(3, 30), rng.randint(1, 6)
         rows = [[rng.gauss(0, 1) * 10 ** rng.randint(0, 6) for _ in range(n)] for _ in range(m)]
         target = [rng.gauss(0, 1) for _ in range(m)]
-        coef = latency._nnls(rows, target)
+        coef = fitting.nnls(rows, target)
         assert all(c >= 0 for c in coef)
         fitted = (sum(c * f for c, f in zip(coef, r, strict=True)) for r in rows)
         error = sum((f - t) ** 2 for f, t in zip(fitted, target, strict=True))
@@ -326,8 +326,8 @@ PROFILE_USAGE = [
     (["profile", "b0", "--seconds", "-1"], ["--seconds"]),
     (["profile", "b0", "--warmup", "-1"], ["--warmup"]),
     (
-        ["profile", "b0", "--predict-only", "--channels-last"],
-        ["--predict-only", "inference or training"],
+        ["profile", "b0", "--predict-only", "--channels-last", "--train"],
+        ["--predict-only", "training-step prediction", "NCHW only"],
     ),
     (["profile", "b0", "--predict-only", "--amp", "bfloat16"], ["--predict-only", "--amp"]),
     (["profile", "b0", "--device", "tpu"], ["'tpu'"]),

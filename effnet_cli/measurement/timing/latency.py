@@ -20,13 +20,12 @@ the fit, so the set never includes the model being predicted.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
@@ -37,8 +36,9 @@ from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import in_first_stages
 from .cache import cache_key, cache_path, read_cache, write_cache
 from .drift import ProbeTiming, time_probe
+from .fitting import KNEES, OpSample, features, fit_kind, nnls
 from .optimes import OP_KINDS, op_kind, time_ops
-from .settings import LATENCY_CACHES
+from .settings import CHANNELS_LAST, LATENCY_CACHES
 from .training import (
     TRAIN_CALIBRATION,
     TrainFit,
@@ -72,18 +72,6 @@ BUSY = 2.0
 busy machine; the calibration says so."""
 
 Progress = Callable[[int, int], None]
-
-
-class OpSample(NamedTuple):
-    """One op of a calibration model, as the fit reads it."""
-
-    kind: str
-    macs: int
-    read: int
-    """Bytes read: inputs and weights."""
-    write: int
-    """Bytes written: the output."""
-    seconds: float
 
 
 @dataclass
@@ -183,7 +171,7 @@ class CostModel:
         coef = self.kinds.get(kind)
         if coef is None:
             return 0.0
-        x = _features(macs, read, write, self.knee)
+        x = features(macs, read, write, self.knee)
         return sum(c * f for c, f in zip(coef, x, strict=True))
 
     def op_seconds(self, op: OpRecord) -> float:
@@ -228,14 +216,20 @@ def _front(trace: Trace, stages: int) -> Trace:
     return Trace(ops, trace.shapes, trace.leaf_output_elements, trace.output_shape)
 
 
-def _samples(spec: str, batch: int, stages: int | None = None) -> ModelSamples:
+def _samples(spec: str, batch: int, stages: int | None = None, channels_last: bool = False
+             ) -> ModelSamples:  # fmt: skip
     """Run one calibration model (or its first ``stages`` stages) for real: its ops under
-    the profiler, then bare steps; a front part gets one of each (its steps are long)."""
+    the profiler, then bare steps; a front part gets one of each (its steps are long). With
+    ``channels_last`` the weights and the input are in NHWC, as bench and profile run them:
+    the same ops in the same order, other kernels."""
     resolved = parse_variant(spec)
     res = resolved.coefficients.resolution
     shape = (batch, 3, res, res)
     model = build_model(resolved).eval()
     x = torch.randn(*shape)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     trace = probe_forward(model, shape)
     run, steps = model, (PROFILED_STEPS, TIMED_STEPS)
     if stages is not None:
@@ -274,6 +268,15 @@ EAGER = LatencyPlan(
     "eager", CACHE_NAME, tuple(_plan()),
     lambda spec, batch, stages: _samples(spec, batch, stages), _as_run,
 )  # fmt: skip
+EAGER_CHANNELS_LAST = LatencyPlan(
+    CHANNELS_LAST, LATENCY_CACHES[CHANNELS_LAST], tuple(_plan()),
+    lambda spec, batch, stages: _samples(spec, batch, stages, channels_last=True), _as_run,
+    train=False,
+)  # fmt: skip
+"""Eager inference in channels-last (NHWC): oneDNN's NHWC kernels cost otherwise per op
+kind (B0 at batch 16 ran at 0.58× its NCHW time here, phi=1.5 at batch 2 at 1.4×), so no
+single ratio carries NCHW's model over; the same calibration set timed in NHWC, its own
+cache. Training steps are calibrated in NCHW only."""
 
 
 def calibrate(progress: Progress | None = None, plan: LatencyPlan = EAGER) -> Calibration:
@@ -365,73 +368,6 @@ def held_out_errors(cal: Calibration, priced: Callable[[Trace], Trace] = _as_run
 # ----------------------------------------------------------------------------- fit
 
 
-def _nnls(rows: list[list[float]], target: list[float]) -> list[float]:
-    """Least squares with every coefficient ≥ 0, by Lawson and Hanson's active set: a
-    feature joins the fit while the residual still pulls its coefficient up, and one whose
-    coefficient would turn negative leaves it. The optimum is the one an enumeration of every
-    subset of features would find (the problem is convex), in a few small solves instead of
-    63 per op kind, which made the fits a tenth of the calibration's time. Columns are
-    scaled to unit length for the solves (MACs and byte counts reach 1e9)."""
-    a = torch.tensor(rows, dtype=torch.float64)
-    y = torch.tensor(target, dtype=torch.float64)
-    norms = a.norm(dim=0)
-    norms[norms == 0] = 1.0
-    a = a / norms
-    n = a.shape[1]
-    x = torch.zeros(n, dtype=torch.float64)
-    passive: list[int] = []
-    tol = 1e-12 * max(1.0, float(y.norm()))
-    for _ in range(3 * n):
-        pull = a.T @ (y - a @ x)
-        free = [j for j in range(n) if j not in passive and pull[j] > tol]
-        if not free:
-            break
-        passive.append(max(free, key=lambda j: float(pull[j])))
-        x, passive = _passive_solve(a, y, x, passive)
-    return (x / norms).tolist()
-
-
-def _passive_solve(a: torch.Tensor, y: torch.Tensor, x: torch.Tensor, passive: list[int]
-                   ) -> tuple[torch.Tensor, list[int]]:  # fmt: skip
-    """The least-squares solution on the passive features, stepping back towards ``x`` and
-    dropping the features that reach zero until every passive coefficient is positive."""
-    while passive:
-        z = torch.zeros_like(x)
-        z[passive] = torch.linalg.lstsq(a[:, passive], y.unsqueeze(1)).solution.squeeze(1)
-        if bool((z[passive] > 0).all()):
-            return z, passive
-        neg = [j for j in passive if z[j] <= 0]
-        step = min(float(x[j] / (x[j] - z[j])) for j in neg)
-        x = x + step * (z - x)
-        passive = [j for j in passive if x[j] > 1e-15 * (1 + float(x.abs().max()))]
-    return torch.zeros_like(x), passive
-
-
-KNEES = tuple(mib << 20 for mib in (1, 2, 4, 8, 16, 32, 64))
-"""Candidate footprints (bytes read + written) beyond which an op pays the large-tensor
-rates: out of cache, and on the CPU fresh pages for its output. The fit picks one."""
-
-
-def _features(macs: int, read: int, write: int, knee: int) -> list[float]:
-    big = float(read + write > knee)
-    return [1.0, float(macs), float(read), float(write), big * read, big * write]
-
-
-def _fit_kind(samples: list[OpSample], knee: int) -> tuple[list[float], float]:
-    """One kind's coefficients at one knee, by least squares weighted by 1/time (a timing's
-    noise grows with its length: neither the many tiny ops nor the few large ones rule), and
-    the summed squared relative error that picks the knee."""
-    rows = [[f / math.sqrt(o.seconds) for f in _features(o.macs, o.read, o.write, knee)]
-            for o in samples]  # fmt: skip
-    target = [math.sqrt(o.seconds) for o in samples]
-    coef = _nnls(rows, target)
-    err = sum(
-        ((sum(c * f for c, f in zip(coef, row, strict=True)) - t) / t) ** 2
-        for row, t in zip(rows, target, strict=True)
-    )
-    return coef, err
-
-
 def _same(samples: ModelSamples, spec: ResolvedSpec, shape: Shape) -> bool:
     """Whether a calibration model is ``spec`` at ``shape``: same family, multipliers and
     input, whatever the spelling. Part of a network is never the whole one."""
@@ -475,7 +411,7 @@ def _fit(used: list[ModelSamples], whole: bool = True) -> CostModel:
     }
     best: tuple[float, int, dict] | None = None
     for knee in KNEES:
-        fits = {k: _fit_kind(samples, knee) for k, samples in by_kind.items() if samples}
+        fits = {k: fit_kind(samples, knee) for k, samples in by_kind.items() if samples}
         err = sum(e for _, e in fits.values())
         if best is None or err < best[0]:
             best = (err, knee, {k: tuple(c) for k, (c, _) in fits.items()})
@@ -498,7 +434,7 @@ def _fit_whole(used: list[ModelSamples], kinds: dict, knee: int) -> tuple[float,
         priced = sum(draft.sample_seconds(o.kind, o.macs, o.read, o.write) for o in m.ops)
         big = sum(o.write for o in m.ops if o.read + o.write > knee)
         rows.append([priced / m.seconds, len(m.ops) / m.seconds, big / m.seconds])
-    scale, per_op, per_byte = _nnls(rows, [1.0] * len(rows))
+    scale, per_op, per_byte = nnls(rows, [1.0] * len(rows))
     return (scale, per_op, per_byte)
 
 

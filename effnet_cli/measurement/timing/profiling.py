@@ -32,7 +32,15 @@ from ..trace.prepare import BuildOptions, check_train_shape, input_shape, prepar
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import StageMap, stage_module
 from ..trace.tracker import checkpointed
-from .latency import EAGER, LatencyEstimate, LatencyPlan, estimate, estimate_train, fit
+from .latency import (
+    EAGER,
+    EAGER_CHANNELS_LAST,
+    LatencyEstimate,
+    LatencyPlan,
+    estimate,
+    estimate_train,
+    fit,
+)
 from .loop import Clock, make_input, ready, stats, step_fn, threads, time_steps
 from .optimes import OP_KINDS, OpTimes, op_kind, time_ops
 from .recompute import RecomputePrice, price_trace
@@ -228,6 +236,7 @@ def profile(
     op-kind times (unless ``predict_only``), traffic, roofline and the predicted latency
     (by ``plan``'s latency model: onnxruntime's comes from ``deploy``, predict-only)."""
     s = (settings or ProfileSettings(**options)).validate()
+    plan = EAGER_CHANNELS_LAST if plan is EAGER and s.channels_last else plan
     check_available(s.device, meta_ok=False)
     spec = parse_variant(spec) if isinstance(spec, str) else spec
     shape = input_shape(spec, s.resolution, s.batch_size)

@@ -15,7 +15,10 @@ MAX_ITERS = 100_000
 CALIBRATING = "calibrating latency"
 """The progress label of the latency model's calibration: the CLI announces its start on
 a pipe, where no bar is drawn."""
-LATENCY_CACHES = {"eager": "latency.json", "onnxruntime": "latency-onnxruntime.json"}
+CHANNELS_LAST = "eager channels-last"
+"""The latency model of eager steps with --channels-last: calibrated on its own timings."""
+LATENCY_CACHES = {"eager": "latency.json", "onnxruntime": "latency-onnxruntime.json",
+                  CHANNELS_LAST: "latency-channels-last.json"}  # fmt: skip
 """Each runtime's latency calibration, in its own file of effnet's cache directory."""
 
 
@@ -136,7 +139,10 @@ class ProfileSettings(BenchSettings):
         if self.compile:
             return ("the latency model covers --runtime eager and onnxruntime, not compile "
                     "(inductor's kernels are not the ops the probe sees)")  # fmt: skip
-        if self.amp or self.channels_last:
-            return ("the latency prediction covers float32 steps in NCHW, inference or "
-                    "training: drop --amp and --channels-last")  # fmt: skip
+        if self.amp:
+            return ("the latency prediction covers float32 steps (NCHW or --channels-last): "
+                    "drop --amp")  # fmt: skip
+        if self.train and self.channels_last:
+            return ("the training-step prediction is calibrated in NCHW only (inference has "
+                    "--channels-last): drop --channels-last")  # fmt: skip
         return ""

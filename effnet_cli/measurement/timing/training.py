@@ -25,6 +25,7 @@ from ...arch.specs import parse_variant
 from ...model import build_model
 from ..trace.probe import Shape, Trace
 from ..trace.simulate import predict
+from .fitting import nnls
 from .loop import step_fn
 from .settings import BenchSettings
 
@@ -85,10 +86,8 @@ def time_train_step(spec: str, batch: int) -> TrainSample:
 def fit_train(rows: list[tuple[float, int, float]]) -> TrainFit:
     """k and per_op from (priced forward seconds, ops, timed seconds) rows, relative to
     each time, both ≥ 0."""
-    from .latency import _nnls
-
     design = [[priced / timed, ops / timed] for priced, ops, timed in rows]
-    k, per_op = _nnls(design, [1.0] * len(rows))
+    k, per_op = nnls(design, [1.0] * len(rows))
     return TrainFit(k, per_op)
 
 
