@@ -16,11 +16,18 @@ and ±20%, and how many timed runs fell inside the predicted band.
 With ``--runtime onnxruntime`` the same three phases run onnxruntime's latency model: its own
 calibration (each model exported), then each case's prediction (profile --runtime onnxruntime
 --predict-only) beside a bare ``InferenceSession.run`` loop on the case's fresh export.
-Inference only: onnxruntime runs no training step here.
+Inference only: onnxruntime runs no training step here. ``--runtime channels-last`` does the
+same for eager inference in NHWC (profile --predict-only --channels-last, its own
+calibration; weights and input channels-last in the timed loop).
+
+After every case is predicted and timed, each is timed once more: the "timed again" column
+says how far the same model's own time moved in those minutes, the measurement's own noise
+beside the prediction's error.
 
     python benchmarks/latency_accuracy.py              # about 2 minutes with --gap 60
     python benchmarks/latency_accuracy.py --gap 600    # a calibration 10 minutes old
     python benchmarks/latency_accuracy.py --runtime onnxruntime
+    python benchmarks/latency_accuracy.py --runtime channels-last
 """
 
 from __future__ import annotations
@@ -51,9 +58,10 @@ TRAIN_CASES: list[tuple[str, int]] = [
 MEASURE_SECONDS = 1.0
 
 
-def measured_ms(spec: str, batch: int, train: bool = False) -> float:
+def measured_ms(spec: str, batch: int, train: bool = False, channels_last: bool = False
+                ) -> float:  # fmt: skip
     """Median of bare steps after two warm-up steps, at least 3 and ~1 s: inference under
-    inference_mode, or bench's training step."""
+    inference_mode (weights and input channels-last if asked), or bench's training step."""
     import torch
     import torch.nn.functional as F
 
@@ -65,6 +73,9 @@ def measured_ms(spec: str, batch: int, train: bool = False) -> float:
     model = build_model(resolved).train(train)
     x = torch.randn(batch, 3, res, res)
     labels = torch.randint(0, 1000, (batch,))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
 
     def step() -> None:
         if not train:
@@ -110,13 +121,19 @@ def _median_ms(step) -> float:
 
 
 def _plan(runtime: str):
-    from effnet_cli.measurement.timing.latency import EAGER
+    from effnet_cli.measurement.timing.latency import EAGER, EAGER_CHANNELS_LAST
 
     if runtime == "onnxruntime":
         from effnet_cli.measurement.deploy.calibrate import ort_plan
 
         return ort_plan()
-    return EAGER
+    return EAGER_CHANNELS_LAST if runtime == "channels-last" else EAGER
+
+
+def _measure(spec: str, batch: int, train: bool, runtime: str) -> float:
+    if runtime == "onnxruntime":
+        return measured_ort_ms(spec, batch)
+    return measured_ms(spec, batch, train, channels_last=runtime == "channels-last")
 
 
 def calibrate(runtime: str) -> None:
@@ -131,22 +148,27 @@ def calibrate(runtime: str) -> None:
 
 
 def predict(runtime: str) -> None:
+    """Each case predicted and timed; then every case timed once more, after all of them,
+    so the table can say how far the same model's own time moved meanwhile."""
     from effnet_cli.measurement.timing.profiling import profile
     from effnet_cli.measurement.timing.settings import ProfileSettings
 
     cases = [(spec, batch, False) for spec, batch in CASES]
     if runtime == "eager":
         cases += [(spec, batch, True) for spec, batch in TRAIN_CASES]
+    rows = []
     for spec, batch, train in cases:
         settings = ProfileSettings(batch_size=batch, predict_only=True, train=train,
-                                   runtime=runtime)  # fmt: skip
+                                   runtime="onnxruntime" if runtime == "onnxruntime" else "eager",
+                                   channels_last=runtime == "channels-last")  # fmt: skip
         r = profile(spec, settings, plan=_plan(runtime))
-        eager = runtime == "eager"
-        real = measured_ms(spec, batch, train) if eager else measured_ort_ms(spec, batch)
+        real = _measure(spec, batch, train, runtime)
         low, high = r.predicted_range_ms or (r.predicted_ms, r.predicted_ms)
-        row = {"spec": spec, "batch": batch, "train": train, "predicted": r.predicted_ms,
-               "low": low, "high": high, "measured": real,
-               "state": r.calibration.__dict__ if r.calibration else None}  # fmt: skip
+        rows.append({"spec": spec, "batch": batch, "train": train, "predicted": r.predicted_ms,
+                     "low": low, "high": high, "measured": real, "again": None,
+                     "state": r.calibration.__dict__ if r.calibration else None})  # fmt: skip
+    for row in rows:
+        row["again"] = _measure(row["spec"], row["batch"], row["train"], runtime)
         print(json.dumps(row), flush=True)
 
 
@@ -179,17 +201,22 @@ def _drift(state: dict | None) -> str:
 
 
 def _report(rows: list[dict], gap: float) -> None:
-    print("| model | batch | predicted ms (band) | measured ms | error | in band | drift |")
-    print("|---|---|---|---|---|---|---|")
-    errors, inside = [], 0
+    print(
+        "| model | batch | predicted ms (band) | measured ms | error | in band | drift | "
+        "timed again |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    errors, inside, moved = [], 0, []
     for r in rows:
+        moved.append(100 * (r["again"] - r["measured"]) / r["measured"])
         error = 100 * (r["predicted"] - r["measured"]) / r["measured"]
         errors.append(abs(error))
         hit = r["low"] <= r["measured"] <= r["high"]
         inside += hit
         band = f"{r['predicted']:,.1f} ({r['low']:,.1f}–{r['high']:,.1f})"
         print(f"| {r['spec']} | {r['batch']} | {band} | {r['measured']:,.1f} | {error:+.1f}% | "
-              f"{'yes' if hit else 'no'} | {_drift(r['state'])} |")  # fmt: skip
+              f"{'yes' if hit else 'no'} | {_drift(r['state'])} | {r['again']:,.1f} "
+              f"({moved[-1]:+.0f}%) |")  # fmt: skip
     n = len(errors)
     state = rows[0]["state"] or {}
     print(f"\ncalibration {state.get('age_s', 0):.0f} s old at the first prediction (gap "
@@ -199,6 +226,9 @@ def _report(rows: list[dict], gap: float) -> None:
     print(f"median |error| {statistics.median(errors):.1f}%, worst {max(errors):.1f}%; within "
           f"±10%: {sum(e <= 10 for e in errors)}/{n}, within ±20%: {sum(e <= 20 for e in errors)}"
           f"/{n}; timed run inside the band: {inside}/{n}")  # fmt: skip
+    spread = sorted(abs(m) for m in moved)
+    print(f"the same case timed again after every case: moved by a median of "
+          f"{statistics.median(spread):.1f}%, at most {spread[-1]:.1f}%")  # fmt: skip
 
 
 def main() -> None:
@@ -206,7 +236,8 @@ def main() -> None:
     parser.add_argument("--phase", choices=("calibrate", "predict"))
     parser.add_argument("--gap", type=float, default=60.0, help="seconds of load in between")
     parser.add_argument("--cache", help="cache directory (default: a new temporary one)")
-    parser.add_argument("--runtime", choices=("eager", "onnxruntime"), default="eager")
+    parser.add_argument("--runtime", choices=("eager", "channels-last", "onnxruntime"),
+                        default="eager", help="channels-last: eager inference in NHWC")  # fmt: skip
     args = parser.parse_args()
     if args.phase == "calibrate":
         return calibrate(args.runtime)
