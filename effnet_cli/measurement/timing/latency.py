@@ -274,9 +274,9 @@ EAGER_CHANNELS_LAST = LatencyPlan(
     train=False,
 )  # fmt: skip
 """Eager inference in channels-last (NHWC): oneDNN's NHWC kernels cost otherwise per op
-kind (B0 at batch 16 ran at 0.58× its NCHW time here, phi=1.5 at batch 2 at 1.4×), so no
-single ratio carries NCHW's model over; the same calibration set timed in NHWC, its own
-cache. Training steps are calibrated in NCHW only."""
+kind (in 7 alternating pairs here, B0 ran at 0.86× its NCHW time at batch 1 and 0.66× at
+batch 16, ResNet-50 at 0.94×), so no single ratio carries NCHW's model over; the same
+calibration set timed in NHWC, its own cache. Training steps are calibrated in NCHW only."""
 
 
 def calibrate(progress: Progress | None = None, plan: LatencyPlan = EAGER) -> Calibration:
