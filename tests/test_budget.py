@@ -482,3 +482,60 @@ def test_a_bad_value_writes_no_output_file(tmp_path) -> None:
     result = run("budget", "--max-macs", "2XB", "-f", "json", "-o", str(out))
     assert_one_line_error(result, 2, "'2XB'")
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- --world-size
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "zero1"])
+def test_world_size_judges_the_highest_ranks_peak_as_memory_predicts_it(strategy) -> None:
+    """budget --world-size's peak of a variant is memory --world-size's per-rank peak (the
+    same rank steps), and its largest batch is global: the ranks times the largest batch one
+    rank holds, the next per-rank batch over the limit."""
+    from effnet_cli.arch.specs import parse_variant
+    from effnet_cli.measurement.memory.data_parallel import per_rank
+    from effnet_cli.ranks import DataParallel
+
+    spec = parse_variant("b0")
+    c = budget_constraints(max_memory="200MiB", train=True, optimizer="adamw", resolution=64,
+                           world_size=2, strategy=strategy)  # fmt: skip
+    assert c.batch_size == 2 and c.max_batch  # one sample a rank, the largest batch searched
+    ev = collect_module.Evaluator(c)
+    report = memory(spec, batch_size=4, resolution=64, train=True, optimizer="adamw")
+    setting = DataParallel(2, strategy)
+    assert ev.peak(spec, 4) == per_rank(spec, report, setting).peak_bytes
+    largest, _ = ev.max_batch(spec, ev.peak(spec, 2))
+    assert largest > 0 and largest % 2 == 0
+    limit = parse_bytes("200MiB", "--max-memory")
+    assert ev.peak(spec, largest) <= limit < ev.peak(spec, largest + 2)
+
+
+BUDGET_RANKS_USAGE = [
+    (["--max-macs", "1G", "--world-size", "2"], ("--world-size", "--max-memory")),
+    (["--max-memory", "8GiB", "--world-size", "2"], ("--world-size", "--train")),
+    (["--max-memory", "8GiB", "--train", "--world-size", "0"], ("--world-size", "0")),
+    (["--max-memory", "8GiB", "--train", "--world-size", "4", "-b", "6"], ("6", "4")),
+    (["--max-memory", "8GiB", "--train", "--strategy", "zero1"], ("--strategy", "--world-size")),
+    (["--max-memory", "8GiB", "--train", "--bucket-view"], ("--bucket-view", "--world-size")),
+    (["--max-memory", "8GiB", "--train", "--world-size", "2", "--max-latency", "1s"],
+     ("--world-size", "--max-latency", "not modelled")),
+    (["--max-memory", "8GiB", "--train", "--world-size", "2", "--checkpointing"],
+     ("--checkpointing", "--world-size")),
+    (["--max-memory", "8GiB", "--train", "--world-size", "2", "--strategy", "ring"],
+     ("--strategy", "ring")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "fragments"), BUDGET_RANKS_USAGE,
+                         ids=[" ".join(a) for a, _ in BUDGET_RANKS_USAGE])  # fmt: skip
+def test_world_size_bad_input_is_one_line(args: list[str], fragments: tuple[str, ...]) -> None:
+    assert_one_line_error(run("budget", *args), 2, *fragments)
+
+
+def test_world_size_is_in_the_json_only_when_given() -> None:
+    with_ranks = budget_constraints(max_memory="8GiB", train=True, world_size=4, batch_size=8)
+    from effnet_cli.views.budget import _constraints
+
+    assert _constraints(with_ranks)["world_size"] == 4
+    assert _constraints(with_ranks)["strategy"] == "ddp"
+    assert "world_size" not in _constraints(budget_constraints(max_memory="8GiB", train=True))

@@ -26,6 +26,7 @@ from .options import (
     PlotOpt,
     ResolutionOpt,
     Runtime,
+    Strategy,
     WideOpt,
     chosen,
 )
@@ -111,6 +112,22 @@ CheckpointingOpt = Annotated[
         "searched with them; the table says which and the time they add.",
     ),
 ]
+BudgetWorldSizeOpt = Annotated[
+    int | None,
+    _opt("--world-size", "With --max-memory and --train: the limit is one device's, judged on "
+         "the highest rank's predicted peak with --batch-size (global) split over N ranks "
+         "[default batch: one a rank]; Max batch is global."),
+]  # fmt: skip
+BudgetStrategyOpt = Annotated[
+    Strategy | None,
+    _opt("--strategy", "With --world-size: what each rank holds besides its step: ddp "
+         "(gradient buckets, default) or zero1 (its shard of the optimizer state)."),
+]  # fmt: skip
+BudgetBucketViewOpt = Annotated[
+    bool,
+    typer.Option("--bucket-view", help="With --world-size: budget each rank's gradients as "
+                 "views of DDP's buckets (gradient_as_bucket_view)."),
+]  # fmt: skip
 PhiStepOpt = Annotated[
     float, typer.Option("--phi-step", help="Grid of the φ search (must divide 1).")
 ]
@@ -137,6 +154,9 @@ def budget(
     measure: MeasureOpt = False,
     runtime: BudgetRuntimeOpt = None,
     checkpointing: CheckpointingOpt = False,
+    world_size: BudgetWorldSizeOpt = None,
+    strategy: BudgetStrategyOpt = None,
+    bucket_view: BudgetBucketViewOpt = False,
     resolution: ResolutionOpt = None,
     num_classes: ClassesOpt = 1000,
     alpha: AlphaOpt = DEFAULT_ALPHA,
@@ -156,15 +176,12 @@ def budget(
     c = budget_constraints(
         max_macs=max_macs, max_params=max_params, max_weights=max_weights,
         dtype=chosen(dtype), max_memory=max_memory, reserve=reserve, batch_size=batch_size,
-        train=train,
-        optimizer=chosen(optimizer), amp=chosen(amp), max_batch=max_batch, max_latency=max_latency,
-        device=device, measure=measure, resolution=resolution, num_classes=num_classes,
-        runtime=chosen(runtime), checkpointing=checkpointing,
+        train=train, optimizer=chosen(optimizer), amp=chosen(amp), max_batch=max_batch,
+        max_latency=max_latency, device=device, measure=measure, resolution=resolution,
+        num_classes=num_classes, runtime=chosen(runtime), checkpointing=checkpointing,
+        world_size=world_size, strategy=chosen(strategy), bucket_view=bucket_view,
     )  # fmt: skip
-    if c.runtime == "onnxruntime":
-        from ..measurement.deploy.extra import require_deploy
-
-        require_deploy("--runtime onnxruntime")
+    _require_runtime(c.runtime)
     compound = Compound(0.0, alpha, beta, gamma, BASE_RESOLUTION).check()
     phi_grid(phi_step, phi_max)
     from ..measurement.budget.collect import collect
@@ -178,3 +195,11 @@ def budget(
         sys.stderr.write(f"effnet: {note}\n")
     deliver(budget_view(report), fmt, output, None, wide)
     draw_plot("plot_budget", plot, report)
+
+
+def _require_runtime(runtime: str) -> None:
+    """onnxruntime's latency needs the deploy extra: one line naming it when missing."""
+    if runtime == "onnxruntime":
+        from ..measurement.deploy.extra import require_deploy
+
+        require_deploy("--runtime onnxruntime")

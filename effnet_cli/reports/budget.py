@@ -63,6 +63,12 @@ class BudgetConstraints:
     checkpointing: bool = False
     """Whether a training step over --max-memory may checkpoint stages (the cheapest set
     that fits, ``--checkpoint auto``'s plan), and the largest batch is searched with it."""
+    world_size: int | None = None
+    """--world-size: the memory limit is a device's, judged on the highest rank's peak with
+    the batch (global) split over this many ranks; the largest batch is global too."""
+    strategy: str | None = None
+    """With world_size: ddp or zero1 (``ranks.DataParallel``)."""
+    bucket_view: bool = False
 
     def active(self) -> list[str]:
         """The limits set, in checking order."""

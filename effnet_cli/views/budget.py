@@ -11,7 +11,7 @@ from typing import Any
 from ..arch.checkpointing import span
 from ..arch.rules import Compound
 from ..arch.specs import compound_label
-from ..choices import OPTIMIZER_NAMES
+from ..choices import OPTIMIZER_NAMES, STRATEGY_NAMES
 from ..headroom import STORAGE_ONLY
 from ..reports import (
     BudgetCheckpoint,
@@ -131,7 +131,7 @@ def figure_columns(c: BudgetConstraints) -> list[Column[Figures]]:
         _margin("params", "params" in on),
         _mib_column(f"Weights MiB {c.dtype}", "weight_bytes", "weights" in on),
         _margin("weights", "weights" in on),
-        _mib_column(f"Peak MiB b{c.batch_size}", "peak_bytes", "memory" in on),
+        _mib_column(_peak_header(c), "peak_bytes", "memory" in on),
         _margin("memory", "memory" in on),
         Column(
             "Max batch",
@@ -167,6 +167,14 @@ def figure_columns(c: BudgetConstraints) -> list[Column[Figures]]:
         csv_field("uncertain", lambda r: ";".join(r.uncertain)),
         csv_field("failed", lambda r: ";".join(r.failed)),
     ]
+
+
+def _peak_header(c: BudgetConstraints) -> str:
+    """The peak's column: the step's at --batch-size, or with --world-size a rank's at its
+    share of it."""
+    if c.world_size is None:
+        return f"Peak MiB b{c.batch_size}"
+    return f"Peak MiB/rank b{c.batch_size // c.world_size}"
 
 
 def _stages(k: BudgetCheckpoint | None) -> str:
@@ -238,6 +246,15 @@ def _step(c: BudgetConstraints) -> str:
     return step + (", stages may be checkpointed" if c.checkpointing else "")
 
 
+def _ranks(c: BudgetConstraints) -> str:
+    """--world-size: how the batch is split, and that the limit is each device's."""
+    if c.world_size is None:
+        return ""
+    view = ", gradients as bucket views" if c.bucket_view else ""
+    return (f" over {c.world_size} ranks ({c.batch_size // c.world_size} a rank, "
+            f"{STRATEGY_NAMES[c.strategy or 'ddp']}{view}): the highest rank's peak")  # fmt: skip
+
+
 def limits_text(c: BudgetConstraints) -> list[str]:
     """Each limit in words, with what its figure is taken at."""
     out = []
@@ -250,7 +267,7 @@ def limits_text(c: BudgetConstraints) -> list[str]:
                    f"as {c.dtype}")  # fmt: skip
     if c.max_memory_bytes is not None:
         limit = limit_text(c.max_memory_bytes or 0, c.reserve_bytes, c.reserve_source)
-        out.append(f"peak memory ≤ {limit}, {_step(c)}, batch {c.batch_size}")
+        out.append(f"peak memory ≤ {limit}, {_step(c)}, batch {c.batch_size}{_ranks(c)}")
     if c.max_latency_ms is not None:
         how = "timed" if c.measure else "predicted"
         step = "training step" if c.train else "batch"
@@ -274,7 +291,10 @@ def _figures_text(f: Figures, c: BudgetConstraints) -> str:
     if "weights" in on:
         parts.append(f"{nbytes(f.weight_bytes or 0)} weights as {c.dtype}")
     if "memory" in on:
-        parts.append(f"peak {nbytes(f.peak_bytes or 0)} at batch {c.batch_size}")
+        where = f"batch {c.batch_size}"
+        if c.world_size is not None:
+            where = f"{c.batch_size // c.world_size} a rank (batch {c.batch_size}), highest rank"
+        parts.append(f"peak {nbytes(f.peak_bytes or 0)} at {where}")
     if f.max_batch is not None:
         parts.append(f"largest batch {f.max_batch:,}")
     if f.latency_ms is not None:
@@ -404,9 +424,20 @@ def _memory_notes(r: BudgetReport) -> list[Note]:
         notes.append(Note(STORAGE_ONLY))
     if r.constraints.checkpointing:
         notes.append(Note(CHECKPOINTING_NOTE))
+    if r.constraints.world_size is not None:
+        notes.append(Note(RANKS_NOTE))
     return notes
 
 
+RANK_KEYS = ("world_size", "strategy", "bucket_view")
+"""--world-size's constraints: absent from the JSON and CSV without it."""
+RANKS_NOTE = (
+    "Per rank (--world-size): each rank runs the training step on its share of the batch "
+    "and holds what the strategy adds (ddp: DDP's gradient buckets; zero1: its shard of the "
+    "optimizer state), as memory --world-size predicts; the peak shown is the highest rank's, "
+    "judged against --max-memory as one device's limit. Max batch: the global batch, the "
+    "ranks times the largest batch one rank holds."
+)
 CHECKPOINT_KEYS = ("checkpoint", "max_batch_checkpoint")
 """Each line's --checkpointing answer: absent from the JSON without it."""
 
@@ -423,6 +454,9 @@ def _constraints(c: BudgetConstraints) -> dict[str, Any]:
     d = asdict(c)
     if not c.checkpointing:
         d.pop("checkpointing")
+    if c.world_size is None:
+        for key in RANK_KEYS:
+            d.pop(key)
     return d
 
 

@@ -25,6 +25,7 @@ from ...arch.specs import (
     resolve_official,
 )
 from ...model import EfficientNet, build_model
+from ...ranks import DataParallel
 from ...reports import (
     BenchResult,
     BudgetCheckpoint,
@@ -204,11 +205,23 @@ class Evaluator:
         if c.train:
             check_train_shape(shape)
         optimizer = c.optimizer or "sgd"
+        if c.world_size is not None:  # the highest rank's step at its share of the batch
+            return self._rank_peak(spec, (batch // c.world_size, *shape[1:]))
         if c.checkpointing:  # followed phase by phase: the planner starts from it
             step = self._step(spec, batch)
             built.phased[batch] = step.simulate((), phased=True)
             return built.phased[batch].peak_bytes
         return predict(built.model, shape, c.train, optimizer, self.device_type, c.amp).peak_bytes
+
+    def _rank_peak(self, spec: ResolvedSpec, rank_shape: Shape) -> int:
+        """--world-size: the highest rank's predicted peak, its batch ``rank_shape[0]``."""
+        from ..memory.data_parallel import highest_rank_peak
+
+        c = self.c
+        assert c.world_size is not None and c.strategy is not None
+        setting = DataParallel(c.world_size, c.strategy, c.bucket_view)
+        return highest_rank_peak(self._build(spec).model, rank_shape, setting,
+                                 c.optimizer or "sgd", self.device_type, c.amp)  # fmt: skip
 
     def _step(self, spec: ResolvedSpec, batch: int) -> Step:
         """The training step the planner searches, at ``batch``."""
@@ -228,6 +241,14 @@ class Evaluator:
                                  self.device_type, c.num_classes, c.amp, built.model, known,
                                  modules)  # fmt: skip
 
+        if c.world_size is not None:  # a rank's largest batch, times the ranks
+            ranks = c.world_size
+            per_rank = largest_batch(spec, res, True, c.optimizer or "sgd", limit,
+                                     self.device_type, c.num_classes, c.amp, built.model,
+                                     {c.batch_size // ranks: peak},
+                                     peak_of=lambda rank_shape: self._rank_peak(spec, rank_shape)
+                                     )  # fmt: skip
+            return per_rank * ranks, None
         plain = search({c.batch_size: peak}, [])
         if not c.checkpointing:
             return plain, None

@@ -17,6 +17,7 @@ from ...choices import AMP_DTYPES, DTYPE_BYTES, OPTIMIZERS, RUNTIMES
 from ...devices import parse_device
 from ...errors import UsageError
 from ...headroom import Reserve, check_reserve, marginal, parse_reserve
+from ...ranks import DataParallel, data_parallel
 from ...reports import LIMITS, BudgetConstraints, BudgetRow, Figures
 from ...units import check_dtype, parse_bytes, parse_count, parse_ms
 
@@ -57,11 +58,16 @@ def budget_constraints(
     num_classes: int = 1000,
     runtime: str | None = None,
     checkpointing: bool = False,
+    world_size: int | None = None,
+    strategy: str | None = None,
+    bucket_view: bool = False,
 ) -> BudgetConstraints:
     """Validated limits: every option that only qualifies a limit needs that limit, so
     nothing the user typed is silently ignored."""
     limits = _limits(max_macs, max_params, max_weights, max_memory, max_latency)
     memory, latency = limits["max_memory_bytes"], limits["max_latency_ms"]
+    parallel = _check_ranks(world_size, strategy, bucket_view, batch_size, train, memory,
+                            latency, checkpointing)  # fmt: skip
     _check_qualifiers(
         limits, dtype=dtype, train=train, optimizer=optimizer, amp=amp, max_batch=max_batch,
         measure=measure, batch_size=batch_size, reserve=reserve,
@@ -80,12 +86,35 @@ def budget_constraints(
         max_weight_bytes=_whole(limits["max_weight_bytes"]), dtype=check_dtype(dtype or "float32"),
         max_memory_bytes=_whole(memory), reserve_bytes=kept.nbytes,
         reserve_source=kept.source,
-        batch_size=batch_size or 1, train=train,
+        batch_size=batch_size or (parallel.world_size if parallel else 1), train=train,
         optimizer=(optimizer or "sgd") if train else None, amp=amp,
         max_batch=max_batch or (memory is not None and batch_size is None),
         max_latency_ms=latency, device=dev, measure=measure, resolution=resolution,
         num_classes=num_classes, runtime=runtime or "eager", checkpointing=checkpointing,
+        world_size=parallel.world_size if parallel else None,
+        strategy=parallel.strategy if parallel else None,
+        bucket_view=parallel.bucket_view if parallel else False,
     )  # fmt: skip
+
+
+def _check_ranks(world_size: int | None, strategy: str | None, bucket_view: bool,
+                 batch_size: int | None, train: bool, memory: float | None,
+                 latency: float | None, checkpointing: bool) -> DataParallel | None:  # fmt: skip
+    """--world-size judges --max-memory per device: each rank's training step at its share
+    of the global batch (one sample a rank when --batch-size is not given)."""
+    if world_size is None:
+        return data_parallel(None, strategy, bucket_view, 1, train)  # refuses --strategy alone
+    _needs(True, memory, "--world-size", "--max-memory")
+    if not train:
+        raise UsageError("--world-size judges a training step's per-rank memory: add --train")
+    if latency is not None:
+        raise UsageError("--world-size with --max-latency: a rank's step time (its compute "
+                         "and the gradient all-reduce) is not modelled; judge latency "
+                         "without --world-size")  # fmt: skip
+    if checkpointing:
+        raise UsageError("--checkpointing with --world-size is not built yet: give one of them")
+    batch = batch_size or max(world_size, 1)
+    return data_parallel(world_size, strategy, bucket_view, batch, True)
 
 
 def _check_checkpointing(on: bool, memory: float | None, train: bool, amp: str | None) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from torch import nn
+
 from ...arch.specs import ResolvedSpec, parse_variant
 from ...errors import UsageError
 from ...model import build_model
@@ -50,16 +52,8 @@ def per_rank(spec: ResolvedSpec | str, report: MemoryReport, setting: DataParall
     rank_shape = (batch, 3, report.resolution, report.resolution)
     checkpoint = [stage_module(s) for s in report.checkpoint.stages] if report.checkpoint else []
     model = build_model(spec, num_classes, device="meta")
-    device_type = device.partition(":")[0]
-    known: dict[tuple[int, ...], MemoryPrediction] = {}
-    predictions = []
-    for rank in range(setting.world_size):
-        step = DataParallelStep.of(model, setting, rank, optimizer)
-        key = tuple(step.stepped(step.sizes))
-        if key not in known:
-            known[key] = predict(model, rank_shape, True, optimizer, device_type, amp,
-                                 checkpoint, rank=step)  # fmt: skip
-        predictions.append(known[key])
+    predictions = rank_predictions(model, rank_shape, setting, optimizer,
+                                   device.partition(":")[0], amp, checkpoint)  # fmt: skip
     ranks = [RankMemory(rank, p.peak_bytes) for rank, p in enumerate(predictions)]
     top = max(range(len(ranks)), key=lambda r: ranks[r].peak_bytes)
     p = predictions[top]
@@ -71,6 +65,30 @@ def per_rank(spec: ResolvedSpec | str, report: MemoryReport, setting: DataParall
     if device == "cpu":
         _measure(report, spec, num_classes, rank_shape, optimizer, setting, amp, checkpoint)
     return report
+
+
+def rank_predictions(model: nn.Module, rank_shape: Shape, setting: DataParallel, optimizer: str,
+                     device_type: str, amp: str | None = None,
+                     checkpoint: Collection[str] = ()) -> list[MemoryPrediction]:  # fmt: skip
+    """Every rank's predicted training step at its share of the batch (``rank_shape``), in
+    rank order; ranks whose optimizer holds the same parameter sizes share one prediction."""
+    known: dict[tuple[int, ...], MemoryPrediction] = {}
+    predictions = []
+    for rank in range(setting.world_size):
+        step = DataParallelStep.of(model, setting, rank, optimizer)
+        key = tuple(step.stepped(step.sizes))
+        if key not in known:
+            known[key] = predict(model, rank_shape, True, optimizer, device_type, amp,
+                                 checkpoint, rank=step)  # fmt: skip
+        predictions.append(known[key])
+    return predictions
+
+
+def highest_rank_peak(model: nn.Module, rank_shape: Shape, setting: DataParallel,
+                      optimizer: str, device_type: str, amp: str | None = None) -> int:  # fmt: skip
+    """The largest predicted peak of any rank: what a per-device memory limit is judged on."""
+    return max(p.peak_bytes for p in rank_predictions(model, rank_shape, setting, optimizer,
+                                                      device_type, amp))  # fmt: skip
 
 
 def _checked(setting: DataParallel, report: MemoryReport) -> DataParallel:

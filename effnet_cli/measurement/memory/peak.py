@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 import torch
 
@@ -90,7 +90,8 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
                   limit: int, device_type: str, num_classes: int = 1000,
                   amp: str | None = None, model: EfficientNet | None = None,
                   known: dict[int, int] | None = None,
-                  checkpoint: Collection[str] = ()) -> int:  # fmt: skip
+                  checkpoint: Collection[str] = (),
+                  peak_of: Callable[[Shape], int] | None = None) -> int:  # fmt: skip
     """The largest batch whose predicted peak fits ``limit`` (0 when not even one does).
 
     The peak is a part the step holds whatever the batch plus a part that grows with it.
@@ -102,7 +103,8 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
     probe is a full prediction.
     ``known`` holds peaks the caller already predicted for this step, by batch; every
     peak predicted here is added to it, so a second search reuses them. ``checkpoint``
-    names the modules run as checkpoint segments.
+    names the modules run as checkpoint segments. ``peak_of`` predicts the peak of an input
+    shape instead of the one-process step (budget's per-rank step: the batch is a rank's).
     """
     model = model or build_model(spec, num_classes, device="meta")  # shapes are all it reads
     peaks: dict[int, int] = known if known is not None else {}
@@ -110,8 +112,11 @@ def largest_batch(spec: ResolvedSpec, resolution: int, train: bool, optimizer: s
     def peak(batch: int) -> int:
         if batch not in peaks:
             shape = (batch, 3, resolution, resolution)
-            p = predict(model, shape, train, optimizer, device_type, amp, checkpoint)
-            peaks[batch] = p.peak_bytes
+            peaks[batch] = (
+                peak_of(shape) if peak_of is not None
+                else predict(model, shape, train, optimizer, device_type, amp,
+                             checkpoint).peak_bytes
+            )  # fmt: skip
         return peaks[batch]
 
     smallest = 2 if train and -(-resolution // 32) == 1 else 1  # batch-norm needs two values
