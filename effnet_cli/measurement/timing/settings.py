@@ -140,8 +140,8 @@ class ProfileSettings(BenchSettings):
             return ("the latency model covers --runtime eager and onnxruntime, not compile "
                     "(inductor's kernels are not the ops the probe sees)")  # fmt: skip
         if self.amp:
-            return ("the latency prediction covers float32 steps (NCHW or --channels-last): "
-                    "drop --amp")  # fmt: skip
+            return ("the latency prediction covers float32 steps, inference or training "
+                    "(channels-last: inference): drop --amp")  # fmt: skip
         if self.train and self.channels_last:
             return ("the training-step prediction is calibrated in NCHW only (inference has "
                     "--channels-last): drop --channels-last")  # fmt: skip
