@@ -11,10 +11,12 @@ the same bytes on every rank, while the optimizer's state follows each rank's re
 
 What a step allocates beside the single-process step (``simulate.predict``):
 - forward, at each group's pre-forward (the root's first): a flat all-gather buffer of the
-  group (``world_size`` × its padded shards), then, once the previous group's buffer is
-  dropped, the whole (padded) parameters it is copied out into; the buffer is kept until
-  the next group's copy-out (the root's post-forward drops the last). A stage frees its
-  whole parameters after its forward (reshard after forward); the root keeps its own.
+  group (``world_size`` × its padded shards), then the whole (padded) parameters it is
+  copied out into; only then does the previous group's buffer die (torch lets it go
+  before the copy-out, but a local variable holds it until that returns). Each buffer is
+  kept so until the next group's copy-out (the root's post-forward drops the last). A
+  stage frees its whole parameters after its forward (reshard after forward); the root
+  keeps its own.
 - backward: the root's pre-backward (at the logits' gradient) all-gathers the last stage
   early (prefetch); each stage's pre-backward (at its output's gradient) copies its
   prefetched buffer out into its whole parameters, frees the buffer and prefetches the
@@ -23,8 +25,9 @@ What a step allocates beside the single-process step (``simulate.predict``):
   previous group's reduce-scatter input is dropped, a new flat one (padded, world_size ×
   the shard) is filled, the full gradients die (the last one lives until the reduction
   returns: a loop variable of torch's still names it) and the reduce-scatter output, this
-  rank's sharded gradients, is kept until ``zero_grad``. The first stage (whose input needs
-  no gradient) and the root reduce at the end of backward, in that order: the root first.
+  rank's sharded gradients, is kept until ``zero_grad``; gloo's reduce-scatter then copies
+  its input, a transient (NCCL would not). The root and the first stage (whose input needs
+  no gradient) reduce at the end of backward, the root first.
 - the optimizer steps the rank's shards only (their real rows, in the model's order).
 """
 
@@ -243,7 +246,8 @@ class FullyShardedStep:
         grads.clear()
         group.sharded = Storage(ledger, flat, SHARDED_GRADIENTS)
         if self.world_size > 1:  # gloo's reduce-scatter works on a copy of its input
-            Storage(ledger, flat * self.world_size, "transient")
+            copy = Storage(ledger, flat * self.world_size, "transient")
+            del copy
         del last
         self.reduced = reduced
 

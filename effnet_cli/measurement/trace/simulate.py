@@ -595,5 +595,5 @@ BREAKDOWN = ("weights", "buffers", "gradients", "optimizer_state", "input", "act
              "transient")  # fmt: skip
 
 
-def _breakdown(by: dict[str, int]) -> dict[str, int]:  # then a rank's own (its buckets)
-    return {key: int(by.get(key, 0)) for key in (*BREAKDOWN, *by.keys() - set(BREAKDOWN))}
+def _breakdown(by: dict[str, int]) -> dict[str, int]:  # then a rank's own, in order
+    return {k: int(by.get(k, 0)) for k in (*BREAKDOWN, *(k for k in by if k not in BREAKDOWN))}
