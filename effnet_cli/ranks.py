@@ -9,14 +9,19 @@ tensors depends on --strategy:
   (``gradient_as_bucket_view``) each ``.grad`` becomes a view of its bucket;
 - zero1: the same, with torch's ZeroRedundancyOptimizer: each parameter's optimizer state
   lives on one rank only (``zero_partition``);
-- fsdp: FSDP2's ``fully_shard`` (which torch 2.13 runs on CPU and gloo) is not modelled
-  yet, and is refused in one line.
-The memory engine's side is ``measurement/trace/ranks.py``; the measurement on gloo,
-``measurement/trace/gloo.py``. No torch here: the CLI checks its options with it first.
+- fsdp: FSDP2's ``fully_shard`` on each Table-1 stage, then on the whole model: parameters,
+  gradients and optimizer state sharded across the ranks (each parameter's first dimension
+  split, padded to a multiple of the world size), a stage's whole parameters all-gathered
+  around its forward and its backward, its gradients reduce-scattered (its model:
+  ``measurement/trace/fsdp.py``).
+The memory engine's side is ``measurement/trace/ranks.py`` (and ``fsdp.py``); the
+measurement on gloo, ``measurement/trace/gloo.py``. No torch imported here: the CLI checks
+its options with it first (only --strategy fsdp asks torch whether it has FSDP2).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,10 +63,12 @@ def data_parallel(world_size: int | None, strategy: str | None, bucket_view: boo
     strategy = STRATEGIES[0] if strategy is None else strategy
     if strategy not in STRATEGIES:
         raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, got '{strategy}'")
-    if strategy == "fsdp":
+    if strategy == "fsdp" and bucket_view:
+        raise UsageError("--bucket-view is DDP's gradient_as_bucket_view: not with --strategy fsdp")
+    if strategy == "fsdp" and not has_fully_shard():
         raise UsageError(
-            "--strategy fsdp (FSDP2 fully_shard) is not modelled yet (torch runs it on CPU and "
-            "gloo; effnet does not predict it): use ddp or zero1"
+            "--strategy fsdp needs torch.distributed.fsdp.fully_shard (FSDP2), which this torch "
+            "lacks: use ddp or zero1, or torch >= 2.6"
         )
     if not train:
         raise UsageError("--world-size gives the per-rank memory of a training step: add --train")
@@ -74,6 +81,16 @@ def data_parallel(world_size: int | None, strategy: str | None, bucket_view: boo
             f"global batch must be a multiple of it (e.g. {larger})"
         )
     return DataParallel(world_size, strategy, bucket_view)
+
+
+def has_fully_shard() -> bool:
+    """Whether this torch has FSDP2's public ``fully_shard``. Imports torch, only when
+    --strategy fsdp is asked for (the step about to be predicted imports it anyway)."""
+    try:
+        fsdp = importlib.import_module("torch.distributed.fsdp")
+    except ImportError:
+        return False
+    return hasattr(fsdp, "fully_shard")
 
 
 def zero_partition(numels: Sequence[int], world_size: int) -> list[list[int]]:

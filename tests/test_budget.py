@@ -487,7 +487,7 @@ def test_a_bad_value_writes_no_output_file(tmp_path) -> None:
 # ----------------------------------------------------------------------------- --world-size
 
 
-@pytest.mark.parametrize("strategy", ["ddp", "zero1"])
+@pytest.mark.parametrize("strategy", ["ddp", "zero1", "fsdp"])
 def test_world_size_judges_the_highest_ranks_peak_as_memory_predicts_it(strategy) -> None:
     """budget --world-size's peak of a variant is memory --world-size's per-rank peak (the
     same rank steps), and its largest batch is global: the ranks times the largest batch one

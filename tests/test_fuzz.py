@@ -71,7 +71,7 @@ OPTIONS: dict[str, dict[str, Values | None]] = {  # option → its values (None:
                "--checkpoint": v(["3", "2-4", "1,3", "all", "auto"],
                                  ["0", "3-", "5-3", "a", "", "99"]),
                "--world-size": v(["1", "2"], ["0", "-1", "3", "x", ""]),
-               "--strategy": v(["ddp", "zero1"], ["fsdp", "zero3", ""]), "--bucket-view": FLAG},
+               "--strategy": v(["ddp", "zero1", "fsdp"], ["zero3", ""]), "--bucket-view": FLAG},
     "profile": {"--device": DEVICES, "-b": INTS, "-r": RES, "--iters": INTS,
                 "--warmup": INTS, "--op-steps": INTS, "--amp": AMP, "--threads": INTS,
                 "--train": FLAG, "--predict-only": FLAG, "--channels-last": FLAG,

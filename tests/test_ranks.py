@@ -6,16 +6,19 @@ and the report's keys."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+import sys
+from types import ModuleType, SimpleNamespace
 
 import pytest
+import torch
 from conftest import assert_one_line_error, run
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.errors import RuntimeFailure, UsageError
+from effnet_cli.measurement.trace.fsdp import PARTS, shard_rows
 from effnet_cli.measurement.trace.gloo import measure_ranks
-from effnet_cli.measurement.trace.ranks import BUCKETS, DataParallelStep
+from effnet_cli.measurement.trace.ranks import BUCKETS, DataParallelStep, rank_step
 from effnet_cli.measurement.trace.simulate import BREAKDOWN, predict
 from effnet_cli.model import build_model
 from effnet_cli.ranks import DataParallel, zero_partition
@@ -29,6 +32,9 @@ CASES = [  # spec, resolution, batch per rank, strategy, optimizer, --bucket-vie
     ("b0", 64, 2, "ddp", "adam", False),
     ("b0", 64, 2, "zero1", "adamw", True),
     ("lite0", 64, 2, "zero1", "sgd", False),
+    (TINY, 64, 2, "fsdp", "sgd", False),
+    (TINY, 64, 2, "fsdp", "adamw", False),
+    ("b0", 64, 2, "fsdp", "adam", False),
 ]
 
 
@@ -41,10 +47,51 @@ def test_each_ranks_prediction_equals_its_step_on_gloo(spec, res, batch, strateg
     model = build_model(resolved, 10, device="meta")
     measured = measure_ranks(resolved, 10, shape, optimizer, setting)
     for rank, real in enumerate(measured):
-        step = DataParallelStep.of(model, setting, rank, optimizer)
+        step = rank_step(model, setting, rank, optimizer)
         predicted = predict(model, shape, True, optimizer, "cpu", rank=step)
         assert predicted.peak_bytes == real.peak_bytes, (rank, predicted.peak_bytes, real)
         assert predicted.peak_at.phase == real.peak_at.phase
+
+
+def test_fsdp_ranks_with_padded_shards_equal_their_steps_on_gloo() -> None:
+    """Three ranks: most first dimensions do not split evenly, so every rank stores padded
+    shards and the ranks' optimizer states differ (their own rows only)."""
+    setting = DataParallel(3, "fsdp")
+    resolved, shape = parse_variant(TINY), (2, 3, 64, 64)
+    model = build_model(resolved, 10, device="meta")
+    measured = measure_ranks(resolved, 10, shape, "adamw", setting)
+    predicted = [predict(model, shape, True, "adamw", "cpu", rank=rank_step(
+        model, setting, rank, "adamw")) for rank in range(3)]  # fmt: skip
+    assert [p.peak_bytes for p in predicted] == [m.peak_bytes for m in measured]
+    state = [p.ledger.by["optimizer_state"] for p in predicted if p.ledger is not None]
+    assert len(set(state)) > 1, state  # the last rank holds fewer real rows
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3, 8])
+def test_shard_rows_are_torch_chunks(world_size: int) -> None:
+    """FSDP2 chunks dim 0 with torch.chunk and pads every chunk to the first's size."""
+    for rows in (1, 2, 3, 7, 8, 10, 1000):
+        chunks = torch.chunk(torch.empty(rows), world_size)
+        for rank in range(world_size):
+            mine = chunks[rank].numel() if rank < len(chunks) else 0
+            assert shard_rows(rows, world_size, rank) == (chunks[0].numel(), mine)
+
+
+def test_fsdp_shards_weights_gradients_and_state() -> None:
+    model = build_model(TINY, device="meta")
+    params = sum(p.numel() * 4 for p in model.parameters())
+    shape = (2, 3, 64, 64)
+    single = predict(model, shape, True, "adam")
+    ranks = [predict(model, shape, True, "adam", rank=rank_step(
+        model, DataParallel(2, "fsdp"), rank, "adam")) for rank in (0, 1)]  # fmt: skip
+    assert all(set(PARTS) <= set(r.breakdown) for r in ranks)
+    base = [r.ledger.by for r in ranks if r.ledger is not None]
+    steps = 4 * len(list(model.parameters()))  # Adam's step counts: every rank has them
+    moments = [b["optimizer_state"] - steps for b in base]
+    assert sum(moments) == single.breakdown["optimizer_state"] - steps  # each row on one rank
+    assert all(params // 2 <= b["weights"] < params for b in base)  # half, and the padding
+    assert all(b[part] == 0 for b in base for part in PARTS)  # all freed by the step's end
+    assert max(r.peak_bytes for r in ranks) < single.peak_bytes
 
 
 def test_a_failing_rank_is_one_line() -> None:
@@ -134,9 +181,12 @@ def test_memory_measures_each_rank_on_gloo() -> None:
     assert "Measured per rank" in table and "error +0.00%" in table
 
 
-def test_per_rank_composes_with_checkpointing() -> None:
-    """The checkpointed stages run as segments in every rank too (DDP, non-reentrant)."""
-    args = ("memory", TINY, "-b", "4", "--train", "--world-size", "2", "--strategy", "zero1",
+@pytest.mark.parametrize("strategy", ["zero1", "fsdp"])
+def test_per_rank_composes_with_checkpointing(strategy: str) -> None:
+    """The checkpointed stages run as segments in every rank too (DDP or FSDP2 outside
+    them, non-reentrant): FSDP's all-gathers happen around the segment, its recompute runs
+    on the whole parameters gathered for the stage's backward."""
+    args = ("memory", TINY, "-b", "4", "--train", "--world-size", "2", "--strategy", strategy,
             "--optimizer", "adamw", "--checkpoint", "3-5", "--device", "cpu",
             "-f", "json")  # fmt: skip
     ranks = json.loads(run(*args).stdout)["per_rank"]["ranks"]
@@ -150,7 +200,7 @@ def test_per_rank_composes_with_checkpointing() -> None:
         (["--world-size", "3"], ["--batch-size 4", "--world-size 3"]),
         (["--strategy", "ddp"], ["--strategy", "--world-size"]),
         (["--bucket-view"], ["--bucket-view", "--world-size"]),
-        (["--world-size", "2", "--strategy", "fsdp"], ["fsdp", "not modelled"]),
+        (["--world-size", "2", "--strategy", "fsdp", "--bucket-view"], ["--bucket-view", "fsdp"]),
         (["--world-size", "2", "--strategy", "zero3"], ["zero3"]),
         (["--world-size", "2", "--max-batch", "--limit", "1GiB"], ["--max-batch"]),
         (["-b", "16", "--world-size", "16", "--device", "cpu"], ["16", "at most 8"]),
@@ -158,6 +208,23 @@ def test_per_rank_composes_with_checkpointing() -> None:
 )
 def test_per_rank_bad_input_is_one_line(args, fragments) -> None:
     assert_one_line_error(run("memory", TINY, "-b", "4", "--train", *args), 2, *fragments)
+
+
+def test_fsdp_where_torch_lacks_it_is_one_line(monkeypatch) -> None:
+    """A torch without FSDP2's public fully_shard (faked: its package without the name)."""
+    monkeypatch.setitem(sys.modules, "torch.distributed.fsdp", ModuleType("torch.distributed.fsdp"))
+    args = ("--world-size", "2", "--strategy", "fsdp")
+    assert_one_line_error(run("memory", TINY, "-b", "4", "--train", *args), 2, "fully_shard")
+
+
+def test_memory_json_of_fsdp() -> None:
+    args = ("memory", TINY, "-b", "4", "--train", "--world-size", "2", "--strategy", "fsdp",
+            "--optimizer", "adamw")  # fmt: skip
+    per_rank = json.loads(run(*args, "-f", "json").stdout)["per_rank"]
+    assert per_rank["strategy"] == "fsdp" and set(PARTS) <= set(per_rank["breakdown"])
+    assert sum(per_rank["breakdown"].values()) == per_rank["peak_bytes"]
+    table = run(*args).stdout
+    assert "FSDP2 fully_shard" in table and "FSDP's" in table
 
 
 def test_world_size_needs_a_training_step() -> None:

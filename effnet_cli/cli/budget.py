@@ -121,7 +121,8 @@ BudgetWorldSizeOpt = Annotated[
 BudgetStrategyOpt = Annotated[
     Strategy | None,
     _opt("--strategy", "With --world-size: what each rank holds besides its step: ddp "
-         "(gradient buckets, default) or zero1 (its shard of the optimizer state)."),
+         "(gradient buckets, default), zero1 (its shard of the optimizer state) or fsdp "
+         "(FSDP2 per stage: shards, all-gathered around each stage)."),
 ]  # fmt: skip
 BudgetBucketViewOpt = Annotated[
     bool,

@@ -174,7 +174,7 @@ StrategyOpt = Annotated[
     typer.Option(
         "--strategy",
         help="With --world-size: ddp (DistributedDataParallel, default), zero1 (with "
-        "ZeroRedundancyOptimizer); fsdp is not modelled yet.",
+        "ZeroRedundancyOptimizer), fsdp (FSDP2's fully_shard on each stage and the model).",
         show_default=False,
     ),
 ]

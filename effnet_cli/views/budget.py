@@ -434,9 +434,10 @@ RANK_KEYS = ("world_size", "strategy", "bucket_view")
 RANKS_NOTE = (
     "Per rank (--world-size): each rank runs the training step on its share of the batch "
     "and holds what the strategy adds (ddp: DDP's gradient buckets; zero1: its shard of the "
-    "optimizer state), as memory --world-size predicts; the peak shown is the highest rank's, "
-    "judged against --max-memory as one device's limit. Max batch: the global batch, the "
-    "ranks times the largest batch one rank holds."
+    "optimizer state; fsdp: its shards of parameters, gradients and optimizer state, and a "
+    "stage's whole parameters while it runs), as memory --world-size predicts; the peak "
+    "shown is the highest rank's, judged against --max-memory as one device's limit. Max "
+    "batch: the global batch, the ranks times the largest batch one rank holds."
 )
 CHECKPOINT_KEYS = ("checkpoint", "max_batch_checkpoint")
 """Each line's --checkpointing answer: absent from the JSON without it."""

@@ -31,6 +31,10 @@ LABELS = {
     "activations": "activations (forward tensors alive)",
     "transient": "transient (backward and optimizer temporaries)",
     "gradient_buckets": "DDP's gradient buckets",
+    "unsharded_parameters": "FSDP's whole parameters (all-gathered, padded)",
+    "all_gather_buffers": "FSDP's all-gather buffers",
+    "reduce_scatter_buffers": "FSDP's reduce-scatter inputs",
+    "sharded_gradients": "FSDP's sharded gradients (this rank's)",
 }
 AMP_WEIGHTS = "weights (and autocast's cached {dtype} copies)"
 """The weights' label under --amp, where autocast's cached casts are counted with them."""
@@ -232,6 +236,16 @@ RANKS: list[Column[RankMemory]] = [
     ),
 ]
 
+FSDP_NOTE = (
+    "fsdp: FSDP2's fully_shard on each Table-1 stage, then on the whole model (the root "
+    "group: the classifier), default options. Weights are this rank's shards: each parameter "
+    "split along its first dimension into --world-size chunks, every chunk padded to the "
+    "first's size; a stage's whole parameters are all-gathered before its forward (freed "
+    "after it) and again in backward, where the stage before is all-gathered early "
+    "(prefetch); gradients are reduce-scattered into this rank's sharded gradients, kept "
+    "until zero_grad; the optimizer holds and steps this rank's rows only."
+)
+
 
 def _rank_lines(pr: PerRank) -> list[tuple[str, str]]:
     """The ranks, the largest rank's predicted peak and where, and its measured peak."""
@@ -260,7 +274,7 @@ def _rank_parts(r: MemoryReport) -> list[Part]:
         columns = RANKS if pr.measured is not None else RANKS[:2]  # no empty columns
         parts.append(grid("Each rank's peak, bytes", columns, pr.ranks))
     parts += [grid("What is live at a rank's peak", BREAKDOWN, shares), Note(PER_RANK_NOTE)]
-    return parts
+    return [*parts, Note(FSDP_NOTE)] if pr.strategy == "fsdp" else parts
 
 
 def memory_parts(r: MemoryReport) -> list[Part]:

@@ -1,5 +1,5 @@
 """Collect `effnet memory --world-size`: each rank's training step when the global batch of a
-``memory()`` report is split across ranks (DDP, or DDP with ZeroRedundancyOptimizer),
+``memory()`` report is split across ranks (DDP, DDP with ZeroRedundancyOptimizer, or FSDP2),
 predicted by the memory engine and, with --device cpu, measured on gloo with one process per
 rank. A function of its own beside ``memory()``: the report's step, then its ranks."""
 
@@ -15,7 +15,7 @@ from ...model import build_model
 from ...ranks import MEASURED_RANKS, DataParallel, data_parallel
 from ...reports import MeasuredPeak, MemoryReport, PerRank, RankMemory
 from ..trace.probe import Shape
-from ..trace.ranks import DataParallelStep
+from ..trace.ranks import rank_step
 from ..trace.simulate import MemoryPrediction, predict
 from ..trace.stages import StageMap, stage_module
 from ..trace.tracker import METHOD
@@ -75,7 +75,7 @@ def rank_predictions(model: nn.Module, rank_shape: Shape, setting: DataParallel,
     known: dict[tuple[int, ...], MemoryPrediction] = {}
     predictions = []
     for rank in range(setting.world_size):
-        step = DataParallelStep.of(model, setting, rank, optimizer)
+        step = rank_step(model, setting, rank, optimizer)
         key = tuple(step.stepped(step.sizes))
         if key not in known:
             known[key] = predict(model, rank_shape, True, optimizer, device_type, amp,

@@ -1,13 +1,19 @@
 """One rank's training step measured for real: ``world_size`` processes spawned on this
 machine, joined by torch.distributed's gloo backend (CPU), each running the model under
-DistributedDataParallel (and ZeroRedundancyOptimizer for zero1) on its share of the batch.
+DistributedDataParallel (and ZeroRedundancyOptimizer for zero1), or under FSDP2's
+``fully_shard`` (fsdp), on its share of the batch.
 
 Each rank counts live tensor storages with the tracker (``tracker.LiveStorages``) from
 before DDP is built, so the reducer's buckets, made by its constructor, are counted as
 they come, and those it frees when it rebuilds them (before the second forward) are
-uncounted as they go. Two steps run first (the optimizer's state, the rebuilt buckets),
-then the third is measured: its peak, over the steady state. The ranks send their peaks
-back through a queue; their output is silenced, so the command's own stays clean.
+uncounted as they go. Under fsdp the tracker starts before ``fully_shard``: the padded
+shards are counted as they are made and the whole parameters they replace uncounted as
+they die; it follows the storages FSDP resizes in place (its whole parameters, freed after
+a stage runs and all-gathered into again: ``tracker.resizes_followed``) and counts a
+DTensor's bytes by its local tensor. Two steps run first (the optimizer's state, the
+rebuilt buckets), then the third is measured: its peak, over the steady state. The ranks
+send their peaks back through a queue; their output is silenced, so the command's own stays
+clean.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import importlib
 import os
 import queue
 import tempfile
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,12 +38,25 @@ from ...arch.specs import ResolvedSpec
 from ...errors import RuntimeFailure
 from ...model import build_model
 from ...ranks import DataParallel
+from .fsdp import sharded_modules
 from .probe import Shape
-from .tracker import LiveStorages, Moment, _train_step, checkpointed, make_optimizer
+from .tracker import (
+    LiveStorages,
+    Moment,
+    _train_step,
+    checkpointed,
+    make_optimizer,
+    resizes_followed,
+)
 
 WARMUP_STEPS = 2
 """Steps before the measured one: the first makes the optimizer's state and records the
 order gradients arrive in, before the second forward DDP rebuilds its buckets in it."""
+SETTLED = ("all_gather_single", "reduce_scatter_single")
+"""FSDP2's collectives (``torch.distributed``'s), each waited on until gloo frees its own
+tensors (``_settled``)."""
+SETTLE_S = 5.0
+"""The longest that wait lasts."""
 TIMEOUT_S = 600
 """How long the parent waits for every rank's peak (and a rank for its peers)."""
 
@@ -138,25 +159,79 @@ def _silence() -> None:
 
 
 def _measure(job: RankJob) -> tuple[int, Moment]:
-    """Build the model and its DDP wrapper under the tracker, run the warm-up steps, then
-    the measured one."""
+    """Build the model and wrap it (DDP, or FSDP2's fully_shard) under the tracker, run the
+    warm-up steps, then the measured one."""
     importlib.import_module("torch._dynamo.utils")  # DDP's constructor loads it: not now
     torch.manual_seed(0)
     model = build_model(job.spec, job.num_classes, device="cpu").train()
     x = torch.randn(*job.shape)
     labels = torch.randint(0, job.num_classes, (job.shape[0],))
+    fsdp = job.setting.strategy == "fsdp"
+    mesh = _mesh(job.setting.world_size) if fsdp else None  # its rank table is not the model's
     with checkpointed(model, job.checkpoint):
         tracker = LiveStorages([*model.parameters(), *model.buffers(), x, labels])
-        with tracker:
-            wrapped = nn.parallel.DistributedDataParallel(
+        followed = _fsdp_followed(tracker) if fsdp else nullcontext()
+        with tracker, followed:
+            wrapped = _fully_sharded(model, mesh) if fsdp else nn.parallel.DistributedDataParallel(
                 model, gradient_as_bucket_view=job.setting.bucket_view
-            )
+            )  # fmt: skip
             optimizer = _optimizer(model, job.optimizer, job.setting)
             for _ in range(WARMUP_STEPS):
                 _train_step(wrapped, x, labels, optimizer, job.amp)
             tracker.peak, tracker.peak_at = tracker.current, Moment("start", "")
             _train_step(wrapped, x, labels, optimizer, job.amp, tracker)
     return tracker.peak, tracker.peak_at
+
+
+@contextmanager
+def _fsdp_followed(tracker: LiveStorages) -> Iterator[None]:
+    """What the tracker must follow under FSDP: the storages it resizes in place, and
+    gloo's collectives settled (``_settled``)."""
+    plain = {name: getattr(dist, name) for name in SETTLED}
+    try:
+        for name, collective in plain.items():
+            setattr(dist, name, _settled(collective, tracker))
+        with resizes_followed(tracker):
+            yield
+    finally:
+        for name, collective in plain.items():
+            setattr(dist, name, collective)
+
+
+def _settled(collective: Callable[..., Any], tracker: LiveStorages) -> Callable[..., Any]:
+    """``collective``, returning once what gloo made inside it is freed. Gloo's
+    reduce-scatter works on a copy of its input, held by the collective's work object until
+    gloo's worker thread lets go of it, a moment after the call returns: sometimes after
+    the next tensors are made. Waiting for it keeps the peak independent of scheduling."""
+
+    def settled(*args: Any, **kwargs: Any) -> Any:
+        before = set(tracker.live)
+        out = collective(*args, **kwargs)
+        deadline = time.monotonic() + SETTLE_S
+        while set(tracker.live) - before and time.monotonic() < deadline:
+            time.sleep(1e-4)
+        return out
+
+    return settled
+
+
+def _mesh(world_size: int) -> Any:
+    """The one-dimensional device mesh of every rank, made before the tracker starts."""
+    from torch.distributed.device_mesh import init_device_mesh
+
+    return init_device_mesh("cpu", (world_size,))
+
+
+def _fully_sharded(model: nn.Module, mesh: Any) -> nn.Module:
+    """FSDP2 with its default options: ``fully_shard`` on each Table-1 stage
+    (``fsdp.sharded_modules``), then on the whole model (the classifier's group, the root)."""
+    from torch.distributed.fsdp import fully_shard
+
+    named = dict(model.named_modules())
+    for name in sharded_modules(model):
+        fully_shard(named[name], mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    return model
 
 
 def _optimizer(model: nn.Module, name: str, setting: DataParallel) -> Any:

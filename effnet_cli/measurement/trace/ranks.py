@@ -22,13 +22,15 @@ as torch does it (checked against the real step on gloo, ``gloo.py``).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from torch import nn
 
 from ...ranks import DataParallel, zero_partition
-from .simulate import ELEMENT, STATE_PER_PARAM, Storage
+from .fsdp import FullyShardedStep
+from .simulate import ELEMENT, STATE_PER_PARAM, Ledger, MemoryTracer, Storage
 
 BUCKETS = "gradient_buckets"
 """The breakdown's part for DDP's buckets."""
@@ -40,8 +42,18 @@ class RankStep(Protocol):
     def base(self, base: dict[str, int]) -> dict[str, int]:
         """What is live before the step: the rank's optimizer state, DDP's buckets."""
 
+    def hooked(self, tracer: MemoryTracer) -> AbstractContextManager[Any]:
+        """While the forward runs: what happens around modules' forwards (FSDP's
+        all-gathers and reshards)."""
+
+    def backward(self, ledger: Ledger, module: str) -> None:
+        """Autograd is about to run a node of ``module`` (FSDP's backward hooks)."""
+
     def accumulated(self, grads: list[Storage]) -> list[Storage]:
         """Of one node's parameter gradients, those left as ``.grad`` once accumulated."""
+
+    def finish(self, ledger: Ledger) -> list[Storage]:
+        """The end of backward: gradients made then, kept until ``zero_grad``."""
 
     def stepped(self, sizes: list[int]) -> list[int]:
         """Of every parameter's bytes, those the rank's optimizer steps, in its order."""
@@ -76,8 +88,24 @@ class DataParallelStep:
             state += len(owned) * ELEMENT  # one float32 step count per parameter
         return base | {"optimizer_state": state, BUCKETS: sum(self.sizes)}
 
+    def hooked(self, tracer: MemoryTracer) -> AbstractContextManager[Any]:
+        return nullcontext()  # DDP's hooks are on gradients only
+
+    def backward(self, ledger: Ledger, module: str) -> None:
+        return None
+
     def accumulated(self, grads: list[Storage]) -> list[Storage]:
         return [] if self.setting.bucket_view else grads
 
+    def finish(self, ledger: Ledger) -> list[Storage]:
+        return []  # the buckets live on
+
     def stepped(self, sizes: list[int]) -> list[int]:
         return [sizes[i] for i in self.owned()]
+
+
+def rank_step(model: nn.Module, setting: DataParallel, rank: int, optimizer: str) -> RankStep:
+    """A fresh step of rank ``rank`` under ``setting``'s strategy, for one prediction."""
+    if setting.strategy == "fsdp":
+        return FullyShardedStep.of(model, setting, rank, optimizer)
+    return DataParallelStep.of(model, setting, rank, optimizer)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -487,6 +488,8 @@ def replay_backward(tracer: MemoryTracer, ledger: Ledger, rank: RankStep | None 
         grad = grads.pop(node.out, None)
         if grad is None:  # not on the loss's path
             continue
+        if rank:  # FSDP's pre- and post-backward, where a group's nodes begin
+            rank.backward(ledger, node.module)
         if node.segment is not None and not node.segment.recomputed:
             recompute(tracer, node)
         ledger.where = PeakAt("backward", node.module, node.function or node.kind)
@@ -505,6 +508,7 @@ def replay_backward(tracer: MemoryTracer, ledger: Ledger, rank: RankStep | None 
         _deliver(grads, node, new, ledger)
         param_grads += rank.accumulated(accumulated) if rank else accumulated
         accumulated.clear()  # AccumulateGrad (and its hooks) ran: what is not kept dies
+    param_grads += rank.finish(ledger) if rank else []  # its end-of-backward callbacks
     grads.clear()
     del root
     return param_grads
@@ -557,7 +561,7 @@ def predict(
     if was_training != train:  # train() walks every module: only when the mode changes
         model.train(train)
     try:
-        with hooked(tracer):
+        with hooked(tracer), rank.hooked(tracer) if rank else nullcontext():
             x = tracer.value(ShapeProbe(input_shape, tracer), None, False)
             if train:
                 loss = F.cross_entropy(model(x), None)
@@ -591,5 +595,5 @@ BREAKDOWN = ("weights", "buffers", "gradients", "optimizer_state", "input", "act
              "transient")  # fmt: skip
 
 
-def _breakdown(by: dict[str, int]) -> dict[str, int]:  # then a rank's own (its buckets)
-    return {key: int(by.get(key, 0)) for key in (*BREAKDOWN, *by.keys() - set(BREAKDOWN))}
+def _breakdown(by: dict[str, int]) -> dict[str, int]:  # then a rank's own, in order
+    return {k: int(by.get(k, 0)) for k in (*BREAKDOWN, *(k for k in by if k not in BREAKDOWN))}

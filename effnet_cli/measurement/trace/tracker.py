@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, is_traceable_wrapper_subclass
 from torch.utils._pytree import tree_flatten
 from torch.utils.checkpoint import checkpoint as run_checkpointed
 
@@ -45,13 +45,21 @@ class LiveStorages(TorchDispatchMode):
         self.live: dict[int, int] = {}
         for t in existing:
             storage = t.untyped_storage()
-            self.live.setdefault(id(storage), storage.nbytes())
+            if id(storage) not in self.live:  # uncounted if it dies (FSDP's unsharded originals)
+                self.live[id(storage)] = storage.nbytes()
+                weakref.finalize(storage, self._free, id(storage))
         self.base = sum(self.live.values())
         self.current = self.peak = self.base
         self.phase = "start"
         self.peak_at = Moment("start", "")
 
     def _track(self, t: torch.Tensor, op: str) -> None:
+        if is_traceable_wrapper_subclass(t):  # a DTensor: its local tensor holds the bytes
+            for name in t.__tensor_flatten__()[0]:
+                inner = getattr(t, name)
+                if isinstance(inner, torch.Tensor):  # not the DTensor's mesh
+                    self._track(inner, op)
+            return
         storage = t.untyped_storage()
         key = id(storage)
         if key in self.live:
@@ -62,6 +70,17 @@ class LiveStorages(TorchDispatchMode):
         if self.current > self.peak:
             self.peak, self.peak_at = self.current, Moment(self.phase, op)
         weakref.finalize(storage, self._free, key)
+
+    def resized(self, storage: Any, nbytes: int) -> None:
+        """A live storage resized in place (``UntypedStorage.resize_``, which no op reports):
+        FSDP frees its unsharded parameters that way, and all-gathers into them again."""
+        key = id(storage)
+        if key not in self.live:
+            return
+        self.current += nbytes - self.live[key]
+        self.live[key] = nbytes
+        if self.current > self.peak:
+            self.peak, self.peak_at = self.current, Moment(self.phase, "resize_")
 
     def _free(self, key: int) -> None:
         nbytes = self.live.pop(key, None)
@@ -74,6 +93,29 @@ class LiveStorages(TorchDispatchMode):
             if isinstance(t, torch.Tensor):
                 self._track(t, str(func.overloadpacket.__name__))
         return out
+
+
+@contextmanager
+def resizes_followed(tracker: LiveStorages) -> Iterator[LiveStorages]:
+    """While the context lasts, every ``UntypedStorage.resize_`` also tells ``tracker`` the
+    storage's new size (then the class's own method again)."""
+    cls = torch.UntypedStorage
+    own = cls.__dict__.get("resize_")  # else the C base class's, found again once ours goes
+    plain = cls.resize_
+
+    def resize(storage: torch.UntypedStorage, size: int) -> Any:
+        out = plain(storage, size)
+        tracker.resized(storage, storage.nbytes())
+        return out
+
+    cls.resize_ = resize  # type: ignore[method-assign]
+    try:
+        yield tracker
+    finally:
+        if own is None:
+            del cls.resize_
+        else:
+            cls.resize_ = own  # type: ignore[method-assign]
 
 
 @dataclass
