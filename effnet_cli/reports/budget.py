@@ -70,6 +70,11 @@ class BudgetConstraints:
     """With world_size: ddp or zero1 (``ranks.DataParallel``)."""
     bucket_view: bool = False
 
+    @property
+    def batch_per_rank(self) -> int:
+        """A rank's share of --batch-size (all of it without --world-size)."""
+        return self.batch_size // (self.world_size or 1)
+
     def active(self) -> list[str]:
         """The limits set, in checking order."""
         return [name for name, limit in LIMITS.items() if getattr(self, limit.field) is not None]

@@ -174,7 +174,7 @@ def _peak_header(c: BudgetConstraints) -> str:
     share of it."""
     if c.world_size is None:
         return f"Peak MiB b{c.batch_size}"
-    return f"Peak MiB/rank b{c.batch_size // c.world_size}"
+    return f"Peak MiB/rank b{c.batch_per_rank}"
 
 
 def _stages(k: BudgetCheckpoint | None) -> str:
@@ -251,7 +251,7 @@ def _ranks(c: BudgetConstraints) -> str:
     if c.world_size is None:
         return ""
     view = ", gradients as bucket views" if c.bucket_view else ""
-    return (f" over {c.world_size} ranks ({c.batch_size // c.world_size} a rank, "
+    return (f" over {c.world_size} ranks ({c.batch_per_rank} a rank, "
             f"{STRATEGY_NAMES[c.strategy or 'ddp']}{view}): the highest rank's peak")  # fmt: skip
 
 
@@ -293,7 +293,7 @@ def _figures_text(f: Figures, c: BudgetConstraints) -> str:
     if "memory" in on:
         where = f"batch {c.batch_size}"
         if c.world_size is not None:
-            where = f"{c.batch_size // c.world_size} a rank (batch {c.batch_size}), highest rank"
+            where = f"{c.batch_per_rank} a rank (batch {c.batch_size}), highest rank"
         parts.append(f"peak {nbytes(f.peak_bytes or 0)} at {where}")
     if f.max_batch is not None:
         parts.append(f"largest batch {f.max_batch:,}")

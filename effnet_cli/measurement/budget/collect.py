@@ -245,7 +245,7 @@ class Evaluator:
             ranks = c.world_size
             per_rank = largest_batch(spec, res, True, c.optimizer or "sgd", limit,
                                      self.device_type, c.num_classes, c.amp, built.model,
-                                     {c.batch_size // ranks: peak},
+                                     {c.batch_per_rank: peak},
                                      peak_of=lambda rank_shape: self._rank_peak(spec, rank_shape)
                                      )  # fmt: skip
             return per_rank * ranks, None
