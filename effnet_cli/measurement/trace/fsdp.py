@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from ...ranks import DataParallel
-from .simulate import ELEMENT, STATE_PER_PARAM, Ledger, MemoryTracer, PeakAt, Storage
+from .simulate import Ledger, MemoryTracer, PeakAt, Storage, optimizer_state
 from .stages import FEATURES, is_stage_module
 
 ROOT = ""
@@ -141,9 +141,7 @@ class FullyShardedStep:
 
     def base(self, base: dict[str, int]) -> dict[str, int]:
         shards = sum(sum(g.padded) for g in self.groups.values())
-        state = STATE_PER_PARAM[self.optimizer] * sum(self.local)
-        if self.optimizer in ("adam", "adamw"):
-            state += len(self.local) * ELEMENT  # one float32 step count per parameter
+        state = optimizer_state(self.optimizer, self.local)
         parts = dict.fromkeys(PARTS, 0)  # in the breakdown even where none is live at the peak
         return base | {"weights": shards, "optimizer_state": state} | parts
 

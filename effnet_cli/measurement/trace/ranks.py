@@ -30,7 +30,7 @@ from torch import nn
 
 from ...ranks import DataParallel, zero_partition
 from .fsdp import FullyShardedStep
-from .simulate import ELEMENT, STATE_PER_PARAM, Ledger, MemoryTracer, Storage
+from .simulate import Ledger, MemoryTracer, Storage, optimizer_state
 
 BUCKETS = "gradient_buckets"
 """The breakdown's part for DDP's buckets."""
@@ -82,10 +82,7 @@ class DataParallelStep:
         return zero_partition(self.sizes, self.setting.world_size)[self.rank]
 
     def base(self, base: dict[str, int]) -> dict[str, int]:
-        owned = [self.sizes[i] for i in self.owned()]
-        state = STATE_PER_PARAM[self.optimizer] * sum(owned)
-        if self.optimizer in ("adam", "adamw"):
-            state += len(owned) * ELEMENT  # one float32 step count per parameter
+        state = optimizer_state(self.optimizer, [self.sizes[i] for i in self.owned()])
         return base | {"optimizer_state": state, BUCKETS: sum(self.sizes)}
 
     def hooked(self, tracer: MemoryTracer) -> AbstractContextManager[Any]:

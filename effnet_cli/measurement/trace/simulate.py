@@ -372,21 +372,21 @@ class MemoryPrediction:
     ledger: Ledger | None = field(default=None, repr=False)
 
 
+def optimizer_state(optimizer: str, sizes: Sequence[int]) -> int:
+    """The optimizer's state for parameters of these bytes: momentum, Adam's two moments,
+    and Adam's float32 step count per parameter (one process, or a rank's shard)."""
+    steps = len(sizes) * ELEMENT if optimizer in ("adam", "adamw") else 0
+    return STATE_PER_PARAM[optimizer] * sum(sizes) + steps
+
+
 def base_bytes(model: nn.Module, input_shape: Sequence[int], train: bool, optimizer: str) -> dict:
     """What is live before the step starts: weights, buffers, optimizer state, the batch."""
-    parameters = list(model.parameters())
-    params = sum(p.numel() * p.element_size() for p in parameters)
-    tensors = len(parameters)
-    state = 0
-    if train:
-        state = STATE_PER_PARAM[optimizer] * params
-        if optimizer in ("adam", "adamw"):
-            state += tensors * ELEMENT  # one float32 step count per parameter
+    sizes = [p.numel() * p.element_size() for p in model.parameters()]
     labels = input_shape[0] * 8 if train else 0  # int64 class indices
     return {
-        "weights": params,
+        "weights": sum(sizes),
         "buffers": sum(b.numel() * b.element_size() for b in model.buffers()),
-        "optimizer_state": state,
+        "optimizer_state": optimizer_state(optimizer, sizes) if train else 0,
         "input": _bytes(input_shape) + labels,
     }
 
