@@ -20,6 +20,10 @@ Inference only: onnxruntime runs no training step here. ``--runtime channels-las
 same for eager inference in NHWC (profile --predict-only --channels-last, its own
 calibration; weights and input channels-last in the timed loop).
 
+Where the drift probe has parts of the runtime's own (onnxruntime's), a last line gives the
+same predictions' errors as they would be rescaled by no part, by torch's three parts, and
+by the runtime's own part, from the probe readings each prediction recorded.
+
 After every case is predicted and timed, each is timed once more: the "timed again" column
 says how far the same model's own time moved in those minutes, the measurement's own noise
 beside the prediction's error.
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -56,6 +61,8 @@ TRAIN_CASES: list[tuple[str, int]] = [
 ]  # fmt: skip
 """(spec, batch): training steps (forward, cross-entropy, backward, zero_grad)."""
 MEASURE_SECONDS = 1.0
+TORCH_PARTS = ("matmul", "copy", "model")
+"""The drift probe's parts that time torch (``drift.PARTS``); any other is a runtime's own."""
 
 
 def measured_ms(spec: str, batch: int, train: bool = False, channels_last: bool = False
@@ -229,6 +236,38 @@ def _report(rows: list[dict], gap: float) -> None:
     spread = sorted(abs(m) for m in moved)
     print(f"the same case timed again after every case: moved by a median of "
           f"{statistics.median(spread):.1f}%, at most {spread[-1]:.1f}%")  # fmt: skip
+    _policies(rows)
+
+
+def _rescaled(state: dict, parts: tuple[str, ...]) -> float:
+    """The factor a prediction is rescaled by when the ratio is taken over ``parts``: their
+    geometric mean, applied only beyond the probe's noise (as ``drift.Drift.moved``)."""
+    ratios = state.get("probe_ratios") or {}
+    if not ratios or not set(parts) <= set(ratios):
+        return 1.0
+    ratio = math.exp(statistics.fmean(math.log(ratios[p]) for p in parts))
+    noise = state.get("noise_pct", 5.0) / 100
+    return ratio if abs(math.log(ratio)) > math.log1p(noise) else 1.0
+
+
+def _policies(rows: list[dict]) -> None:
+    """The same predictions under each rescaling rule, where the probe has a runtime part."""
+    own = [p for p in (rows[0]["state"] or {}).get("probe_ratios", {}) if p not in TORCH_PARTS]
+    if not own:
+        return
+    texts = []
+    for name, parts in (("no part", ()), ("torch's three parts", TORCH_PARTS),
+                        (f"the {', '.join(own)} part", tuple(own))):  # fmt: skip
+        errors = []
+        for r in rows:
+            state = r["state"] or {}
+            base = r["predicted"] / (state.get("scale") or 1.0)
+            scaled = base * (_rescaled(state, parts) if parts else 1.0)
+            errors.append(abs(100 * (scaled - r["measured"]) / r["measured"]))
+        texts.append(f"{name}: median {statistics.median(errors):.1f}%, worst "
+                     f"{max(errors):.1f}%, within ±10% {sum(e <= 10 for e in errors)}/"
+                     f"{len(errors)}")  # fmt: skip
+    print("rescaled by " + "; ".join(texts))
 
 
 def main() -> None:

@@ -116,9 +116,12 @@ def steady(monkeypatch) -> None:
     is not turned by this noisy machine's drift into a rescaled or recalibrated run
     (tests/test_trust.py drives the drift check itself)."""
     from effnet_cli.measurement.timing import trust
-    from effnet_cli.measurement.timing.drift import PARTS, Drift
+    from effnet_cli.measurement.timing.drift import Drift
 
-    monkeypatch.setattr(trust, "drift", lambda then: Drift(dict.fromkeys(PARTS, 1.0), 0.05, 0.0))
+    def same(then, extra=None) -> Drift:
+        return Drift(dict.fromkeys(then.seconds, 1.0), 0.05, 0.0, extra.rescale_by if extra else ())
+
+    monkeypatch.setattr(trust, "drift", same)
 
 
 def calibrate_into(path: Path):

@@ -129,3 +129,39 @@ def test_budget_runtime_without_the_extra_is_one_line(monkeypatch) -> None:
 def test_profile_predict_only_refuses_compile_naming_what_is_predicted() -> None:
     result = run("profile", "b0", "--runtime", "compile", "--predict-only")
     assert_one_line_error(result, 2, "eager and onnxruntime, not compile")
+
+
+def test_the_drift_probe_times_onnxruntime_from_a_cached_export(tmp_path, monkeypatch) -> None:
+    """The onnxruntime plan's probe has a fourth part, run in an onnxruntime session of the
+    probe model, whose export is kept in the cache directory and made again when it no
+    longer loads; onnxruntime's prediction rescales by that part alone."""
+    from effnet_cli.measurement.timing import drift
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    plan = calibrate.ort_plan()
+    assert plan.probe is not None and plan.probe.rescale_by == ("onnxruntime",)
+    timing = drift.time_probe(plan.probe)
+    assert set(timing.seconds) == set(drift.PARTS) | {"onnxruntime"}
+    assert all(s > 0 for s in timing.seconds.values())
+    (kept,) = (tmp_path / "effnet").glob("latency-onnxruntime-probe-*.onnx")
+    made = kept.stat().st_mtime_ns
+    d = drift.drift(timing, plan.probe)
+    assert set(d.ratios) == set(timing.seconds) and d.rescale_by == ("onnxruntime",)
+    assert kept.stat().st_mtime_ns == made  # loaded, not exported again
+    kept.write_bytes(b"not onnx")
+    assert set(drift.time_probe(plan.probe).seconds) == set(timing.seconds)
+    assert onnx.load(str(kept)).graph.node  # exported again
+
+
+def test_an_onnxruntime_calibration_without_its_probe_part_is_taken_again() -> None:
+    """A calibration cached before the onnxruntime part existed is not current."""
+    from effnet_cli.measurement.timing.drift import PARTS, ProbeTiming
+
+    plan = calibrate.ort_plan()
+    models = [latency.ModelSamples(spec, (batch, 3, 8, 8), [], 1e-3)
+              for spec, batch, _ in plan.models]  # fmt: skip
+    old = latency.Calibration("cpu", torch.__version__, 2, models, 1.0, 0.0,
+                              ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05), [0.1])  # fmt: skip
+    assert not latency._current(old, plan)
+    old.probe = ProbeTiming(dict.fromkeys((*PARTS, "onnxruntime"), 1e-3), 0.05)
+    assert latency._current(old, plan)

@@ -38,6 +38,27 @@ def test_drift_is_the_parts_geometric_mean_and_moves_only_beyond_the_noise() -> 
     assert _drift(1.0, 1.2, 1.4).agree  # within AGREE of each other
 
 
+def test_a_runtime_rescales_by_its_own_parts_only() -> None:
+    """onnxruntime's prediction follows the probe's onnxruntime part: torch's parts moving
+    alone is not its drift, and its part moving alone is."""
+    torch_moved = Drift({"matmul": 0.7, "copy": 0.7, "model": 0.7, "onnxruntime": 1.02}, 0.05,
+                        0.2, ("onnxruntime",))  # fmt: skip
+    assert torch_moved.ratio == pytest.approx(1.02) and not torch_moved.moved
+    ort_moved = Drift({"matmul": 1.0, "copy": 1.0, "model": 1.0, "onnxruntime": 1.3}, 0.05, 0.2,
+                      ("onnxruntime",))  # fmt: skip
+    assert ort_moved.ratio == pytest.approx(1.3) and ort_moved.moved and ort_moved.agree
+    again = Drift({"matmul": 1.1, "copy": 0.9, "model": 1.0, "onnxruntime": 1.2}, 0.08, 0.2,
+                  ("onnxruntime",))  # fmt: skip
+    both = ort_moved.confirmed(again)
+    assert both.ratio == pytest.approx(1.2) and both.ratios["copy"] == pytest.approx(0.9)
+    assert both.rescale_by == ("onnxruntime",) and both.noise == pytest.approx(0.08)
+
+
+def test_a_probe_timing_without_a_part_does_not_load() -> None:
+    with pytest.raises(KeyError):
+        ProbeTiming.load({"seconds": {"matmul": 1e-3, "copy": 1e-3}, "noise": 0.05})
+
+
 def test_the_probe_times_three_parts_and_reports_its_noise() -> None:
     p = drift.time_probe()
     assert set(p.seconds) == set(PARTS) and all(s > 0 for s in p.seconds.values())
@@ -66,7 +87,7 @@ def calibrations(monkeypatch):
             return fresh, None
 
         monkeypatch.setattr(trust, "calibration", calibration)
-        monkeypatch.setattr(trust, "drift", lambda then: d)
+        monkeypatch.setattr(trust, "drift", lambda then, extra=None: d)
         return made
 
     return install

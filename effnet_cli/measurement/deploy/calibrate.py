@@ -18,17 +18,25 @@ timing (its kernels summed to 1.5× the bare step of the smallest calibration mo
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ...arch.specs import ResolvedSpec, parse_variant
+from ...errors import RuntimeFailure
+from ...files import write_atomic
 from ...model import build_model
 from ...reports import ProfileReport
+from ..timing.cache import cache_key, cache_path
+from ..timing.drift import PROBE_MODEL, ProbeExtra
 from ..timing.fusion import Unit, fused, units
 from ..timing.latency import CALIBRATION, LatencyPlan, ModelSamples, OpSample
 from ..timing.optimes import op_kind
@@ -123,15 +131,63 @@ custom scalings, none an official variant. No front parts: a part of a network e
 another graph."""
 
 
+def _probe_file(version: str) -> Path:
+    """The drift probe's model as onnxruntime runs it: exported once and kept beside the
+    calibration (the export takes seconds; loading it, 25 ms), one file per torch and
+    onnxruntime version, so every later probe times the very graph the calibration's did.
+    Where the cache directory cannot be written, a temporary file serves this probe only."""
+    key = hashlib.sha256(f"{cache_key('cpu', 0)}|{version}".encode()).hexdigest()[:12]
+    path = cache_path(f"latency-onnxruntime-probe-{key}.onnx")
+    if path.is_file():
+        return path
+    spec, batch = PROBE_MODEL
+    resolved = parse_variant(spec)
+    res = resolved.coefficients.resolution
+    model = build_model(resolved).eval()
+    proto = _to_onnx(model, torch.randn(batch, 3, res, res), check_opset(None), False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, proto.SerializeToString())
+    except (OSError, RuntimeFailure):
+        tmp = tempfile.mkdtemp(prefix="effnet-ortprobe-")
+        atexit.register(shutil.rmtree, tmp, True)
+        path = Path(tmp) / "probe.onnx"
+        path.write_bytes(proto.SerializeToString())
+    return path
+
+
+def _probe_steps(version: str) -> dict[str, Callable[[], object]]:
+    """The onnxruntime part of the drift probe: one step of the probe model in a session
+    like bench's. A file that no longer loads is exported again."""
+    path = _probe_file(version)
+    try:
+        sess = session(path, torch.get_num_threads())
+    except RuntimeFailure:
+        path.unlink(missing_ok=True)
+        sess = session(_probe_file(version), torch.get_num_threads())
+    spec, batch = PROBE_MODEL
+    res = parse_variant(spec).coefficients.resolution
+    feed = random_feed(sess, (batch, 3, res, res))
+    return {"onnxruntime": lambda: sess.run(None, feed)}
+
+
+def ort_probe(version: str) -> ProbeExtra:
+    """The drift probe's onnxruntime part, which alone rescales an onnxruntime prediction:
+    the probe's torch parts (oneDNN's kernels, torch's dispatch) moved one way while
+    onnxruntime's speed moved the other, on this machine, in eight cases of eight."""
+    return ProbeExtra(("onnxruntime",), lambda: _probe_steps(version), ("onnxruntime",))
+
+
 def ort_plan() -> LatencyPlan:
     """The onnxruntime latency model's plan, cached apart from eager's and keyed by the
     onnxruntime version too."""
     import onnxruntime
 
+    version = f"onnxruntime {onnxruntime.__version__}"
     return LatencyPlan(
         "onnxruntime", LATENCY_CACHES["onnxruntime"], ORT_MODELS,
         lambda spec, batch, stages: ort_samples(spec, batch, torch.get_num_threads()),
-        fused, train=False, version=f"onnxruntime {onnxruntime.__version__}",
+        fused, train=False, version=version, probe=ort_probe(version),
     )  # fmt: skip
 
 

@@ -3,9 +3,12 @@ the calibration is taken and again before every prediction, says by how much.
 
 The probe has three parts, each a different kind of work: a dense matmul (compute), a large
 copy (memory bandwidth) and one bare inference step of the smallest calibration model
-(dispatch, small ops: what most of an EfficientNet's time is). Each is repeated, interleaved
-with the others so a burst of load falls on all three, and its fastest run is kept; the
-spread of the runs is the probe's own noise. Nothing here runs the model being predicted.
+(dispatch, small ops: what most of an EfficientNet's time is). A runtime other than eager
+adds parts of its own (``ProbeExtra``: onnxruntime runs that model in its own session, since
+torch's kernels did not carry its speed) and may rescale by those alone. Each part is
+repeated, interleaved with the others so a burst of load falls on all of them, and its
+fastest run is kept; the spread of the runs is the probe's own noise. Nothing here runs the
+model being predicted.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -53,8 +56,21 @@ class ProbeTiming:
 
     @staticmethod
     def load(value: dict) -> ProbeTiming:
-        seconds = {part: float(value["seconds"][part]) for part in PARTS}
+        seconds = {str(part): float(s) for part, s in value["seconds"].items()}
+        if not set(PARTS) <= set(seconds):
+            raise KeyError("a probe part is missing")
         return ProbeTiming(seconds, float(value["noise"]))
+
+
+@dataclass(frozen=True)
+class ProbeExtra:
+    """A runtime's own probe parts, beside the three above, and the parts its predictions
+    are rescaled by (all of them when empty)."""
+
+    names: tuple[str, ...]
+    steps: Callable[[], dict[str, Callable[[], object]]]
+    """Builds each named part's step (a session loaded, say): called once per probe."""
+    rescale_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,17 +82,22 @@ class Drift:
     noise: float
     probe_seconds: float
     """How long the probe took, set-up included."""
+    rescale_by: tuple[str, ...] = field(default=())
+    """The parts the ratio is taken over (all when empty)."""
 
     def confirmed(self, again: Drift) -> Drift:
         """This reading and a second one taken at once, each part at its faster: a burst
         of load on a shared machine passes within a second, and is not drift."""
-        ratios = {part: min(self.ratios[part], again.ratios[part]) for part in PARTS}
-        return Drift(ratios, max(self.noise, again.noise), self.probe_seconds + again.probe_seconds)
+        ratios = {part: min(r, again.ratios[part]) for part, r in self.ratios.items()}
+        return Drift(ratios, max(self.noise, again.noise),
+                     self.probe_seconds + again.probe_seconds, self.rescale_by)  # fmt: skip
 
     @property
     def ratio(self) -> float:
-        """The parts' geometric mean: the one factor a rescaled prediction is multiplied by."""
-        return math.exp(statistics.fmean(math.log(r) for r in self.ratios.values()))
+        """The geometric mean of the parts it rescales by: the one factor a rescaled
+        prediction is multiplied by."""
+        parts = self.rescale_by or tuple(self.ratios)
+        return math.exp(statistics.fmean(math.log(self.ratios[p]) for p in parts))
 
     @property
     def drift_pct(self) -> float:
@@ -103,8 +124,8 @@ def _timer(step: Callable[[], object]) -> Callable[[], float]:
     return timed
 
 
-def _steps() -> dict[str, Callable[[], float]]:
-    """The three parts, built and warmed up once, on the CPU."""
+def _steps(extra: ProbeExtra | None) -> dict[str, Callable[[], float]]:
+    """The three parts and ``extra``'s, built and warmed up once, on the CPU."""
     a, b = torch.randn(MATMUL, MATMUL), torch.randn(MATMUL, MATMUL)
     out = torch.empty(MATMUL, MATMUL)
     src = torch.empty(COPY_BYTES // 4).uniform_()
@@ -124,20 +145,22 @@ def _steps() -> dict[str, Callable[[], float]]:
         "copy": _timer(lambda: dst.copy_(src)),
         "model": _timer(infer),
     }
+    if extra is not None:
+        steps.update({part: _timer(step) for part, step in extra.steps().items()})
     for _ in range(WARMUP):  # first-call allocations, kernel selection, a cold process
         for step in steps.values():
             step()
     return steps
 
 
-def time_probe(repeats: int = REPEATS) -> ProbeTiming:
+def time_probe(extra: ProbeExtra | None = None, repeats: int = REPEATS) -> ProbeTiming:
     """Time the probe now: each part ``repeats`` times, interleaved, in ``BLOCKS`` blocks;
     its fastest run, and as noise the largest spread of the blocks' fastest runs."""
-    steps = _steps()
-    blocks: dict[str, list[float]] = {part: [] for part in PARTS}
+    steps = _steps(extra)
+    blocks: dict[str, list[float]] = {part: [] for part in steps}
     per_block = max(1, repeats // BLOCKS)
     for _ in range(BLOCKS):
-        runs: dict[str, list[float]] = {part: [] for part in PARTS}
+        runs: dict[str, list[float]] = {part: [] for part in steps}
         for _ in range(per_block):
             for part, step in steps.items():
                 runs[part].append(step())
@@ -148,9 +171,15 @@ def time_probe(repeats: int = REPEATS) -> ProbeTiming:
     return ProbeTiming(fastest, max(NOISE_FLOOR, noise))
 
 
-def drift(then: ProbeTiming) -> Drift:
+def probe_parts(extra: ProbeExtra | None) -> set[str]:
+    """The parts a probe with ``extra`` times: what its calibration's probe must hold."""
+    return set(PARTS) | set(extra.names if extra is not None else ())
+
+
+def drift(then: ProbeTiming, extra: ProbeExtra | None = None) -> Drift:
     """Re-time the probe and compare it with ``then`` (the calibration's)."""
     start = time.perf_counter()
-    now = time_probe()
-    ratios = {part: now.seconds[part] / then.seconds[part] for part in PARTS}
-    return Drift(ratios, max(now.noise, then.noise), time.perf_counter() - start)
+    now = time_probe(extra)
+    ratios = {part: now.seconds[part] / then.seconds[part] for part in now.seconds}
+    rescale_by = extra.rescale_by if extra is not None else ()
+    return Drift(ratios, max(now.noise, then.noise), time.perf_counter() - start, rescale_by)

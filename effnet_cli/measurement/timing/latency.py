@@ -35,7 +35,7 @@ from ...model import build_model
 from ..trace.probe import OpRecord, Shape, Trace, probe_forward
 from ..trace.stages import in_first_stages
 from .cache import cache_key, cache_path, read_cache, write_cache
-from .drift import ProbeTiming, time_probe
+from .drift import ProbeExtra, ProbeTiming, probe_parts, time_probe
 from .fitting import KNEES, OpSample, features, fit_kind, nnls
 from .optimes import OP_KINDS, op_kind, time_ops
 from .settings import CHANNELS_LAST, LATENCY_CACHES
@@ -122,6 +122,8 @@ class LatencyPlan:
     """Whether training steps are calibrated too (eager only)."""
     version: str = ""
     """The runtime's library version, part of the cache key beside torch's."""
+    probe: ProbeExtra | None = None
+    """The drift probe's parts of this runtime's own, beside torch's (``drift.py``)."""
 
 
 @dataclass
@@ -296,7 +298,7 @@ def calibrate(progress: Progress | None = None, plan: LatencyPlan = EAGER) -> Ca
         train.append(time_train_step(spec, batch))
         if progress is not None:
             progress(len(plan.models) + i + 1, total)
-    probe = time_probe()
+    probe = time_probe(plan.probe)
     made = Calibration("cpu", torch.__version__, torch.get_num_threads(), models, 0.0,
                        time.time(), probe, fresh=True, train=train,
                        runtime=plan.runtime)  # fmt: skip
@@ -491,11 +493,12 @@ def _dump(c: Calibration) -> dict[str, Any]:
 
 def _current(cached: Calibration, plan: LatencyPlan = EAGER) -> bool:
     """Whether a cached calibration was taken with this calibration set, and with the drift
-    probe and held-out errors (an older effnet's has neither: it is taken again)."""
+    probe's parts and held-out errors (an older effnet's lacks some: it is taken again)."""
     models = [(m.spec, m.shape[0], m.stages) for m in cached.models] == list(plan.models)
     trains = list(TRAIN_CALIBRATION) if plan.train else []
     train = [(t.spec, t.shape[0]) for t in cached.train] == trains
-    return models and train and cached.probe is not None and bool(cached.held_out)
+    probed = cached.probe is not None and set(cached.probe.seconds) == probe_parts(plan.probe)
+    return models and train and probed and bool(cached.held_out)
 
 
 def calibration(recalibrate: bool = False, progress: Progress | None = None,

@@ -94,9 +94,9 @@ def trusted(
     notes = [note] if note else []
     if cal.fresh or cal.probe is None:
         return Trusted(cal, _state(cal, None, False, cal.fresh), notes)
-    d = drift(cal.probe)
+    d = drift(cal.probe, plan.probe)
     if d.moved or not d.agree:
-        d = d.confirmed(drift(cal.probe))
+        d = d.confirmed(drift(cal.probe, plan.probe))
     seconds = max(0.0, time.time() - cal.created)
     age = age_text(seconds)
     if d.noise > BUSY_NOISE:
