@@ -6,9 +6,9 @@ copy (memory bandwidth) and one bare inference step of the smallest calibration 
 (dispatch, small ops: what most of an EfficientNet's time is). A runtime other than eager
 adds parts of its own (``ProbeExtra``: onnxruntime runs that model in its own session, since
 torch's kernels did not carry its speed) and may rescale by those alone. Each part is
-repeated, interleaved with the others so a burst of load falls on all of them, and its
-fastest run is kept; the spread of the runs is the probe's own noise. Nothing here runs the
-model being predicted.
+repeated, interleaved with the others so a burst of load falls on all of them (a runtime's
+parts among themselves, after torch's), and its fastest run is kept; the spread of the runs
+is the probe's own noise. Nothing here runs the model being predicted.
 """
 
 from __future__ import annotations
@@ -124,8 +124,8 @@ def _timer(step: Callable[[], object]) -> Callable[[], float]:
     return timed
 
 
-def _steps(extra: ProbeExtra | None) -> dict[str, Callable[[], float]]:
-    """The three parts and ``extra``'s, built and warmed up once, on the CPU."""
+def _steps() -> dict[str, Callable[[], float]]:
+    """The three torch parts, built once, on the CPU."""
     a, b = torch.randn(MATMUL, MATMUL), torch.randn(MATMUL, MATMUL)
     out = torch.empty(MATMUL, MATMUL)
     src = torch.empty(COPY_BYTES // 4).uniform_()
@@ -140,23 +140,19 @@ def _steps(extra: ProbeExtra | None) -> dict[str, Callable[[], float]]:
         with torch.inference_mode():
             model(x)
 
-    steps = {
+    return {
         "matmul": _timer(lambda: torch.mm(a, b, out=out)),
         "copy": _timer(lambda: dst.copy_(src)),
         "model": _timer(infer),
     }
-    if extra is not None:
-        steps.update({part: _timer(step) for part, step in extra.steps().items()})
-    for _ in range(WARMUP):  # first-call allocations, kernel selection, a cold process
+
+
+def _blocks(steps: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
+    """Each part's fastest run per block, after a warm-up (first-call allocations, kernel
+    selection, a cold process); the parts interleaved within each block."""
+    for _ in range(WARMUP):
         for step in steps.values():
             step()
-    return steps
-
-
-def time_probe(extra: ProbeExtra | None = None, repeats: int = REPEATS) -> ProbeTiming:
-    """Time the probe now: each part ``repeats`` times, interleaved, in ``BLOCKS`` blocks;
-    its fastest run, and as noise the largest spread of the blocks' fastest runs."""
-    steps = _steps(extra)
     blocks: dict[str, list[float]] = {part: [] for part in steps}
     per_block = max(1, repeats // BLOCKS)
     for _ in range(BLOCKS):
@@ -166,6 +162,19 @@ def time_probe(extra: ProbeExtra | None = None, repeats: int = REPEATS) -> Probe
                 runs[part].append(step())
         for part, times in runs.items():
             blocks[part].append(min(times))
+    return blocks
+
+
+def time_probe(extra: ProbeExtra | None = None, repeats: int = REPEATS) -> ProbeTiming:
+    """Time the probe now: each part ``repeats`` times, interleaved, in ``BLOCKS`` blocks;
+    its fastest run, and as noise the largest spread of the blocks' fastest runs. A
+    runtime's own parts are timed after torch's, not among them: onnxruntime's and torch's
+    thread pools each spin a while after their work, and interleaved they slowed each
+    other (the probe's noise rose from 5-10% to 50-340% here)."""
+    blocks = _blocks(_steps(), repeats)
+    if extra is not None:
+        blocks.update(_blocks({part: _timer(step) for part, step in extra.steps().items()},
+                              repeats))  # fmt: skip
     fastest = {part: min(readings) for part, readings in blocks.items()}
     noise = max(max(readings) / min(readings) - 1.0 for readings in blocks.values())
     return ProbeTiming(fastest, max(NOISE_FLOOR, noise))
