@@ -256,8 +256,10 @@ def _policies(rows: list[dict]) -> None:
     if not own:
         return
     texts = []
+    every = (*TORCH_PARTS, *own)
     for name, parts in (("no part", ()), ("torch's three parts", TORCH_PARTS),
-                        (f"the {', '.join(own)} part", tuple(own))):  # fmt: skip
+                        (f"the {', '.join(own)} part", tuple(own)),
+                        ("every part", every)):  # fmt: skip
         errors = []
         for r in rows:
             state = r["state"] or {}
@@ -275,6 +277,7 @@ def main() -> None:
     parser.add_argument("--phase", choices=("calibrate", "predict"))
     parser.add_argument("--gap", type=float, default=60.0, help="seconds of load in between")
     parser.add_argument("--cache", help="cache directory (default: a new temporary one)")
+    parser.add_argument("--save", help="also write each case's row (JSON lines) to this file")
     parser.add_argument("--runtime", choices=("eager", "channels-last", "onnxruntime"),
                         default="eager", help="channels-last: eager inference in NHWC")  # fmt: skip
     args = parser.parse_args()
@@ -289,6 +292,9 @@ def main() -> None:
                    env=env, check=True, capture_output=True)  # fmt: skip
     lines = _run_phase("predict", env, args.runtime)
     rows = [json.loads(line) for line in lines if line.startswith("{")]
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(row) + "\n" for row in rows)
     report(rows, args.gap)
 
 

@@ -349,7 +349,8 @@ def test_calibration_reports_its_start_before_timing_anything(monkeypatch) -> No
     monkeypatch.setattr(
         latency, "_samples", lambda spec, batch, stages: events.append(("timed", 0))
     )
-    monkeypatch.setattr(latency, "time_probe", lambda extra=None: None)
+    probe = latency.ProbeTiming(dict.fromkeys(("matmul", "copy", "model"), 1e-3), 0.05)
+    monkeypatch.setattr(latency, "time_probe", lambda extra=None: probe)
     monkeypatch.setattr(latency, "held_out_errors", lambda cal, priced=None: [])
     monkeypatch.setattr(latency, "time_train_step", lambda spec, batch: events.append(("timed", 0)))
     monkeypatch.setattr(latency, "_train_rows", lambda cal: [])

@@ -54,6 +54,19 @@ def test_a_runtime_rescales_by_its_own_parts_only() -> None:
     assert both.rescale_by == ("onnxruntime",) and both.noise == pytest.approx(0.08)
 
 
+def test_the_calibrations_reference_is_each_parts_faster_reading(monkeypatch) -> None:
+    """The probe is timed before the calibration models and after them; each part keeps its
+    faster reading, so one slow moment at either end is not the reference."""
+    readings = iter([ProbeTiming({"matmul": 1.0, "copy": 3.0, "model": 2.0}, 0.05),
+                     ProbeTiming({"matmul": 2.0, "copy": 1.0, "model": 2.0}, 0.2)])  # fmt: skip
+    monkeypatch.setattr(latency, "time_probe", lambda extra=None: next(readings))
+    monkeypatch.setattr(latency, "held_out_errors", lambda cal, priced=None: [0.1])
+    plan = latency.LatencyPlan("eager", "x.json", (), lambda *a: None, lambda t: t, train=False)
+    monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: None)
+    made = latency.calibrate(plan=plan)
+    assert made.probe == ProbeTiming({"matmul": 1.0, "copy": 1.0, "model": 2.0}, 0.2)
+
+
 def test_a_probe_timing_without_a_part_does_not_load() -> None:
     with pytest.raises(KeyError):
         ProbeTiming.load({"seconds": {"matmul": 1e-3, "copy": 1e-3}, "noise": 0.05})

@@ -289,6 +289,7 @@ def calibrate(progress: Progress | None = None, plan: LatencyPlan = EAGER) -> Ca
     total = len(plan.models) + len(trains)
     if progress is not None:  # before the first model: a caller may announce the pause
         progress(0, total)
+    before = time_probe(plan.probe)
     for i, (spec, batch, stages) in enumerate(plan.models):
         models.append(plan.sample(spec, batch, stages))
         if progress is not None:
@@ -298,7 +299,7 @@ def calibrate(progress: Progress | None = None, plan: LatencyPlan = EAGER) -> Ca
         train.append(time_train_step(spec, batch))
         if progress is not None:
             progress(len(plan.models) + i + 1, total)
-    probe = time_probe(plan.probe)
+    probe = before.fastest(time_probe(plan.probe))
     made = Calibration("cpu", torch.__version__, torch.get_num_threads(), models, 0.0,
                        time.time(), probe, fresh=True, train=train,
                        runtime=plan.runtime)  # fmt: skip
