@@ -6,9 +6,10 @@ Three processes, one after another, on a cache directory of their own:
 1. ``--phase calibrate``: the latency calibration, taken afresh;
 2. the load in between: another model's timed run (``effnet bench b2`` for ``--gap`` s);
 3. ``--phase predict``: for each case, the prediction (profile --predict-only: drift check,
-   rescaling, band), then an independent bare-loop timing of the same model (median of
-   steps after a warm-up). No case is a calibration model; several are where the old model
-   was weakest (small resolution at large batch, V2).
+   rescaling, band) in a fresh process of its own, as a user runs it, then an independent
+   bare-loop timing of the same model (median of steps after a warm-up). No case is a
+   calibration model; several are where the old model was weakest (small resolution at
+   large batch, V2).
 
 Prints a Markdown table and the summary: median and worst |error|, the share within ±10%
 and ±20%, and how many timed runs fell inside the predicted band.
@@ -20,9 +21,10 @@ Inference only: onnxruntime runs no training step here. ``--runtime channels-las
 same for eager inference in NHWC (profile --predict-only --channels-last, its own
 calibration; weights and input channels-last in the timed loop).
 
-Where the drift probe has parts of the runtime's own (onnxruntime's), a last line gives the
-same predictions' errors as they would be rescaled by no part, by torch's three parts, and
-by the runtime's own part, from the probe readings each prediction recorded.
+A last line gives the same predictions' errors as they would be under other rescaling rules
+(no part, torch's three parts, the runtime's own part where the probe has one, every part,
+and every part only when the drift passes the prediction's band), from the probe readings
+each prediction recorded.
 
 After every case is predicted and timed, each is timed once more: the "timed again" column
 says how far the same model's own time moved in those minutes, the measurement's own noise
@@ -154,33 +156,43 @@ def calibrate(runtime: str) -> None:
     )
 
 
-def predict(runtime: str) -> None:
-    """Each case predicted and timed; then every case timed once more, after all of them,
-    so the table can say how far the same model's own time moved meanwhile."""
+def predict_one(runtime: str, case: str) -> None:
+    """One case's prediction, in a process of its own as a user's ``effnet profile
+    --predict-only`` is: printed as one JSON object."""
     from effnet_cli.measurement.timing.profiling import profile
     from effnet_cli.measurement.timing.settings import ProfileSettings
 
+    spec, batch, train = json.loads(case)
+    settings = ProfileSettings(batch_size=batch, predict_only=True, train=train,
+                               runtime="onnxruntime" if runtime == "onnxruntime" else "eager",
+                               channels_last=runtime == "channels-last")  # fmt: skip
+    r = profile(spec, settings, plan=_plan(runtime))
+    low, high = r.predicted_range_ms or (r.predicted_ms, r.predicted_ms)
+    print(json.dumps({"predicted": r.predicted_ms, "low": low, "high": high,
+                      "state": r.calibration.__dict__ if r.calibration else None}))  # fmt: skip
+
+
+def predict(runtime: str) -> None:
+    """Each case predicted (in a fresh process) and timed (here); then every case timed once
+    more, after all of them, so the table can say how far the same model's own time moved
+    meanwhile."""
     cases = [(spec, batch, False) for spec, batch in CASES]
     if runtime == "eager":
         cases += [(spec, batch, True) for spec, batch in TRAIN_CASES]
     rows = []
     for spec, batch, train in cases:
-        settings = ProfileSettings(batch_size=batch, predict_only=True, train=train,
-                                   runtime="onnxruntime" if runtime == "onnxruntime" else "eager",
-                                   channels_last=runtime == "channels-last")  # fmt: skip
-        r = profile(spec, settings, plan=_plan(runtime))
+        case = json.dumps([spec, batch, train])
+        (line,) = _run_phase("predict-one", dict(os.environ), runtime, "--case", case)[-1:]
         real = _measure(spec, batch, train, runtime)
-        low, high = r.predicted_range_ms or (r.predicted_ms, r.predicted_ms)
-        rows.append({"spec": spec, "batch": batch, "train": train, "predicted": r.predicted_ms,
-                     "low": low, "high": high, "measured": real, "again": None,
-                     "state": r.calibration.__dict__ if r.calibration else None})  # fmt: skip
+        rows.append({"spec": spec, "batch": batch, "train": train, **json.loads(line),
+                     "measured": real, "again": None})  # fmt: skip
     for row in rows:
         row["again"] = _measure(row["spec"], row["batch"], row["train"], runtime)
         print(json.dumps(row), flush=True)
 
 
-def _run_phase(phase: str, env: dict[str, str], runtime: str) -> list[str]:
-    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--runtime", runtime],
+def _run_phase(phase: str, env: dict[str, str], runtime: str, *more: str) -> list[str]:
+    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--runtime", runtime, *more],
                          env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
     return out.splitlines()
 
@@ -239,32 +251,39 @@ def _report(rows: list[dict], gap: float) -> None:
     _policies(rows)
 
 
-def _rescaled(state: dict, parts: tuple[str, ...]) -> float:
+def _rescaled(state: dict, parts: tuple[str, ...], beyond_band: bool = False) -> float:
     """The factor a prediction is rescaled by when the ratio is taken over ``parts``: their
-    geometric mean, applied only beyond the probe's noise (as ``drift.Drift.moved``)."""
+    geometric mean, applied only beyond the probe's noise (as ``drift.Drift.moved``), or
+    with ``beyond_band`` only beyond the prediction's band as well."""
     ratios = state.get("probe_ratios") or {}
     if not ratios or not set(parts) <= set(ratios):
         return 1.0
     ratio = math.exp(statistics.fmean(math.log(ratios[p]) for p in parts))
     noise = state.get("noise_pct", 5.0) / 100
+    if beyond_band:
+        noise = max(noise, state.get("band_pct", 0.0) / 100)
     return ratio if abs(math.log(ratio)) > math.log1p(noise) else 1.0
 
 
 def _policies(rows: list[dict]) -> None:
-    """The same predictions under each rescaling rule, where the probe has a runtime part."""
-    own = [p for p in (rows[0]["state"] or {}).get("probe_ratios", {}) if p not in TORCH_PARTS]
-    if not own:
-        return
+    """The same predictions under each rescaling rule, from the probe readings they carry."""
+    seen = (rows[0]["state"] or {}).get("probe_ratios", {})
+    own = tuple(p for p in seen if p not in TORCH_PARTS)
+    rules: list[tuple[str, tuple[str, ...], bool]] = [
+        ("no part", (), False),
+        ("torch's three parts", TORCH_PARTS, False),
+    ]
+    if own:
+        rules += [(f"the {', '.join(own)} part", own, False),
+                  ("every part", (*TORCH_PARTS, *own), False)]  # fmt: skip
+    rules.append(("every part, only beyond the band", (*TORCH_PARTS, *own), True))
     texts = []
-    every = (*TORCH_PARTS, *own)
-    for name, parts in (("no part", ()), ("torch's three parts", TORCH_PARTS),
-                        (f"the {', '.join(own)} part", tuple(own)),
-                        ("every part", every)):  # fmt: skip
+    for name, parts, beyond in rules:
         errors = []
         for r in rows:
             state = r["state"] or {}
             base = r["predicted"] / (state.get("scale") or 1.0)
-            scaled = base * (_rescaled(state, parts) if parts else 1.0)
+            scaled = base * (_rescaled(state, parts, beyond) if parts else 1.0)
             errors.append(abs(100 * (scaled - r["measured"]) / r["measured"]))
         texts.append(f"{name}: median {statistics.median(errors):.1f}%, worst "
                      f"{max(errors):.1f}%, within ±10% {sum(e <= 10 for e in errors)}/"
@@ -274,7 +293,8 @@ def _policies(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", choices=("calibrate", "predict"))
+    parser.add_argument("--phase", choices=("calibrate", "predict", "predict-one"))
+    parser.add_argument("--case", help="predict-one: [spec, batch, train] as JSON")
     parser.add_argument("--gap", type=float, default=60.0, help="seconds of load in between")
     parser.add_argument("--cache", help="cache directory (default: a new temporary one)")
     parser.add_argument("--save", help="also write each case's row (JSON lines) to this file")
@@ -285,6 +305,8 @@ def main() -> None:
         return calibrate(args.runtime)
     if args.phase == "predict":
         return predict(args.runtime)
+    if args.phase == "predict-one":
+        return predict_one(args.runtime, args.case)
     cache = args.cache or tempfile.mkdtemp(prefix="effnet-accuracy-")
     env = dict(os.environ, XDG_CACHE_HOME=cache)
     print(*_run_phase("calibrate", env, args.runtime), sep="\n")
