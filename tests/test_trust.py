@@ -23,7 +23,7 @@ TINY = "w=0.5,d=0.3,r=96"
 
 
 def _drift(matmul: float, copy: float, model: float, noise: float = 0.05) -> Drift:
-    return Drift({"matmul": matmul, "copy": copy, "model": model}, noise, 0.2)
+    return Drift({"matmul": matmul, "copy": copy, "model": model}, noise, 0.2, (), noise)
 
 
 def test_drift_is_the_parts_geometric_mean_and_moves_only_beyond_the_noise() -> None:
@@ -56,7 +56,8 @@ def test_a_runtime_rescales_by_its_own_parts_only() -> None:
 
 def test_the_calibrations_reference_is_each_parts_faster_reading(monkeypatch) -> None:
     """The probe is timed before the calibration models and after them; each part keeps its
-    faster reading, so one slow moment at either end is not the reference."""
+    faster reading, so one slow moment at either end is not the reference, and how far the
+    two readings differed joins the noise (copy: 3 ms, then 1 ms: ±200%)."""
     readings = iter([ProbeTiming({"matmul": 1.0, "copy": 3.0, "model": 2.0}, 0.05),
                      ProbeTiming({"matmul": 2.0, "copy": 1.0, "model": 2.0}, 0.2)])  # fmt: skip
     monkeypatch.setattr(latency, "time_probe", lambda extra=None: next(readings))
@@ -64,7 +65,9 @@ def test_the_calibrations_reference_is_each_parts_faster_reading(monkeypatch) ->
     plan = latency.LatencyPlan("eager", "x.json", (), lambda *a: None, lambda t: t, train=False)
     monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: None)
     made = latency.calibrate(plan=plan)
-    assert made.probe == ProbeTiming({"matmul": 1.0, "copy": 1.0, "model": 2.0}, 0.2)
+    assert made.probe == ProbeTiming({"matmul": 1.0, "copy": 1.0, "model": 2.0}, 2.0)
+    steady = ProbeTiming({"matmul": 1.0, "copy": 1.0, "model": 2.0}, 0.05)
+    assert steady.fastest(steady).noise == 0.05
 
 
 def test_a_probe_timing_without_a_part_does_not_load() -> None:
@@ -333,3 +336,8 @@ def test_a_busy_probe_says_the_band_is_wide_because_of_it(calibrations) -> None:
     assert t.state.band_pct == pytest.approx(100 * (0.05 + 0.9))
     calibrations(_cached([0.05]), _drift(1.0, 1.0, 1.0, noise=0.1))
     assert not [n for n in trust.trusted().notes if "busy" in n]
+    # wide from the calibration's two readings, not from this probe's runs: not "busy now"
+    calibrations(_cached([0.05]), Drift(dict.fromkeys(PARTS, 1.0), 0.9, 0.2, (), 0.1))
+    t = trust.trusted()
+    assert not [n for n in t.notes if "busy" in n]
+    assert t.state.band_pct == pytest.approx(100 * (0.05 + 0.9))

@@ -55,12 +55,16 @@ class ProbeTiming:
         return {"seconds": self.seconds, "noise": self.noise}
 
     def fastest(self, other: ProbeTiming) -> ProbeTiming:
-        """Each part at its faster of two readings, the larger noise: a calibration's
-        reference, taken before its models and after them, so that a slow moment at one
-        end does not set every later prediction's ratio (one such reading, 2× slow in
-        onnxruntime's part alone, made every rescaled prediction 45-70% too fast here)."""
+        """Each part at its faster of two readings: a calibration's reference, taken before
+        its models and after them, so that a slow moment at one end does not set every
+        later prediction's ratio (one such reading, 2× slow in onnxruntime's part alone,
+        made every rescaled prediction 45-70% too fast here). Its noise is the larger of
+        the readings' own and of how far the two differed: a reading taken seconds later
+        moves that much with no drift at all, and later probes are judged against it."""
         seconds = {part: min(s, other.seconds[part]) for part, s in self.seconds.items()}
-        return ProbeTiming(seconds, max(self.noise, other.noise))
+        apart = max(max(s, other.seconds[p]) / min(s, other.seconds[p]) - 1.0
+                    for p, s in self.seconds.items())  # fmt: skip
+        return ProbeTiming(seconds, max(self.noise, other.noise, apart))
 
     @staticmethod
     def load(value: dict) -> ProbeTiming:
@@ -92,13 +96,17 @@ class Drift:
     """How long the probe took, set-up included."""
     rescale_by: tuple[str, ...] = field(default=())
     """The parts the ratio is taken over (all when empty)."""
+    own_noise: float = 0.0
+    """The spread of this reading's own runs (``noise`` also holds the calibration's):
+    what says the machine is busy now."""
 
     def confirmed(self, again: Drift) -> Drift:
         """This reading and a second one taken at once, each part at its faster: a burst
         of load on a shared machine passes within a second, and is not drift."""
         ratios = {part: min(r, again.ratios[part]) for part, r in self.ratios.items()}
         return Drift(ratios, max(self.noise, again.noise),
-                     self.probe_seconds + again.probe_seconds, self.rescale_by)  # fmt: skip
+                     self.probe_seconds + again.probe_seconds, self.rescale_by,
+                     max(self.own_noise, again.own_noise))  # fmt: skip
 
     @property
     def ratio(self) -> float:
@@ -199,4 +207,5 @@ def drift(then: ProbeTiming, extra: ProbeExtra | None = None) -> Drift:
     now = time_probe(extra)
     ratios = {part: now.seconds[part] / then.seconds[part] for part in now.seconds}
     rescale_by = extra.rescale_by if extra is not None else ()
-    return Drift(ratios, max(now.noise, then.noise), time.perf_counter() - start, rescale_by)
+    return Drift(ratios, max(now.noise, then.noise), time.perf_counter() - start, rescale_by,
+                 now.noise)  # fmt: skip

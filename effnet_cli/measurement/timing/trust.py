@@ -99,9 +99,9 @@ def trusted(
         d = d.confirmed(drift(cal.probe, plan.probe))
     seconds = max(0.0, time.time() - cal.created)
     age = age_text(seconds)
-    if d.noise > BUSY_NOISE:
+    if d.own_noise > BUSY_NOISE:
         notes.append(f"the machine is busy now: the drift probe's own runs spread by "
-                     f"±{100 * d.noise:.0f}%, so every band is wide; rerun when it is "
+                     f"±{100 * d.own_noise:.0f}%, so every band is wide; rerun when it is "
                      "quiet")  # fmt: skip
     if not d.moved:
         return Trusted(cal, _state(cal, d, False, False), notes)
