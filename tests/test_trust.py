@@ -18,6 +18,7 @@ from effnet_cli.measurement.budget.constraints import budget_constraints, judge
 from effnet_cli.measurement.timing import drift, latency, trust
 from effnet_cli.measurement.timing.drift import PARTS, Drift, ProbeTiming
 from effnet_cli.reports import Figures
+from effnet_cli.views.profile import calibration_text
 
 TINY = "w=0.5,d=0.3,r=96"
 
@@ -341,3 +342,26 @@ def test_a_busy_probe_says_the_band_is_wide_because_of_it(calibrations) -> None:
     t = trust.trusted()
     assert not [n for n in t.notes if "busy" in n]
     assert t.state.band_pct == pytest.approx(100 * (0.05 + 0.9))
+
+
+def test_inside_the_calibrations_range_the_band_leaves_out_its_extrapolations() -> None:
+    """The fastest and slowest calibration models' held-out errors are extrapolations: a
+    prediction between their step times gets the band of the others, one beyond them the
+    band of all."""
+    times_ms = [0.5, 3.0, 20.0, 30.0, 45.0, 40.0]  # the fastest first, the slowest fifth
+    models = [latency.ModelSamples(TINY, (1, 3, 96, 96), [], t / 1e3) for t in times_ms]
+    probe = ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05)
+    cal = latency.Calibration("cpu", torch.__version__, 2, models, 1.0, time.time(), probe,
+                              [1.5, 0.1, -0.1, 0.1, -0.9, -0.1])  # fmt: skip
+    assert trust.interior(cal) == [0.1, -0.1, 0.1, -0.1]
+    state = trust._state(cal, None, False, False)
+    assert state.range_ms == pytest.approx([0.5, 45.0])
+    assert state.band_pct == pytest.approx(100 * (0.1 + 0.05))
+    assert state.band_outside_pct == pytest.approx(100 * (trust.rms(cal.held_out) + 0.05))
+    t = trust.Trusted(cal, state)
+    assert t.band(10.0) == pytest.approx((10.0 / 1.15, 11.5))
+    wide = 1 + state.band_outside_pct / 100
+    assert t.band(90.0) == pytest.approx((90.0 / wide, 90.0 * wide))
+    assert t.band(0.2) == pytest.approx((0.2 / wide, 0.2 * wide))
+    text = calibration_text(state)
+    assert "±15% within the calibration models' 0.5–45.0 ms" in text and "beyond" in text

@@ -80,8 +80,12 @@ class CalibrationState:
     held_out_pct: list[float] = field(default_factory=list)
     """Per whole calibration model, (predicted − timed) / timed × 100 with it left out."""
     band_pct: float = 0.0
-    """The error band's half-width: the real time is taken to lie within predicted ÷ (1 +
-    band) and predicted × (1 + band)."""
+    """The error band's half-width for a prediction inside ``range_ms``: the real time is
+    taken to lie within predicted ÷ (1 + band) and predicted × (1 + band)."""
+    band_outside_pct: float = 0.0
+    """The half-width beyond ``range_ms`` (every held-out error, extrapolations included)."""
+    range_ms: list[float] = field(default_factory=list)
+    """The calibration models' fastest and slowest step (ms, before any rescaling)."""
 
 
 # ----------------------------------------------------------------------------- profile

@@ -160,8 +160,11 @@ def calibration_text(c: CalibrationState) -> str:
             f"taken {age_text(c.age_s)} ago; drift {c.drift_pct:+.0f}% (noise ±{c.noise_pct:.0f}%)"
         )
         when += f", rescaled ×{c.scale:.2f}" if c.rescaled else ", within noise: not rescaled"
-    return (f"{when}; band ±{c.band_pct:.0f}% (held-out error of the calibration models, "
-            "plus the probe's noise)")  # fmt: skip
+    band = f"band ±{c.band_pct:.0f}%"
+    if c.range_ms and c.band_outside_pct > c.band_pct:
+        band += (f" within the calibration models' {c.range_ms[0]:.1f}–{c.range_ms[1]:.1f} ms, "
+                 f"±{c.band_outside_pct:.0f}% beyond")  # fmt: skip
+    return f"{when}; {band} (held-out error of the calibration models, plus the probe's noise)"
 
 
 def _error(r: ProfileReport) -> str:
@@ -276,6 +279,7 @@ def _trust_fields(r: ProfileReport) -> dict[str, Any]:
         "calibration_rescaled": c.rescaled if c else None,
         "calibration_recalibrated": c.recalibrated if c else None,
         "calibration_band_pct": c.band_pct if c else None,
+        "calibration_band_outside_pct": c.band_outside_pct if c else None,
     }  # fmt: skip
 
 
