@@ -253,13 +253,13 @@ def _report(rows: list[dict], gap: float) -> None:
 
 def _rescaled(state: dict, parts: tuple[str, ...], beyond_band: bool = False) -> float:
     """The factor a prediction is rescaled by when the ratio is taken over ``parts``: their
-    geometric mean, applied only beyond the probe's noise (as ``drift.Drift.moved``), or
+    geometric mean, applied only beyond the probe's threshold (as ``drift.Drift.moved``), or
     with ``beyond_band`` only beyond the prediction's band as well."""
     ratios = state.get("probe_ratios") or {}
     if not ratios or not set(parts) <= set(ratios):
         return 1.0
     ratio = math.exp(statistics.fmean(math.log(ratios[p]) for p in parts))
-    noise = state.get("noise_pct", 5.0) / 100
+    noise = max(state.get("noise_pct", 5.0), state.get("apart_pct", 0.0)) / 100
     if beyond_band:
         noise = max(noise, state.get("band_pct", 0.0) / 100)
     return ratio if abs(math.log(ratio)) > math.log1p(noise) else 1.0

@@ -74,6 +74,9 @@ class CalibrationState:
     scale: float = 1.0
     noise_pct: float = 0.0
     """The drift probe's own noise: a move within it is not drift."""
+    apart_pct: float = 0.0
+    """How far the calibration's two probe readings differed: a move within it is not drift
+    either (it widens no band)."""
     probe_ratios: dict[str, float] = field(default_factory=dict)
     """Now / then per probe part (matmul, copy, model)."""
     probe_s: float = 0.0

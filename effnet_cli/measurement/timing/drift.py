@@ -46,32 +46,34 @@ minute apart on a quiet 2-core machine the parts differ by up to about 30%.)"""
 @dataclass(frozen=True)
 class ProbeTiming:
     """The probe's fastest time per part (seconds) and its noise (the median run over the
-    fastest, less 1, the largest over the parts)."""
+    fastest, less 1, the largest over the parts); for a calibration's reference, also how
+    far its two readings differed."""
 
     seconds: dict[str, float]
     noise: float
+    apart: float = 0.0
+    """A calibration's two readings, seconds apart, differed by this much (the largest part,
+    slower over faster, less 1): a later probe moving no more than that is not drift."""
 
     def dump(self) -> dict[str, object]:
-        return {"seconds": self.seconds, "noise": self.noise}
+        return {"seconds": self.seconds, "noise": self.noise, "apart": self.apart}
 
     def fastest(self, other: ProbeTiming) -> ProbeTiming:
         """Each part at its faster of two readings: a calibration's reference, taken before
         its models and after them, so that a slow moment at one end does not set every
         later prediction's ratio (one such reading, 2× slow in onnxruntime's part alone,
-        made every rescaled prediction 45-70% too fast here). Its noise is the larger of
-        the readings' own and of how far the two differed: a reading taken seconds later
-        moves that much with no drift at all, and later probes are judged against it."""
+        made every rescaled prediction 45-70% too fast here), and how far they differed."""
         seconds = {part: min(s, other.seconds[part]) for part, s in self.seconds.items()}
         apart = max(max(s, other.seconds[p]) / min(s, other.seconds[p]) - 1.0
                     for p, s in self.seconds.items())  # fmt: skip
-        return ProbeTiming(seconds, max(self.noise, other.noise, apart))
+        return ProbeTiming(seconds, max(self.noise, other.noise), apart)
 
     @staticmethod
     def load(value: dict) -> ProbeTiming:
         seconds = {str(part): float(s) for part, s in value["seconds"].items()}
         if not set(PARTS) <= set(seconds):
             raise KeyError("a probe part is missing")
-        return ProbeTiming(seconds, float(value["noise"]))
+        return ProbeTiming(seconds, float(value["noise"]), float(value.get("apart", 0.0)))
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class Drift:
     own_noise: float = 0.0
     """The spread of this reading's own runs (``noise`` also holds the calibration's):
     what says the machine is busy now."""
+    apart: float = 0.0
+    """How far the calibration's own two readings differed: no move within it is drift."""
 
     def confirmed(self, again: Drift) -> Drift:
         """This reading and a second one taken at once, each part at its faster: a burst
@@ -106,7 +110,7 @@ class Drift:
         ratios = {part: min(r, again.ratios[part]) for part, r in self.ratios.items()}
         return Drift(ratios, max(self.noise, again.noise),
                      self.probe_seconds + again.probe_seconds, self.rescale_by,
-                     max(self.own_noise, again.own_noise))  # fmt: skip
+                     max(self.own_noise, again.own_noise), self.apart)  # fmt: skip
 
     @property
     def ratio(self) -> float:
@@ -122,8 +126,11 @@ class Drift:
 
     @property
     def moved(self) -> bool:
-        """Beyond the probes' own noise."""
-        return abs(math.log(self.ratio)) > math.log1p(self.noise)
+        """Beyond the probes' own noise, and beyond how far the calibration's two readings
+        differed: the band carries the noise, but the threshold carries both, since on a
+        shared machine a reading moves that much with no drift at all (and one part, the
+        copy, reads in two modes from one allocation of its buffers to the next)."""
+        return abs(math.log(self.ratio)) > math.log1p(max(self.noise, self.apart))
 
     @property
     def agree(self) -> bool:
@@ -208,4 +215,4 @@ def drift(then: ProbeTiming, extra: ProbeExtra | None = None) -> Drift:
     ratios = {part: now.seconds[part] / then.seconds[part] for part in now.seconds}
     rescale_by = extra.rescale_by if extra is not None else ()
     return Drift(ratios, max(now.noise, then.noise), time.perf_counter() - start, rescale_by,
-                 now.noise)  # fmt: skip
+                 now.noise, then.apart)  # fmt: skip

@@ -95,6 +95,7 @@ def _state(
         recalibrated=recalibrated,
         scale=d.ratio if rescaled and d is not None else 1.0,
         noise_pct=100 * noise,
+        apart_pct=100 * cal.probe.apart if cal.probe else 0.0,
         probe_ratios=dict(d.ratios) if d is not None else {},
         probe_s=d.probe_seconds if d is not None else 0.0,
         held_out_pct=[100 * e for e in cal.held_out],
