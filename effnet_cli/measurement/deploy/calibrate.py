@@ -173,10 +173,10 @@ def _probe_steps(version: str) -> dict[str, Callable[[], object]]:
 
 def ort_probe(version: str) -> ProbeExtra:
     """The drift probe's onnxruntime part. It joins torch's three parts in the geometric
-    mean an onnxruntime prediction is rescaled by, rather than rescaling alone: in two
-    accuracy runs of three here, rescaling by it alone was the worst rule (in one, a slow
-    reading of it at calibration set every prediction's ratio); in the mean of four, one
-    part's bad reading moves the ratio by a quarter of its logarithm."""
+    mean an onnxruntime prediction is rescaled by, rather than rescaling alone: in the
+    accuracy runs here, rescaling by it alone was the worst rule whenever it acted (once a
+    slow reading of it at calibration set every prediction's ratio); in the mean of four,
+    one part's bad reading moves the ratio by a quarter of its logarithm."""
     return ProbeExtra(("onnxruntime",), lambda: _probe_steps(version))
 
 

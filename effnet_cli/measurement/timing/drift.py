@@ -5,7 +5,7 @@ The probe has three parts, each a different kind of work: a dense matmul (comput
 copy (memory bandwidth) and one bare inference step of the smallest calibration model
 (dispatch, small ops: what most of an EfficientNet's time is). A runtime other than eager
 adds parts of its own (``ProbeExtra``: onnxruntime runs that model in its own session, since
-torch's kernels did not carry its speed) and may rescale by those alone. Each part is
+torch's kernels alone did not carry its speed), and could rescale by those alone. Each part is
 repeated, interleaved with the others so a burst of load falls on all of them (a runtime's
 parts among themselves, after torch's), and its fastest run is kept; the spread of the runs
 is the probe's own noise. Nothing here runs the model being predicted.
