@@ -119,7 +119,7 @@ def steady(monkeypatch) -> None:
     from effnet_cli.measurement.timing.drift import Drift
 
     def same(then, extra=None) -> Drift:
-        return Drift(dict.fromkeys(then.seconds, 1.0), 0.05, 0.0, extra.rescale_by if extra else ())
+        return Drift(dict.fromkeys(then.seconds, 1.0), 0.05, 0.0)
 
     monkeypatch.setattr(trust, "drift", same)
 

@@ -24,7 +24,7 @@ TINY = "w=0.5,d=0.3,r=96"
 
 
 def _drift(matmul: float, copy: float, model: float, noise: float = 0.05) -> Drift:
-    return Drift({"matmul": matmul, "copy": copy, "model": model}, noise, 0.2, (), noise)
+    return Drift({"matmul": matmul, "copy": copy, "model": model}, noise, 0.2, noise)
 
 
 def test_drift_is_the_parts_geometric_mean_and_moves_only_beyond_the_noise() -> None:
@@ -39,20 +39,16 @@ def test_drift_is_the_parts_geometric_mean_and_moves_only_beyond_the_noise() -> 
     assert _drift(1.0, 1.2, 1.4).agree  # within AGREE of each other
 
 
-def test_a_runtime_rescales_by_its_own_parts_only() -> None:
-    """onnxruntime's prediction follows the probe's onnxruntime part: torch's parts moving
-    alone is not its drift, and its part moving alone is."""
-    torch_moved = Drift({"matmul": 0.7, "copy": 0.7, "model": 0.7, "onnxruntime": 1.02}, 0.05,
-                        0.2, ("onnxruntime",))  # fmt: skip
-    assert torch_moved.ratio == pytest.approx(1.02) and not torch_moved.moved
-    ort_moved = Drift({"matmul": 1.0, "copy": 1.0, "model": 1.0, "onnxruntime": 1.3}, 0.05, 0.2,
-                      ("onnxruntime",))  # fmt: skip
-    assert ort_moved.ratio == pytest.approx(1.3) and ort_moved.moved and ort_moved.agree
-    again = Drift({"matmul": 1.1, "copy": 0.9, "model": 1.0, "onnxruntime": 1.2}, 0.08, 0.2,
-                  ("onnxruntime",))  # fmt: skip
+def test_a_runtimes_own_part_joins_the_mean_and_the_confirmation() -> None:
+    """onnxruntime's probe part is one of four in the ratio (alone, one slow reading of it
+    would set every prediction's), and a confirming reading keeps it like torch's."""
+    ort_moved = Drift({"matmul": 1.0, "copy": 1.0, "model": 1.0, "onnxruntime": 1.6}, 0.05, 0.2)
+    assert ort_moved.ratio == pytest.approx(1.6**0.25) and ort_moved.moved
+    again = Drift({"matmul": 1.1, "copy": 0.9, "model": 1.0, "onnxruntime": 1.2}, 0.08, 0.2)
     both = ort_moved.confirmed(again)
-    assert both.ratio == pytest.approx(1.2) and both.ratios["copy"] == pytest.approx(0.9)
-    assert both.rescale_by == ("onnxruntime",) and both.noise == pytest.approx(0.08)
+    assert both.ratios == pytest.approx({"matmul": 1.0, "copy": 0.9, "model": 1.0,
+                                         "onnxruntime": 1.2})  # fmt: skip
+    assert both.ratio == pytest.approx((0.9 * 1.2) ** 0.25) and both.noise == 0.08
 
 
 def test_the_calibrations_reference_is_each_parts_faster_reading(monkeypatch) -> None:
@@ -340,7 +336,7 @@ def test_a_busy_probe_says_the_band_is_wide_because_of_it(calibrations) -> None:
     calibrations(_cached([0.05]), _drift(1.0, 1.0, 1.0, noise=0.1))
     assert not [n for n in trust.trusted().notes if "busy" in n]
     # wide from the calibration's two readings, not from this probe's runs: not "busy now"
-    calibrations(_cached([0.05]), Drift(dict.fromkeys(PARTS, 1.0), 0.9, 0.2, (), 0.1))
+    calibrations(_cached([0.05]), Drift(dict.fromkeys(PARTS, 1.0), 0.9, 0.2, 0.1))
     t = trust.trusted()
     assert not [n for n in t.notes if "busy" in n]
     assert t.state.band_pct == pytest.approx(100 * (0.05 + 0.9))

@@ -5,7 +5,7 @@ The probe has three parts, each a different kind of work: a dense matmul (comput
 copy (memory bandwidth) and one bare inference step of the smallest calibration model
 (dispatch, small ops: what most of an EfficientNet's time is). A runtime other than eager
 adds parts of its own (``ProbeExtra``: onnxruntime runs that model in its own session, since
-torch's kernels alone did not carry its speed), and could rescale by those alone. Each part is
+torch's kernels alone did not carry its speed). Each part is
 repeated, interleaved with the others so a burst of load falls on all of them (a runtime's
 parts among themselves, after torch's), and its fastest run is kept; the spread of the runs
 is the probe's own noise. Nothing here runs the model being predicted.
@@ -17,7 +17,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -78,13 +78,11 @@ class ProbeTiming:
 
 @dataclass(frozen=True)
 class ProbeExtra:
-    """A runtime's own probe parts, beside the three above, and the parts its predictions
-    are rescaled by (all of them when empty)."""
+    """A runtime's own probe parts, beside the three above: they join the ratio's mean."""
 
     names: tuple[str, ...]
     steps: Callable[[], dict[str, Callable[[], object]]]
     """Builds each named part's step (a session loaded, say): called once per probe."""
-    rescale_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,8 +94,6 @@ class Drift:
     noise: float
     probe_seconds: float
     """How long the probe took, set-up included."""
-    rescale_by: tuple[str, ...] = field(default=())
-    """The parts the ratio is taken over (all when empty)."""
     own_noise: float = 0.0
     """The spread of this reading's own runs (``noise`` also holds the calibration's):
     what says the machine is busy now."""
@@ -109,15 +105,13 @@ class Drift:
         of load on a shared machine passes within a second, and is not drift."""
         ratios = {part: min(r, again.ratios[part]) for part, r in self.ratios.items()}
         return Drift(ratios, max(self.noise, again.noise),
-                     self.probe_seconds + again.probe_seconds, self.rescale_by,
+                     self.probe_seconds + again.probe_seconds,
                      max(self.own_noise, again.own_noise), self.apart)  # fmt: skip
 
     @property
     def ratio(self) -> float:
-        """The geometric mean of the parts it rescales by: the one factor a rescaled
-        prediction is multiplied by."""
-        parts = self.rescale_by or tuple(self.ratios)
-        return math.exp(statistics.fmean(math.log(self.ratios[p]) for p in parts))
+        """The parts' geometric mean: the one factor a rescaled prediction is multiplied by."""
+        return math.exp(statistics.fmean(math.log(r) for r in self.ratios.values()))
 
     @property
     def drift_pct(self) -> float:
@@ -213,6 +207,5 @@ def drift(then: ProbeTiming, extra: ProbeExtra | None = None) -> Drift:
     start = time.perf_counter()
     now = time_probe(extra)
     ratios = {part: now.seconds[part] / then.seconds[part] for part in now.seconds}
-    rescale_by = extra.rescale_by if extra is not None else ()
-    return Drift(ratios, max(now.noise, then.noise), time.perf_counter() - start, rescale_by,
-                 now.noise, then.apart)  # fmt: skip
+    return Drift(ratios, max(now.noise, then.noise), time.perf_counter() - start, now.noise,
+                 then.apart)  # fmt: skip
