@@ -36,7 +36,7 @@ from ...files import write_atomic
 from ...model import build_model
 from ...reports import ProfileReport
 from ..timing.cache import cache_key, cache_path
-from ..timing.drift import PROBE_MODEL, ProbeExtra
+from ..timing.drift import ProbeExtra, probe_input
 from ..timing.fusion import Unit, fused, units
 from ..timing.latency import CALIBRATION, LatencyPlan, ModelSamples, OpSample
 from ..timing.optimes import op_kind
@@ -140,11 +140,8 @@ def _probe_file(version: str) -> Path:
     path = cache_path(f"latency-onnxruntime-probe-{key}.onnx")
     if path.is_file():
         return path
-    spec, batch = PROBE_MODEL
-    resolved = parse_variant(spec)
-    res = resolved.coefficients.resolution
-    model = build_model(resolved).eval()
-    proto = _to_onnx(model, torch.randn(batch, 3, res, res), check_opset(None), False)
+    resolved, shape = probe_input()
+    proto = _to_onnx(build_model(resolved).eval(), torch.randn(*shape), check_opset(None), False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, proto.SerializeToString())
@@ -165,9 +162,7 @@ def _probe_steps(version: str) -> dict[str, Callable[[], object]]:
     except RuntimeFailure:
         path.unlink(missing_ok=True)
         sess = session(_probe_file(version), torch.get_num_threads())
-    spec, batch = PROBE_MODEL
-    res = parse_variant(spec).coefficients.resolution
-    feed = random_feed(sess, (batch, 3, res, res))
+    feed = random_feed(sess, probe_input()[1])
     return {"onnxruntime": lambda: sess.run(None, feed)}
 
 

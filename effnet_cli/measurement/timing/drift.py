@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ...arch.specs import parse_variant
+from ...arch.specs import ResolvedSpec, parse_variant
 from ...model import build_model
 
 PROBE_MODEL = ("w=0.5,d=0.5,r=128", 1)
@@ -141,17 +141,24 @@ def _timer(step: Callable[[], object]) -> Callable[[], float]:
     return timed
 
 
+def probe_input() -> tuple[ResolvedSpec, tuple[int, int, int, int]]:
+    """The probe's model (parsed, not built) and its input shape: every runtime's probe
+    part runs this one model at this one shape."""
+    spec, batch = PROBE_MODEL
+    resolved = parse_variant(spec)
+    res = resolved.coefficients.resolution
+    return resolved, (batch, 3, res, res)
+
+
 def _steps() -> dict[str, Callable[[], float]]:
     """The three torch parts, built once, on the CPU."""
     a, b = torch.randn(MATMUL, MATMUL), torch.randn(MATMUL, MATMUL)
     out = torch.empty(MATMUL, MATMUL)
     src = torch.empty(COPY_BYTES // 4).uniform_()
     dst = torch.empty_like(src)
-    spec, batch = PROBE_MODEL
-    resolved = parse_variant(spec)
+    resolved, shape = probe_input()
     model = build_model(resolved).eval()
-    res = resolved.coefficients.resolution
-    x = torch.randn(batch, 3, res, res)
+    x = torch.randn(*shape)
 
     def infer() -> None:
         with torch.inference_mode():
