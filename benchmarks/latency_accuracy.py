@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -252,17 +251,20 @@ def _report(rows: list[dict], gap: float) -> None:
 
 
 def _rescaled(state: dict, parts: tuple[str, ...], beyond_band: bool = False) -> float:
-    """The factor a prediction is rescaled by when the ratio is taken over ``parts``: their
-    geometric mean, applied only beyond the probe's threshold (as ``drift.Drift.moved``), or
-    with ``beyond_band`` only beyond the prediction's band as well."""
+    """The factor a prediction is rescaled by when the ratio is taken over ``parts``, by
+    effnet's own rule (``drift.Drift``: their geometric mean, beyond the probe's noise and
+    the calibration's two readings' spread), or with ``beyond_band`` only beyond the
+    prediction's band as well."""
+    from effnet_cli.measurement.timing.drift import Drift
+
     ratios = state.get("probe_ratios") or {}
     if not ratios or not set(parts) <= set(ratios):
         return 1.0
-    ratio = math.exp(statistics.fmean(math.log(ratios[p]) for p in parts))
-    noise = max(state.get("noise_pct", 5.0), state.get("apart_pct", 0.0)) / 100
+    noise = state.get("noise_pct", 5.0) / 100
     if beyond_band:
         noise = max(noise, state.get("band_pct", 0.0) / 100)
-    return ratio if abs(math.log(ratio)) > math.log1p(noise) else 1.0
+    d = Drift({p: ratios[p] for p in parts}, noise, 0.0, apart=state.get("apart_pct", 0.0) / 100)
+    return d.ratio if d.moved else 1.0
 
 
 def _policies(rows: list[dict]) -> None:
