@@ -7,9 +7,9 @@ Three processes, one after another, on a cache directory of their own:
 2. the load in between: another model's timed run (``effnet bench b2`` for ``--gap`` s);
 3. ``--phase predict``: for each case, the prediction (profile --predict-only: drift check,
    rescaling, band) in a fresh process of its own, as a user runs it, then an independent
-   bare-loop timing of the same model (median of steps after a warm-up). No case is a
-   calibration model; several are where the old model was weakest (small resolution at
-   large batch, V2).
+   bare-loop timing of the same model (median of steps after a warm-up), in another fresh
+   process, as ``effnet bench`` runs. No case is a calibration model; several are where the
+   old model was weakest (small resolution at large batch, V2).
 
 Prints a Markdown table and the summary: median and worst |error|, the share within ±10%
 and ±20%, and how many timed runs fell inside the predicted band.
@@ -26,9 +26,9 @@ A last line gives the same predictions' errors as they would be under other resc
 and every part only when the drift passes the prediction's band), from the probe readings
 each prediction recorded.
 
-After every case is predicted and timed, each is timed once more: the "timed again" column
-says how far the same model's own time moved in those minutes, the measurement's own noise
-beside the prediction's error.
+After every case is predicted and timed, each is timed once more (fresh): the "timed again"
+column says how far the same model's own time moved in those minutes, the measurement's own
+noise beside the prediction's error.
 
     python benchmarks/latency_accuracy.py              # about 2 minutes with --gap 60
     python benchmarks/latency_accuracy.py --gap 600    # a calibration 10 minutes old
@@ -144,6 +144,26 @@ def _measure(spec: str, batch: int, train: bool, runtime: str) -> float:
     return measured_ms(spec, batch, train, channels_last=runtime == "channels-last")
 
 
+def measure_one(runtime: str, case: str) -> None:
+    """One case's timed run in a process of its own, on the C heap ``effnet bench`` times on
+    (``effnet_cli/heap.py``: glibc's malloc kept, unless the user set it): printed as its
+    milliseconds. Neither a long-lived process nor glibc's default heap is a fair judge:
+    there malloc keeps or returns memory by what ran before (its mmap and trim thresholds
+    move with every large free), so the same model's step page-faults more or less: B0 at
+    batch 1 took 13.4 ms in the benchmark's own process after other models and 21.2 ms
+    before them, 22.4 and 25.2 ms in two fresh processes."""
+    from effnet_cli.heap import keep_heap
+
+    keep_heap()
+    spec, batch, train = json.loads(case)
+    print(_measure(spec, batch, train, runtime))
+
+
+def _measure_fresh(spec: str, batch: int, train: bool, runtime: str) -> float:
+    case = json.dumps([spec, batch, train])
+    return float(_run_phase("measure-one", dict(os.environ), runtime, "--case", case)[-1])
+
+
 def calibrate(runtime: str) -> None:
     from effnet_cli.measurement.timing.latency import calibration
 
@@ -172,9 +192,9 @@ def predict_one(runtime: str, case: str) -> None:
 
 
 def predict(runtime: str) -> None:
-    """Each case predicted (in a fresh process) and timed (here); then every case timed once
-    more, after all of them, so the table can say how far the same model's own time moved
-    meanwhile."""
+    """Each case predicted and then timed, each in a fresh process; then every case timed
+    once more (fresh again), after all of them, so the table can say how far the same
+    model's own time moved meanwhile."""
     cases = [(spec, batch, False) for spec, batch in CASES]
     if runtime == "eager":
         cases += [(spec, batch, True) for spec, batch in TRAIN_CASES]
@@ -182,11 +202,11 @@ def predict(runtime: str) -> None:
     for spec, batch, train in cases:
         case = json.dumps([spec, batch, train])
         (line,) = _run_phase("predict-one", dict(os.environ), runtime, "--case", case)[-1:]
-        real = _measure(spec, batch, train, runtime)
+        real = _measure_fresh(spec, batch, train, runtime)
         rows.append({"spec": spec, "batch": batch, "train": train, **json.loads(line),
                      "measured": real, "again": None})  # fmt: skip
     for row in rows:
-        row["again"] = _measure(row["spec"], row["batch"], row["train"], runtime)
+        row["again"] = _measure_fresh(row["spec"], row["batch"], row["train"], runtime)
         print(json.dumps(row), flush=True)
 
 
@@ -295,8 +315,8 @@ def _policies(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", choices=("calibrate", "predict", "predict-one"))
-    parser.add_argument("--case", help="predict-one: [spec, batch, train] as JSON")
+    parser.add_argument("--phase", choices=("calibrate", "predict", "predict-one", "measure-one"))
+    parser.add_argument("--case", help="predict-one, measure-one: [spec, batch, train] as JSON")
     parser.add_argument("--gap", type=float, default=60.0, help="seconds of load in between")
     parser.add_argument("--cache", help="cache directory (default: a new temporary one)")
     parser.add_argument("--save", help="also write each case's row (JSON lines) to this file")
@@ -309,6 +329,8 @@ def main() -> None:
         return predict(args.runtime)
     if args.phase == "predict-one":
         return predict_one(args.runtime, args.case)
+    if args.phase == "measure-one":
+        return measure_one(args.runtime, args.case)
     cache = args.cache or tempfile.mkdtemp(prefix="effnet-accuracy-")
     env = dict(os.environ, XDG_CACHE_HOME=cache)
     print(*_run_phase("calibrate", env, args.runtime), sep="\n")

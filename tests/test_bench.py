@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import assert_one_line_error, run
 
+from effnet_cli import heap
 from effnet_cli.arch.specs import parse_variant
 from effnet_cli.measurement.memory import memory
 from effnet_cli.measurement.timing.bench import benchmark
@@ -101,9 +102,16 @@ def test_cli_json_keys() -> None:
         assert r["latency_ms"]["p90"] >= r["latency_ms"]["median"] > 0
 
 
+def _heap() -> str:
+    """The C heap this process's timings run on: kept wherever glibc is the C library and
+    the user set none of its malloc options."""
+    return heap.KEPT if heap._glibc() is not None and not heap.user_chose() else heap.keep_heap()
+
+
 def test_cli_table_and_csv() -> None:
     out = run("bench", "b0", *SMALL).stdout
     assert "EfficientNet-B0" in out and "img/s" in out and "1 warm-up step per model" in out
+    assert (_heap() != heap.KEPT) or "glibc heap kept (no mmap, no trim" in out
     assert "timed steps after" not in out  # the count is each row's, not the header's
     csv_out = run("bench", "b0", *SMALL, "-f", "csv").stdout.splitlines()
     assert csv_out[0].startswith("variant,title,device")
@@ -126,6 +134,7 @@ def test_every_model_of_a_run_measures_what_is_predicted(train: bool) -> None:
         assert r["memory_kind"] == METHOD and r["mode"] == ("train" if train else "inference")
         assert r["process_peak_kind"] == "process peak RSS increase"
         assert isinstance(r["process_peak_bytes"], int) and r["process_peak_bytes"] >= 0
+        assert r["malloc"] == _heap()
     assert results[0]["peak_memory_bytes"] == results[2]["peak_memory_bytes"]  # b0, twice
 
 

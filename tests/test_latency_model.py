@@ -9,6 +9,7 @@ import random
 import pytest
 
 from effnet_cli.arch.specs import parse_variant
+from effnet_cli.heap import DEFAULT, KEPT, keep_heap
 from effnet_cli.measurement.timing import latency
 from effnet_cli.measurement.timing.drift import PARTS, ProbeTiming
 from effnet_cli.measurement.timing.latency import (
@@ -151,7 +152,7 @@ def _plan_calibration(synthetic: Calibration) -> Calibration:
         TrainSample(spec, (batch, 3, 64, 64), 0.05) for spec, batch in latency.TRAIN_CALIBRATION
     ]
     return Calibration("cpu", "cached", 2, models, 3.0, 1.7e9, probe, [0.1, -0.1], train=train,
-                       train_held_out=[0.05])  # fmt: skip
+                       train_held_out=[0.05], malloc=keep_heap())  # fmt: skip
 
 
 def test_a_cached_calibration_of_this_plan_is_used_as_it_is(
@@ -170,6 +171,18 @@ def test_a_calibration_of_another_set_is_run_again(
     """An older effnet's set (here: one model short) is foreign: calibrate with this one."""
     cached = _plan_calibration(synthetic)
     cached.models.pop()
+    ran = _seed(tmp_path, monkeypatch, latency._dump(cached))
+    cal, _ = latency.calibration()
+    assert ran == ["run"] and cal.torch_version == "fresh"
+
+
+def test_a_calibration_timed_on_another_c_heap_is_run_again(
+    synthetic: Calibration, tmp_path, monkeypatch
+) -> None:
+    """One timed on glibc's default heap (every calibration before the heap was kept) ran
+    its models up to 2.6x slower than this process times them: calibrate again."""
+    cached = _plan_calibration(synthetic)
+    cached.malloc = KEPT if keep_heap() == DEFAULT else DEFAULT
     ran = _seed(tmp_path, monkeypatch, latency._dump(cached))
     cal, _ = latency.calibration()
     assert ran == ["run"] and cal.torch_version == "fresh"

@@ -14,6 +14,7 @@ import torch
 from conftest import assert_one_line_error, run
 
 from effnet_cli.arch.specs import parse_variant
+from effnet_cli.heap import keep_heap
 from effnet_cli.measurement.deploy import calibrate, extra
 from effnet_cli.measurement.deploy.exporting import _to_onnx, session
 from effnet_cli.measurement.timing import latency
@@ -161,7 +162,8 @@ def test_an_onnxruntime_calibration_without_its_probe_part_is_taken_again() -> N
     models = [latency.ModelSamples(spec, (batch, 3, 8, 8), [], 1e-3)
               for spec, batch, _ in plan.models]  # fmt: skip
     old = latency.Calibration("cpu", torch.__version__, 2, models, 1.0, 0.0,
-                              ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05), [0.1])  # fmt: skip
+                              ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05), [0.1],
+                              malloc=keep_heap())  # fmt: skip
     assert not latency._current(old, plan)
     old.probe = ProbeTiming(dict.fromkeys((*PARTS, "onnxruntime"), 1e-3), 0.05)
     assert latency._current(old, plan)

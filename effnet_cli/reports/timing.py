@@ -36,8 +36,10 @@ class BenchResult(RunSetup[str]):
     process_peak_bytes: int = 0
     """The process-level peak of the warm-up and timed steps: CUDA's max_memory_allocated,
     or elsewhere the growth of the process's peak RSS from before the weights were
-    allocated (allocator and library memory included; a later model of the same run
-    reuses pages an earlier one freed, so it can read low)."""
+    allocated, the heap's free memory handed back first (allocator and library memory
+    included: the first model of a run also carries the libraries' first allocations; B0
+    read 103 MiB first and 40 MiB twice after, where before the hand-back it read 91, then
+    15 and 23, reusing pages an earlier model freed)."""
     process_peak_method: str = ""
     """How ``process_peak_bytes`` was measured. JSON key and CSV field:
     ``process_peak_kind``, beside ``memory_kind``."""
@@ -52,6 +54,9 @@ class BenchResult(RunSetup[str]):
     """onnxruntime: 'int8' for the QDQ-quantized file, None for float32."""
     onnx_bytes: int | None = None
     """onnxruntime: the size of the file timed."""
+    malloc: str = ""
+    """The C heap the steps ran on (``effnet_cli/heap.py``): 'kept' (glibc's malloc set to
+    keep freed memory), 'user' (the user's own malloc settings) or 'default'."""
 
 
 # ----------------------------------------------------------------------------- trust

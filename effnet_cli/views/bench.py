@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..heap import DEFAULT, KEPT, USER
 from ..reports import BenchResult
 from .core import Column, Note, Part, View, csv_field, csv_text, grid, renamed, to_dict
 from .numbers import nbytes
@@ -20,6 +21,13 @@ JSON_NAMES = {"memory_method": "memory_kind", "process_peak_method": "process_pe
 ``memory_kind`` keeps its name from before a rename, so that existing readers keep working,
 and ``process_peak_kind`` is named after it."""
 
+HEAP_WORDS = {
+    KEPT: "glibc heap kept (no mmap, no trim: steps reuse their pages)",
+    USER: "your own malloc settings",
+    DEFAULT: "the C library's default heap",
+}
+"""What the C heap was while timing (``effnet_cli/heap.py``), in the options line."""
+
 PROCESS_HEADERS = {
     "process peak RSS increase": "RSS growth",
     "cuda max_memory_allocated": "CUDA alloc peak",
@@ -28,9 +36,9 @@ PROCESS_HEADERS = {
 
 PROCESS_NOTES = {
     "RSS growth": "how far the process's peak resident memory rose over the warm-up and "
-    "timed steps, from just before the weights were allocated: the allocator's and oneDNN's "
-    "own memory included, and pages an earlier model of the run freed are reused without "
-    "growth, so a later model can read low",
+    "timed steps, from just before the weights were allocated (the heap's free memory handed "
+    "back first): the allocator's and oneDNN's own memory included, and the first model of "
+    "a run also carries the libraries' first allocations",
     "CUDA alloc peak": "torch.cuda.max_memory_allocated over the warm-up and timed steps "
     "(rounded to the allocator's blocks, library workspaces included)",
 }
@@ -122,6 +130,7 @@ def bench_columns(process_header: str = "Process peak") -> list[Column[BenchResu
         csv_field(JSON_NAMES["memory_method"], lambda r: r.memory_method),
         Column(process_header, lambda r: nbytes(r.process_peak_bytes), "process_peak_bytes"),
         csv_field(JSON_NAMES["process_peak_method"], lambda r: r.process_peak_method),
+        csv_field("malloc", lambda r: r.malloc),
     ]
 
 
@@ -155,7 +164,7 @@ def bench_parts(results: list[BenchResult]) -> list[Part]:
         "runtime " + ", ".join(dict.fromkeys(r.runtime for r in results)),
     ]
     if first.device == "cpu":
-        options.append(f"{first.threads} threads")
+        options += [f"{first.threads} threads", HEAP_WORDS.get(first.malloc, first.malloc)]
     process = PROCESS_HEADERS.get(first.process_peak_method, "Process peak")
     why = PROCESS_NOTES.get(process, first.process_peak_method)
     train = [TRAIN_NOTE] if any(r.mode == "train" for r in results) else []

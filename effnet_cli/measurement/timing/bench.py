@@ -16,6 +16,7 @@ import torch
 from ...arch.specs import ResolvedSpec
 from ...devices import process_peak_rss_bytes, reset_peak_rss
 from ...errors import RuntimeFailure
+from ...heap import keep_heap
 from ...reports import BenchResult
 from ..trace.prepare import BuildOptions, Prepared, check_train_shape, input_shape, prepare
 from ..trace.probe import Shape
@@ -151,4 +152,5 @@ def _run(p: Prepared, s: BenchSettings, progress: Progress | None) -> BenchResul
         process_peak_method=process.method,
         runtime=s.runtime,
         compile_seconds=compile_seconds,
+        malloc=keep_heap(),
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from ...arch.specs import ResolvedSpec, parse_variant
+from ...heap import keep_heap
 from ...model import build_model
 
 PROBE_MODEL = ("w=0.5,d=0.5,r=128", 1)
@@ -194,7 +195,9 @@ def time_probe(extra: ProbeExtra | None = None, repeats: int = REPEATS) -> Probe
     its fastest run, and as noise the largest spread of the blocks' fastest runs. A
     runtime's own parts are timed after torch's, not among them: onnxruntime's and torch's
     thread pools each spin a while after their work, and interleaved they slowed each
-    other (the probe's noise rose from 5-10% to 50-340% here)."""
+    other (the probe's noise rose from 5-10% to 50-340% here). On a kept C heap, as the
+    calibration it is compared with (``heap.py``)."""
+    keep_heap()
     blocks = _blocks(_steps(), repeats)
     if extra is not None:
         blocks.update(_blocks({part: _timer(step) for part, step in extra.steps().items()},

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import RuntimeFailure
+from ...heap import keep_heap
 from ..trace.prepare import Prepared
 from ..trace.probe import Shape
 from .settings import MAX_ITERS, BenchSettings
@@ -140,7 +141,9 @@ def time_steps(
 ) -> list[float]:
     """Warm up, then time steps until the budget (--iters, or --seconds with at least
     min_iters) is spent; ``after`` runs after each timed step, outside its time (profile
-    reads its stage marks there). The one timing loop of bench and profile."""
+    reads its stage marks there). The one timing loop of bench and profile, on a kept C heap
+    (``heap.py``)."""
+    keep_heap()
     for _ in range(s.warmup):
         clock.time(step)
         if after is not None:

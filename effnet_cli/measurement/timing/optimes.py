@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from ...errors import RuntimeFailure
+from ...heap import keep_heap
 from ...kinds import CostKind, OpKind
 from ..trace.probe import OpRecord, Trace
 
@@ -154,7 +155,9 @@ def time_ops(
 ) -> OpTimes:
     """Run ``step`` ``steps`` times under torch.profiler and give each probe op its median
     over the steps (or what ``reduce`` makes of them). Recording ``shapes`` is needed only
-    to sort a backward's ops (and a training batch-norm's counter) and costs time."""
+    to sort a backward's ops (and a training batch-norm's counter) and costs time. On a kept
+    C heap, as every CPU timing (``heap.py``)."""
+    keep_heap()
     _quiet_profiler()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities, record_shapes=shapes) as prof:

@@ -16,6 +16,7 @@ from ...arch.rules import check_resolution
 from ...arch.specs import ResolvedSpec
 from ...devices import available_bytes, check_available, process_rss_bytes
 from ...errors import RuntimeFailure, UsageError
+from ...heap import release
 from ...model import EfficientNet, build_model, load_weights, materialize
 from .probe import Shape, Trace, probe_forward
 from .simulate import MemoryPrediction, predict
@@ -130,6 +131,7 @@ def prepare(
             step = predict(model, shape, True, "none", device.partition(":")[0])
             need = step.peak_bytes
         check_fits(model, device, shape, need, meta_ok)
+        release()  # what an earlier model left on a kept heap is not this one's base
         base = process_rss_bytes()
         materialize(model, device)
         if weights is not None:
