@@ -15,13 +15,16 @@ from mmap, no trim below 2 GiB (mallopt's largest value). After warm-up a step r
 pages, as under jemalloc or tcmalloc, onnxruntime's arena or PyTorch's CUDA caching
 allocator, and every timing is taken in that one regime, whatever ran before. A user who
 chose otherwise (glibc's MALLOC_* variables or malloc tunables, another allocator
-preloaded) is left alone, and so is a C library that is not glibc.
+preloaded) is left alone, and so is a C library that is not glibc. ``EFFNET_MALLOC=default``
+times glibc's default heap instead (``kept`` is the default).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+
+from .errors import UsageError
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
@@ -32,9 +35,11 @@ KEPT = "kept"
 USER = "user"
 """The user's own malloc settings or allocator, left as they are."""
 DEFAULT = "default"
-"""Not glibc, or glibc refused: the C library's own behaviour."""
+"""The C library's own behaviour: asked for (EFFNET_MALLOC=default), not glibc, or refused."""
 USER_VARIABLES = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
                   "MALLOC_TOP_PAD_")  # fmt: skip
+ASK = "EFFNET_MALLOC"
+"""The environment variable that asks for a heap: ``kept`` (the default) or ``default``."""
 _state: list[str] = []
 
 
@@ -72,6 +77,11 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 def _set() -> str:
+    asked = os.environ.get(ASK, KEPT)
+    if asked not in (KEPT, DEFAULT):
+        raise UsageError(f"{ASK}={asked!r} is not a heap effnet knows: use 'kept' or 'default'")
+    if asked == DEFAULT:
+        return DEFAULT
     if user_chose():
         return USER
     libc = _glibc()

@@ -55,6 +55,39 @@ def test_a_user_malloc_setting_is_left_alone(monkeypatch) -> None:
     assert heap.keep_heap() == heap.USER
 
 
+@pytest.mark.skipif(heap._glibc() is None, reason="glibc's malloc only")
+def test_effnet_malloc_default_times_glibcs_own_heap() -> None:
+    import os
+
+    env = dict(os.environ, EFFNET_MALLOC="default")
+    assert _fewest_faults("bench", env) >= PAGES * 0.9
+
+
+def test_effnet_malloc_default_and_kept_are_said_in_bench_json() -> None:
+    import json
+    import os
+
+    for asked in ("default", "kept"):
+        env = {k: v for k, v in os.environ.items() if not heap.user_chose({k: v})}
+        env["EFFNET_MALLOC"] = asked
+        out = subprocess.run([sys.executable, "-m", "effnet_cli", "bench", "w=0.5,d=0.5,r=64",
+                              "--iters", "2", "--warmup", "1", "-f", "json"], env=env,
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        said = json.loads(out)["results"][0]["malloc"]
+        assert said == (asked if heap._glibc() is not None else heap.DEFAULT)
+
+
+@pytest.mark.parametrize("value", ["", "jemalloc", "KEPT", "default "])
+def test_an_unknown_effnet_malloc_is_one_line(value: str) -> None:
+    import os
+
+    env = dict(os.environ, EFFNET_MALLOC=value)
+    out = subprocess.run([sys.executable, "-m", "effnet_cli", "bench", "w=0.5,d=0.5,r=64",
+                          "--iters", "2"], env=env, capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "EFFNET_MALLOC=" in out.stderr, out.stderr
+
+
 @pytest.mark.parametrize(
     "environ",
     [{"MALLOC_TRIM_THRESHOLD_": "0"}, {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0"},
