@@ -22,6 +22,7 @@ times glibc's default heap instead (``kept`` is the default).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 
 from .errors import UsageError
@@ -66,8 +67,10 @@ def user_chose(environ: dict[str, str] | os._Environ = os.environ) -> bool:
     return tunables or preloaded or any(name in environ for name in USER_VARIABLES)
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    """The process's C library where it is glibc (musl's mallopt does nothing)."""
+    """The process's C library where it is glibc (musl's mallopt does nothing); looked up
+    once, since ``release`` runs before every model bench prepares."""
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 - only glibc has it
