@@ -94,12 +94,12 @@ def fixed_clock(monkeypatch) -> None:
     """A fixed roofline and latency model: prediction paths run, nothing is calibrated."""
     from effnet_cli.measurement.timing import latency, profiling, trust
     from effnet_cli.measurement.timing.latency import KNEES, Calibration, CostModel
-    from effnet_cli.measurement.timing.optimes import OP_KINDS
+    from effnet_cli.measurement.timing.optimes import PRICE_KINDS
     from effnet_cli.measurement.timing.roofline import Roofline
     from effnet_cli.measurement.timing.training import TrainFit
 
     line = Roofline("cpu", "fake", 2, 1e11, 1e10, 0.0)
-    model = CostModel({k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in OP_KINDS},
+    model = CostModel({k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in PRICE_KINDS},
                       (1.0, 0.0, 0.0), KNEES[0], ("fake",))  # fmt: skip
     fake = Calibration("cpu", "fake", 2, [], 0.0)
     monkeypatch.setattr(profiling, "roofline", lambda device, recalibrate=False: (line, None))

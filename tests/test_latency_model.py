@@ -19,7 +19,7 @@ from effnet_cli.measurement.timing.latency import (
     estimate,
     fit,
 )
-from effnet_cli.measurement.timing.optimes import OP_KINDS, op_kind
+from effnet_cli.measurement.timing.optimes import PRICE_KINDS, price_kind
 from effnet_cli.measurement.timing.training import TrainSample
 from effnet_cli.measurement.trace.probe import probe_forward
 from effnet_cli.model import build_model
@@ -35,7 +35,7 @@ COSTS = {  # per kind: fixed s, s/MAC, s/byte read, s/byte written, big s/byte r
         0.0 if i % 2 else (1 + i) * 1e-11,
         (1 + i) * 1e-11,
     )
-    for i, kind in enumerate(OP_KINDS)
+    for i, kind in enumerate(PRICE_KINDS)
 }
 WHOLE = (1.25, 4e-6, 3e-11)  # scale on the ops' sum, s per op, s per large byte written
 SPECS = ("w=0.5,d=0.5,r=128", "w=1.0,d=0.5,r=224", "w=0.6,d=0.3,r=300", "w=0.8,d=0.5,r=224")
@@ -52,7 +52,7 @@ def _ops(rng: random.Random, count: int) -> list[OpSample]:
     """Ops of every kind, bytes log-uniform from 4 KiB to 32 MiB: both sides of every knee."""
     ops = []
     for i in range(count):
-        kind = OP_KINDS[i % len(OP_KINDS)]
+        kind = PRICE_KINDS[i % len(PRICE_KINDS)]
         read, write = (int(2 ** rng.uniform(12, 25)) for _ in range(2))
         macs = rng.randint(0, 5 * 10**8)
         ops.append(OpSample(kind, macs, read, write, _op_seconds(kind, macs, read, write)))
@@ -84,8 +84,11 @@ def test_fit_recovers_the_whole_step_terms(synthetic: Calibration) -> None:
     assert fit(synthetic).whole == pytest.approx(WHOLE, rel=1e-5)
 
 
-def test_estimate_prices_a_probe_trace_as_the_costs_say(synthetic: Calibration) -> None:
-    spec = parse_variant("w=0.5,d=0.3,r=96")
+@pytest.mark.parametrize("text", ["w=0.5,d=0.3,r=96", "w=0.5,d=0.3,r=96,family=mobilenetv2"])
+def test_estimate_prices_a_probe_trace_as_the_costs_say(text: str, synthetic: Calibration) -> None:
+    """SiLU at the activations' costs, MobileNetV2's ReLU6 at the clamps' (the synthetic
+    costs differ per kind, so pricing one as the other would miss)."""
+    spec = parse_variant(text)
     trace = probe_forward(build_model(spec, device="meta").eval(), (2, 3, 96, 96))
     guess = estimate(trace, fit(synthetic))
     scale, per_op, per_byte = WHOLE
@@ -95,10 +98,24 @@ def test_estimate_prices_a_probe_trace_as_the_costs_say(synthetic: Calibration) 
             continue
         read = op.read_bytes + op.weight_bytes
         big = read + op.write_bytes > KNEE
-        expected += scale * _op_seconds(op_kind(op), op.macs, read, op.write_bytes)
+        expected += scale * _op_seconds(price_kind(op), op.macs, read, op.write_bytes)
         expected += per_op + per_byte * (op.write_bytes if big else 0)
     assert guess.total_ms == pytest.approx(1e3 * expected, rel=1e-5)
     assert sum(guess.by_kind().values()) == pytest.approx(expected, rel=1e-9)
+    assert "clamp" not in guess.by_kind()  # reported as activations, as profile names them
+
+
+def test_relu_and_relu6_are_priced_apart_from_silu_and_sigmoid() -> None:
+    kinds = {}
+    for text in ("w=0.5,d=0.3,r=96", "w=0.5,d=0.3,r=96,family=mobilenetv2",
+                 "w=0.5,d=0.3,r=96,family=resnet50"):  # fmt: skip
+        trace = probe_forward(build_model(parse_variant(text), device="meta").eval(),
+                              (1, 3, 96, 96))  # fmt: skip
+        for op in trace.ops:
+            if op.kind == "activation":
+                kinds[op.flavor] = price_kind(op)
+    assert kinds == {"silu": "activation", "sigmoid": "activation", "relu6": "clamp",
+                     "relu": "clamp"}  # fmt: skip
 
 
 def test_leaving_a_model_out_refits_without_it(synthetic: Calibration) -> None:
@@ -152,7 +169,8 @@ def _plan_calibration(synthetic: Calibration) -> Calibration:
         TrainSample(spec, (batch, 3, 64, 64), 0.05) for spec, batch in latency.TRAIN_CALIBRATION
     ]
     return Calibration("cpu", "cached", 2, models, 3.0, 1.7e9, probe, [0.1, -0.1], train=train,
-                       train_held_out=[0.05], malloc=keep_heap())  # fmt: skip
+                       train_held_out=[0.05], malloc=keep_heap(),
+                       pricing=latency.PRICING)  # fmt: skip
 
 
 def test_a_cached_calibration_of_this_plan_is_used_as_it_is(
@@ -184,6 +202,19 @@ def test_a_calibration_timed_on_another_c_heap_is_run_again(
     cached = _plan_calibration(synthetic)
     cached.malloc = KEPT if keep_heap() == DEFAULT else DEFAULT
     ran = _seed(tmp_path, monkeypatch, latency._dump(cached))
+    cal, _ = latency.calibration()
+    assert ran == ["run"] and cal.torch_version == "fresh"
+
+
+def test_a_calibration_priced_with_the_old_kinds_is_run_again(
+    synthetic: Calibration, tmp_path, monkeypatch
+) -> None:
+    """One taken before ReLU and ReLU6 had a price kind of their own holds their samples as
+    SiLU's: priced today, a clamp would find no cost at all. Calibrate again."""
+    cached = _plan_calibration(synthetic)
+    value = latency._dump(cached)
+    del value["pricing"]  # as an older effnet wrote it
+    ran = _seed(tmp_path, monkeypatch, value)
     cal, _ = latency.calibration()
     assert ran == ["run"] and cal.torch_version == "fresh"
 

@@ -163,7 +163,7 @@ def test_an_onnxruntime_calibration_without_its_probe_part_is_taken_again() -> N
               for spec, batch, _ in plan.models]  # fmt: skip
     old = latency.Calibration("cpu", torch.__version__, 2, models, 1.0, 0.0,
                               ProbeTiming(dict.fromkeys(PARTS, 1e-3), 0.05), [0.1],
-                              malloc=keep_heap())  # fmt: skip
+                              malloc=keep_heap(), pricing=latency.PRICING)  # fmt: skip
     assert not latency._current(old, plan)
     old.probe = ProbeTiming(dict.fromkeys((*PARTS, "onnxruntime"), 1e-3), 0.05)
     assert latency._current(old, plan)

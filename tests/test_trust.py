@@ -149,7 +149,7 @@ def test_the_band_is_the_rms_held_out_error_plus_the_noise(calibrations) -> None
 def test_the_drift_scale_reaches_the_prediction(calibrations, monkeypatch) -> None:
     """A rescaled prediction is the unscaled one times the ratio, op by op."""
     model = latency.CostModel(
-        {k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in latency.OP_KINDS},
+        {k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in latency.PRICE_KINDS},
         (1.0, 0.0, 0.0), latency.KNEES[0], ("fake",),
     )  # fmt: skip
     from effnet_cli.measurement.trace.probe import probe_forward
@@ -276,7 +276,7 @@ def test_a_training_prediction_is_k_times_the_forward_plus_the_per_op_cost(monke
     from effnet_cli.measurement.timing.training import TrainFit, train_trace
 
     model = latency.CostModel(
-        {k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in latency.OP_KINDS},
+        {k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in latency.PRICE_KINDS},
         (1.0, 0.0, 0.0), latency.KNEES[0], ("fake",),
     )  # fmt: skip
     monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: model)

@@ -39,7 +39,7 @@ from ..timing.cache import cache_key, cache_path
 from ..timing.drift import ProbeExtra, probe_input
 from ..timing.fusion import Unit, fused, units
 from ..timing.latency import CALIBRATION, LatencyPlan, ModelSamples, OpSample
-from ..timing.optimes import op_kind
+from ..timing.optimes import price_kind
 from ..timing.profiling import Progress, profile
 from ..timing.settings import LATENCY_CACHES, ProfileSettings
 from ..trace.probe import probe_forward
@@ -101,7 +101,7 @@ def ort_samples(spec: str, batch: int, threads: int) -> ModelSamples:
     step = statistics.median(bare)
     share = step / sum(seconds) if sum(seconds) > 0 else 1.0
     ops = [
-        OpSample(op_kind(u.record), u.record.macs, u.record.read_bytes + u.record.weight_bytes,
+        OpSample(price_kind(u.record), u.record.macs, u.record.read_bytes + u.record.weight_bytes,
                  u.record.write_bytes, s * share)
         for u, s in zip(us, seconds, strict=True)
     ]  # fmt: skip
@@ -120,15 +120,13 @@ def _bare(sess: Any, feed: dict) -> list[float]:
     return out
 
 
-ORT_MODELS: tuple[tuple[str, int, int | None], ...] = (
-    *((spec, batch, None) for spec, batch in CALIBRATION),
-    ("w=0.5,d=0.5,r=160,family=resnet50", 2, None),
-    ("w=0.75,d=0.5,r=192,family=mobilenetv2", 4, None),
+ORT_MODELS: tuple[tuple[str, int, int | None], ...] = tuple(
+    (spec, batch, None) for spec, batch in CALIBRATION
 )
-"""The eager calibration's whole models, and two of the ReLU families (onnxruntime applies
-ReLU and ReLU6 inside the conv, and ResNet's bottleneck folds its residual add there too):
-custom scalings, none an official variant. No front parts: a part of a network exports as
-another graph."""
+"""The eager calibration's whole models, its two ReLU families among them (onnxruntime
+applies ReLU and ReLU6 inside the conv, and ResNet's bottleneck folds its residual add there
+too): custom scalings, none an official variant. No front parts: a part of a network exports
+as another graph."""
 
 
 def _probe_file(version: str) -> Path:

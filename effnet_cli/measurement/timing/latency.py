@@ -38,7 +38,7 @@ from ..trace.stages import in_first_stages
 from .cache import cache_key, cache_path, read_cache, write_cache
 from .drift import ProbeExtra, ProbeTiming, probe_parts, time_probe
 from .fitting import KNEES, OpSample, features, fit_kind, nnls
-from .optimes import OP_KINDS, op_kind, time_ops
+from .optimes import PRICE_KINDS, op_kind, price_kind, time_ops
 from .settings import CHANNELS_LAST, LATENCY_CACHES
 from .training import (
     TRAIN_CALIBRATION,
@@ -58,14 +58,20 @@ CALIBRATION: tuple[tuple[str, int], ...] = (
     ("w=0.8,d=0.5,r=224", 8),
     ("w=0.6,d=0.3,r=300", 8),
     ("w=1.0,d=0.5,r=320,family=v2", 4),
+    ("w=0.5,d=0.5,r=160,family=resnet50", 2),
+    ("w=0.75,d=0.5,r=192,family=mobilenetv2", 4),
 )
-"""(spec, batch) of the calibration models: shallow custom scalings of both families from
-128 px to 528 px and batch 1 to 8, so the samples span tiny ops ruled by overheads, ops
-whose tensors are far beyond any cache, and V2's fused k3×3 convs. None is an official
+"""(spec, batch) of the calibration models: shallow custom scalings from 128 px to 528 px
+and batch 1 to 8, so the samples span tiny ops ruled by overheads, ops whose tensors are far
+beyond any cache, V2's fused k3×3 convs, and ReLU and ReLU6 (priced apart from SiLU: their
+own kind, ``optimes.CLAMP``) in a ResNet and a MobileNetV2 scaling. None is an official
 variant or a φ scaling; ``FRONTS`` adds larger ops still."""
 FRONTS: tuple[tuple[str, int, int], ...] = (("w=1.0,d=0.3,r=600", 8, 3),)
 """(spec, batch, stages): the first stages only of a network, for ops larger than any whole
 calibration model can afford (0.55 GB read and written by one batch-norm, in 0.7 s)."""
+PRICING = 2
+"""How ops are sorted into priced kinds: 2 since ReLU and ReLU6 are priced apart from SiLU
+(``optimes.price_kind``). A cached calibration sorted otherwise is taken again."""
 PROFILED_STEPS = 2
 TIMED_STEPS = 2
 BUSY = 2.0
@@ -156,6 +162,8 @@ class Calibration:
     malloc: str = DEFAULT
     """The C heap it was timed on (``heap.py``): a calibration taken on another is taken
     again (the same model ran up to 2.6x faster on a kept heap than on glibc's default)."""
+    pricing: int = 1
+    """How its ops were sorted into priced kinds (``PRICING``; 1 before the clamps)."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,7 @@ class CostModel:
         """An op's share of the step: its priced time scaled, plus the time after it."""
         read = op.read_bytes + op.weight_bytes
         scale, per_op, per_byte = self.whole
-        priced = self.sample_seconds(op_kind(op), op.macs, read, op.write_bytes)
+        priced = self.sample_seconds(price_kind(op), op.macs, read, op.write_bytes)
         big = read + op.write_bytes > self.knee
         return scale * priced + per_op + per_byte * (op.write_bytes if big else 0)
 
@@ -225,9 +233,11 @@ def _front(trace: Trace, stages: int) -> Trace:
 def _samples(spec: str, batch: int, stages: int | None = None, channels_last: bool = False
              ) -> ModelSamples:  # fmt: skip
     """Run one calibration model (or its first ``stages`` stages) for real: its ops under
-    the profiler, then bare steps; a front part gets one of each and no warm-up step (its
-    steps are long, and its first one ran no slower: 0.96 s against 1.00 s bare here, its ops
-    at 0.997× their warmed times in four alternating pairs). With
+    the profiler, then bare steps, after a warm-up step; a front part gets one of each (its
+    steps are long). The warm-up matters most there: on the kept C heap the front's first
+    step faults in 0.9 GB of fresh pages (236,746 faults, 0.4-3.0 s against 0.15 s for each
+    later step, in four processes here), and priced off that step the whole model's fit
+    predicted unseen models 22 % too fast (median). With
     ``channels_last`` the weights and the input are in NHWC, as bench and profile run them:
     the same ops in the same order, other kernels."""
     resolved = parse_variant(spec)
@@ -247,8 +257,7 @@ def _samples(spec: str, batch: int, stages: int | None = None, channels_last: bo
         with torch.inference_mode():
             run(x)
 
-    if stages is None:
-        step()
+    step()
     times = time_ops(step, trace, steps[0], reduce=min, shapes=False)
     bare = []
     for _ in range(steps[1]):
@@ -256,7 +265,7 @@ def _samples(spec: str, batch: int, stages: int | None = None, channels_last: bo
         step()
         bare.append(time.perf_counter() - start)
     ops = [
-        OpSample(op_kind(op), op.macs, op.read_bytes + op.weight_bytes, op.write_bytes, s)
+        OpSample(price_kind(op), op.macs, op.read_bytes + op.weight_bytes, op.write_bytes, s)
         for op, s in zip(trace.ops, times.seconds, strict=True)
         if op.kind not in (OpKind.DROPOUT, OpKind.LOSS)
     ]
@@ -311,7 +320,7 @@ def calibrate(progress: Progress | None = None, plan: LatencyPlan = EAGER) -> Ca
     probe = before.fastest(time_probe(plan.probe))
     made = Calibration("cpu", torch.__version__, torch.get_num_threads(), models, 0.0,
                        time.time(), probe, fresh=True, train=train,
-                       runtime=plan.runtime, malloc=malloc)  # fmt: skip
+                       runtime=plan.runtime, malloc=malloc, pricing=PRICING)  # fmt: skip
     made.held_out = held_out_errors(made, plan.priced)
     if plan.train:
         made.train_held_out = training_held_out(_train_rows(made))
@@ -419,7 +428,7 @@ def _fit(used: list[ModelSamples], whole: bool = True) -> CostModel:
     """Each kind's coefficients at the knee that fits best overall, then the whole step
     (unless ``whole`` is False: the ops' sum is the step)."""
     by_kind = {
-        k: [o for m in used for o in m.ops if o.kind == k and o.seconds > 0] for k in OP_KINDS
+        k: [o for m in used for o in m.ops if o.kind == k and o.seconds > 0] for k in PRICE_KINDS
     }
     best: tuple[float, int, dict] | None = None
     for knee in KNEES:
@@ -474,7 +483,8 @@ def _load(value: dict) -> Calibration:
                        [float(e) for e in value.get("held_out", [])], train=train,
                        train_held_out=errors, cost_model=_load_cost(value.get("cost_model")),
                        runtime=value.get("runtime", "eager"),
-                       malloc=value.get("malloc", DEFAULT))  # fmt: skip
+                       malloc=value.get("malloc", DEFAULT),
+                       pricing=int(value.get("pricing", 1)))  # fmt: skip
 
 
 def _load_cost(value: dict | None) -> CostModel | None:
@@ -499,18 +509,18 @@ def _dump(c: Calibration) -> dict[str, Any]:
             "created": c.created, "probe": c.probe.dump() if c.probe else None,
             "held_out": c.held_out, "train": [[t.spec, list(t.shape), t.seconds] for t in c.train],
             "train_held_out": c.train_held_out, "cost_model": _dump_cost(c.cost_model),
-            "runtime": c.runtime, "malloc": c.malloc}  # fmt: skip
+            "runtime": c.runtime, "malloc": c.malloc, "pricing": c.pricing}  # fmt: skip
 
 
 def _current(cached: Calibration, plan: LatencyPlan = EAGER) -> bool:
     """Whether a cached calibration was taken with this calibration set, with the drift
     probe's parts and held-out errors (an older effnet's lacks some: it is taken again), and
-    on the C heap this process times on."""
+    on the C heap this process times on, its ops sorted into today's priced kinds."""
     models = [(m.spec, m.shape[0], m.stages) for m in cached.models] == list(plan.models)
     trains = list(TRAIN_CALIBRATION) if plan.train else []
     train = [(t.spec, t.shape[0]) for t in cached.train] == trains
     probed = cached.probe is not None and set(cached.probe.seconds) == probe_parts(plan.probe)
-    heap = cached.malloc == keep_heap()
+    heap = cached.malloc == keep_heap() and cached.pricing == PRICING
     return models and train and probed and bool(cached.held_out) and heap
 
 

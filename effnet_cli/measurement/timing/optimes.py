@@ -84,6 +84,23 @@ def op_kind(op: OpRecord) -> CostKind | OpKind:
     return _AS_IS.get(op.kind, op.kind)
 
 
+CLAMP = "clamp"
+"""The latency model's price kind for ReLU and ReLU6 (hardtanh): a compare per element, where
+SiLU and sigmoid compute an exponential. One fit for both priced MobileNetV2's activations at
+2.4× their timed 2.8 ms (batch 8) and Lite0's at 3.8×; profile still reports them as
+activations."""
+CLAMPS = frozenset({"relu", "relu6", "hardtanh"})
+PRICE_KINDS: tuple[str, ...] = (*OP_KINDS, CLAMP)
+"""What the latency model fits a cost for: profile's op kinds, the clamps apart."""
+
+
+def price_kind(op: OpRecord) -> str:
+    """The kind an op is priced as by the latency model: its profile kind, except a clamp."""
+    if op.kind == OpKind.ACTIVATION and op.flavor in CLAMPS:
+        return CLAMP
+    return op_kind(op)
+
+
 def conv_kind(input_shape: list, weight_shape: list) -> CostKind:
     """A conv's kind from the shapes the profiler recorded: depthwise when each group has one
     input channel, SE when it runs on a 1×1 map, else dense or pointwise."""
