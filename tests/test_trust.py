@@ -125,6 +125,23 @@ def test_a_uniform_drift_rescales_every_price_and_says_so(calibrations) -> None:
     ]
 
 
+def test_a_drift_inside_the_band_is_said_and_not_rescaled(calibrations) -> None:
+    """Held-out errors of ±30% and 5% noise make a ±35% band: an 18% move passes the noise,
+    not the band (the probe is noisier than a model's step), so it is named and left; a 50%
+    move passes both and rescales."""
+    made = calibrations(_cached([0.3, -0.3]), _drift(1.18, 1.18, 1.18))
+    t = trust.trusted()
+    assert made == [False] and not t.state.rescaled and t.state.scale == 1.0
+    assert t.state.drift_pct == pytest.approx(18.0)
+    assert t.notes == [
+        "calibrated 2.0 h ago; this device now runs 18% slower by the drift probe, inside the "
+        "prediction's ±35% band: not rescaled"
+    ]
+    calibrations(_cached([0.3, -0.3]), _drift(1.5, 1.5, 1.5))
+    t = trust.trusted()
+    assert t.state.rescaled and t.state.scale == pytest.approx(1.5)
+
+
 def test_an_uneven_drift_calibrates_again(calibrations) -> None:
     made = calibrations(_cached([0.05]), _drift(1.0, 1.05, 1.9))
     t = trust.trusted()
