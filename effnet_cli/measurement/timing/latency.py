@@ -68,7 +68,7 @@ own kind, ``optimes.CLAMP``) in a ResNet and a MobileNetV2 scaling. None is an o
 variant or a φ scaling; ``FRONTS`` adds larger ops still."""
 FRONTS: tuple[tuple[str, int, int], ...] = (("w=1.0,d=0.3,r=600", 8, 3),)
 """(spec, batch, stages): the first stages only of a network, for ops larger than any whole
-calibration model can afford (0.55 GB read and written by one batch-norm, in 0.7 s)."""
+calibration model can afford (0.55 GB read and written by one batch-norm)."""
 PRICING = 2
 """How ops are sorted into priced kinds: 2 since ReLU and ReLU6 are priced apart from SiLU
 (``optimes.price_kind``). A cached calibration sorted otherwise is taken again."""
@@ -520,8 +520,9 @@ def _current(cached: Calibration, plan: LatencyPlan = EAGER) -> bool:
     trains = list(TRAIN_CALIBRATION) if plan.train else []
     train = [(t.spec, t.shape[0]) for t in cached.train] == trains
     probed = cached.probe is not None and set(cached.probe.seconds) == probe_parts(plan.probe)
-    heap = cached.malloc == keep_heap() and cached.pricing == PRICING
-    return models and train and probed and bool(cached.held_out) and heap
+    heap = cached.malloc == keep_heap()
+    priced = cached.pricing == PRICING
+    return models and train and probed and bool(cached.held_out) and heap and priced
 
 
 def calibration(recalibrate: bool = False, progress: Progress | None = None,
