@@ -359,6 +359,21 @@ def test_a_busy_probe_says_the_band_is_wide_because_of_it(calibrations) -> None:
     assert t.state.band_pct == pytest.approx(100 * (0.05 + 0.9))
 
 
+def test_a_training_band_adds_both_fits_held_out_errors_and_the_noise(calibrations) -> None:
+    """A training step is the inference model's forward price carried by the training fit:
+    its band is the training samples' held-out RMS plus the inference models' plus the
+    noise, never the training samples' alone, and it has no inside/beyond split."""
+    cached = _cached([0.1, -0.1], noise=0.07)
+    cached.train_held_out = [0.2, -0.2, 0.0, 0.0]
+    calibrations(cached, _drift(1.0, 1.0, 1.0, noise=0.07))
+    t = trust.trusted().for_training()
+    width = math.sqrt(0.08 / 4) + 0.1 + 0.07
+    assert t.state.band_pct == pytest.approx(100 * width)
+    assert t.state.band_outside_pct == t.state.band_pct and t.state.range_ms == []
+    assert t.state.held_out_pct == pytest.approx([20.0, -20.0, 0.0, 0.0])
+    assert t.band(200.0) == pytest.approx((200.0 / (1 + width), 200.0 * (1 + width)))
+
+
 def test_inside_the_calibrations_range_the_band_leaves_out_its_extrapolations() -> None:
     """The fastest and slowest calibration models' held-out errors are extrapolations: a
     prediction between their step times gets the band of the others, one beyond them the
