@@ -41,7 +41,8 @@ ORT_PREDICT_NOTE = (
 TRAIN_PREDICT_NOTE = (
     "A training step is predicted as k × its training forward's priced ops + c per op (the "
     "backward, and autograd's bookkeeping), k and c fitted on timed training steps of the "
-    "calibration; its band is their held-out error."
+    "calibration; its band adds their held-out error to the inference models' and the "
+    "probe's noise."
 )
 KIND_NAMES: dict[str, str] = {
     CostKind.CONV: "dense and pointwise conv",
