@@ -169,7 +169,7 @@ def _plan_calibration(synthetic: Calibration) -> Calibration:
         TrainSample(spec, (batch, 3, 64, 64), 0.05) for spec, batch in latency.TRAIN_CALIBRATION
     ]
     return Calibration("cpu", "cached", 2, models, 3.0, 1.7e9, probe, [0.1, -0.1], train=train,
-                       train_held_out=[0.05], malloc=keep_heap(),
+                       train_held_out=[0.05], wgrad=5e-10, malloc=keep_heap(),
                        pricing=latency.PRICING)  # fmt: skip
 
 
@@ -214,6 +214,18 @@ def test_a_calibration_priced_with_the_old_kinds_is_run_again(
     cached = _plan_calibration(synthetic)
     value = latency._dump(cached)
     del value["pricing"]  # as an older effnet wrote it
+    ran = _seed(tmp_path, monkeypatch, value)
+    cal, _ = latency.calibration()
+    assert ran == ["run"] and cal.torch_version == "fresh"
+
+
+def test_a_calibration_without_the_wide_depthwise_weight_gradient_is_run_again(
+    synthetic: Calibration, tmp_path, monkeypatch
+) -> None:
+    """One taken before the 5×5 depthwise weight gradient was timed would price every
+    training step as before (one k for all, up to 50 % off on a ResNet): calibrate again."""
+    value = latency._dump(_plan_calibration(synthetic))
+    del value["wgrad"]  # as an older effnet wrote it
     ran = _seed(tmp_path, monkeypatch, value)
     cal, _ = latency.calibration()
     assert ran == ["run"] and cal.torch_version == "fresh"

@@ -276,34 +276,72 @@ def test_a_calibration_from_an_older_effnet_is_taken_again(tmp_path, monkeypatch
 # ----------------------------------------------------------------------------- training
 
 
-def test_the_training_fit_recovers_k_and_the_per_op_cost() -> None:
-    from effnet_cli.measurement.timing.training import fit_train, held_out
+def test_the_training_fit_recovers_k_and_the_per_op_cost_beside_the_timed_wgrad() -> None:
+    from effnet_cli.measurement.timing.training import TrainRow, fit_train, held_out
 
-    k, per_op = 2.7, 4e-5
-    rows = [(priced, ops, k * priced + per_op * ops)
-            for priced, ops in ((0.01, 150), (0.05, 120), (0.2, 160), (0.03, 300))]  # fmt: skip
-    fitted = fit_train(rows)
-    assert fitted.k == pytest.approx(k, rel=1e-6) and fitted.per_op == pytest.approx(
-        per_op, rel=1e-6
-    )
-    assert max(abs(e) for e in held_out(rows)) < 1e-6
+    k, per_op, wgrad = 2.7, 4e-5, 6e-10
+    cases = ((0.01, 150, 0), (0.05, 120, 3e7), (0.2, 160, 9e7), (0.03, 300, 1e7))
+    rows = [TrainRow(priced, ops, k * priced + per_op * ops + wgrad * wide, int(wide))
+            for priced, ops, wide in cases]  # fmt: skip
+    fitted = fit_train(rows, wgrad)
+    assert fitted.k == pytest.approx(k, rel=1e-6)
+    assert fitted.per_op == pytest.approx(per_op, rel=1e-6) and fitted.wgrad == wgrad
+    assert max(abs(e) for e in held_out(rows, wgrad)) < 1e-6
+    assert fit_train(rows).k > 1.1 * k  # without its timed part, k carries the wide wgrads
 
 
-def test_a_training_prediction_is_k_times_the_forward_plus_the_per_op_cost(monkeypatch) -> None:
-    from effnet_cli.measurement.timing.training import TrainFit, train_trace
+def test_a_training_prediction_is_k_times_the_forward_plus_the_per_op_and_wgrad_costs(
+    monkeypatch,
+) -> None:
+    from effnet_cli.measurement.timing.training import TrainFit, train_trace, wgrad_macs
 
     model = latency.CostModel(
         {k: (1e-6, 1e-11, 1e-10, 1e-10, 0.0, 0.0) for k in latency.PRICE_KINDS},
         (1.0, 0.0, 0.0), latency.KNEES[0], ("fake",),
     )  # fmt: skip
     monkeypatch.setattr(latency, "fit", lambda cal, leave_out=None: model)
-    monkeypatch.setattr(latency, "train_fit", lambda cal, leave_out=None: TrainFit(3.0, 1e-4))
+    monkeypatch.setattr(latency, "train_fit", lambda cal, leave_out=None: TrainFit(3.0, 1e-4, 2e-9))
     trace = train_trace(TINY, (2, 3, 96, 96))
     forward = latency.estimate(trace, model)
     step = latency.estimate_train(trace, None, None, scale=1.1)
     assert len(step.op_seconds) == len(forward.op_seconds)
-    expected = 1.1 * (3.0 * sum(forward.op_seconds) + 1e-4 * len(forward.op_seconds))
-    assert step.total_ms == pytest.approx(1e3 * expected)
+    wide = sum(wgrad_macs(op) for op in forward.trace.ops)
+    expected = 1.1 * (3.0 * sum(forward.op_seconds) + 1e-4 * len(forward.op_seconds) + 2e-9 * wide)
+    assert wide > 0 and step.total_ms == pytest.approx(1e3 * expected)
+
+
+def test_the_wide_depthwise_macs_are_the_5x5_depthwise_convs_macs_counted_on_the_model() -> None:
+    """The probe keeps no kernel size: a depthwise conv's MACs per output element are its
+    kernel's area. Checked against B0's own 5×5 depthwise convs, hooked on a real forward;
+    a ResNet and a MobileNetV2 have none."""
+    from torch import nn
+
+    from effnet_cli.arch.specs import parse_variant
+    from effnet_cli.measurement.timing.training import train_trace, wgrad_macs
+    from effnet_cli.model import build_model
+
+    model, counted = build_model(parse_variant("b0")), []
+
+    def hook(conv: nn.Conv2d, _inputs, out: torch.Tensor) -> None:
+        if conv.groups == conv.in_channels > 1 and conv.kernel_size[0] > 3:
+            counted.append(out.numel() * conv.kernel_size[0] * conv.kernel_size[1])
+
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            m.register_forward_hook(hook)
+    with torch.no_grad():
+        model.eval()(torch.randn(2, 3, 64, 64))
+    wide = [wgrad_macs(op) for op in train_trace("b0", (2, 3, 64, 64)).ops]
+    assert sorted(w for w in wide if w) == sorted(counted) and len(counted) == 9
+    for plain in ("resnet50", "mobilenetv2"):
+        assert not any(wgrad_macs(op) for op in train_trace(plain, (1, 3, 64, 64)).ops)
+
+
+def test_the_wide_wgrad_probe_times_a_positive_rate() -> None:
+    from effnet_cli.measurement.timing.training import time_wgrad
+
+    rate = time_wgrad()
+    assert 1e-13 < rate < 1e-6  # seconds per MAC: between 1 TMAC/s and 1 MMAC/s
 
 
 def test_profile_predicts_a_training_step_and_refuses_only_what_it_cannot(fixed_clock) -> None:

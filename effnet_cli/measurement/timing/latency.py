@@ -43,10 +43,13 @@ from .settings import CHANNELS_LAST, LATENCY_CACHES
 from .training import (
     TRAIN_CALIBRATION,
     TrainFit,
+    TrainRow,
     TrainSample,
     fit_train,
     time_train_step,
+    time_wgrad,
     train_trace,
+    wgrad_macs,
 )
 from .training import held_out as training_held_out
 
@@ -154,6 +157,10 @@ class Calibration:
     """Timed training steps (``training.py``): what a training step's price is fitted on."""
     train_held_out: list[float] = field(default_factory=list)
     """Per training sample, the signed relative error of its time predicted without it."""
+    wgrad: float = 0.0
+    """Seconds per MAC of a wide depthwise conv's weight gradient, timed with the training
+    steps (``training.time_wgrad``); 0 where training is not calibrated, or in a cache taken
+    before it was (such a cache is taken again)."""
     cost_model: CostModel | None = field(default=None, compare=False)
     """The fit on every calibration model, cached with it: most predictions (any model
     that is not a calibration model) use it, and need not fit again (0.3 s here)."""
@@ -317,20 +324,19 @@ def calibrate(progress: Progress | None = None, plan: LatencyPlan = EAGER) -> Ca
         train.append(time_train_step(spec, batch))
         if progress is not None:
             progress(len(plan.models) + i + 1, total)
+    wgrad = time_wgrad() if plan.train else 0.0
     probe = before.fastest(time_probe(plan.probe))
     made = Calibration("cpu", torch.__version__, torch.get_num_threads(), models, 0.0,
-                       time.time(), probe, fresh=True, train=train,
+                       time.time(), probe, fresh=True, train=train, wgrad=wgrad,
                        runtime=plan.runtime, malloc=malloc, pricing=PRICING)  # fmt: skip
     made.held_out = held_out_errors(made, plan.priced)
     if plan.train:
-        made.train_held_out = training_held_out(_train_rows(made))
+        made.train_held_out = training_held_out(_train_rows(made), wgrad)
     made.cost_model = fit(made)
     made.seconds = time.perf_counter() - start
     return made
 
 
-TrainRow = tuple[float, int, float]
-"""A timed training step as the fit reads it: (priced forward seconds, ops, timed seconds)."""
 _TRAIN_ROWS: dict[tuple[float, float], list[tuple[tuple, TrainRow]]] = {}
 _TRAIN_FITS: dict[tuple[float, float, tuple[TrainRow, ...]], TrainFit] = {}
 
@@ -346,7 +352,8 @@ def _train_rows(cal: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None =
         for sample in cal.train:
             resolved = parse_variant(sample.spec)
             forward = estimate(train_trace(sample.spec, sample.shape), model)
-            row = (forward.total_ms / 1e3, len(forward.op_seconds), sample.seconds)
+            wide = sum(wgrad_macs(op) for op in forward.trace.ops)
+            row = TrainRow(forward.total_ms / 1e3, len(forward.op_seconds), sample.seconds, wide)
             rows.append(((resolved.family, resolved.stages, tuple(sample.shape)), row))
         _TRAIN_ROWS[key] = rows
     left = (leave_out[0].family, leave_out[0].stages, tuple(leave_out[1])) if leave_out else None
@@ -359,17 +366,19 @@ def train_fit(cal: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None = N
     rows = _train_rows(cal, leave_out)
     key = (cal.created, cal.seconds, tuple(rows))
     if key not in _TRAIN_FITS:
-        _TRAIN_FITS[key] = fit_train(rows)
+        _TRAIN_FITS[key] = fit_train(rows, cal.wgrad)
     return _TRAIN_FITS[key]
 
 
 def estimate_train(trace: Trace, cal: Calibration, leave_out: tuple[ResolvedSpec, Shape] | None,
                    scale: float = 1.0) -> LatencyEstimate:  # fmt: skip
     """Price a training step from the probe of its training forward; nothing runs. Each
-    op's share is k × its forward price + the per-op cost, so stages and kinds add up."""
+    op's share is k × its forward price + the per-op cost (+ its weight gradient's, for a
+    wide depthwise conv), so stages and kinds add up."""
     model, step = fit(cal, leave_out=leave_out), train_fit(cal, leave_out)
     forward = estimate(trace, model)
-    ops = [scale * (step.k * sec + step.per_op) for sec in forward.op_seconds]
+    ops = [scale * (step.k * sec + step.per_op + step.wgrad * wgrad_macs(op))
+           for op, sec in zip(forward.trace.ops, forward.op_seconds, strict=True)]  # fmt: skip
     return LatencyEstimate(forward.trace, ops, model)
 
 
@@ -478,10 +487,12 @@ def _load(value: dict) -> Calibration:
     probe = ProbeTiming.load(value["probe"]) if value.get("probe") else None
     train = [TrainSample(t[0], tuple(t[1]), float(t[2])) for t in value.get("train", [])]
     errors = [float(e) for e in value.get("train_held_out", [])]
+    wgrad = float(value.get("wgrad", 0.0))
     return Calibration(value["device"], value["torch_version"], int(value["threads"]), models,
                        float(value["seconds"]), float(value.get("created", 0.0)), probe,
                        [float(e) for e in value.get("held_out", [])], train=train,
-                       train_held_out=errors, cost_model=_load_cost(value.get("cost_model")),
+                       train_held_out=errors, wgrad=wgrad,
+                       cost_model=_load_cost(value.get("cost_model")),
                        runtime=value.get("runtime", "eager"),
                        malloc=value.get("malloc", DEFAULT),
                        pricing=int(value.get("pricing", 1)))  # fmt: skip
@@ -508,17 +519,20 @@ def _dump(c: Calibration) -> dict[str, Any]:
             "models": [m.dump() for m in c.models], "seconds": c.seconds,
             "created": c.created, "probe": c.probe.dump() if c.probe else None,
             "held_out": c.held_out, "train": [[t.spec, list(t.shape), t.seconds] for t in c.train],
-            "train_held_out": c.train_held_out, "cost_model": _dump_cost(c.cost_model),
+            "train_held_out": c.train_held_out, "wgrad": c.wgrad,
+            "cost_model": _dump_cost(c.cost_model),
             "runtime": c.runtime, "malloc": c.malloc, "pricing": c.pricing}  # fmt: skip
 
 
 def _current(cached: Calibration, plan: LatencyPlan = EAGER) -> bool:
     """Whether a cached calibration was taken with this calibration set, with the drift
     probe's parts and held-out errors (an older effnet's lacks some: it is taken again), and
-    on the C heap this process times on, its ops sorted into today's priced kinds."""
+    on the C heap this process times on, its ops sorted into today's priced kinds, and (where
+    training is calibrated) the wide depthwise weight gradient timed."""
     models = [(m.spec, m.shape[0], m.stages) for m in cached.models] == list(plan.models)
     trains = list(TRAIN_CALIBRATION) if plan.train else []
     train = [(t.spec, t.shape[0]) for t in cached.train] == trains
+    train = train and (cached.wgrad > 0 or not plan.train)
     probed = cached.probe is not None and set(cached.probe.seconds) == probe_parts(plan.probe)
     heap = cached.malloc == keep_heap()
     priced = cached.pricing == PRICING

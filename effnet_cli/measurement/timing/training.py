@@ -5,16 +5,24 @@ A training step (bench's and profile's: forward and cross-entropy in train mode,
 is priced by the inference cost model (``latency.py``), and the step is
 
     seconds = k × (the forward's priced seconds) + c × (the number of ops)
+              + w × (the MACs of the depthwise convs wider than 3×3)
 
 where k carries the backward (a convolution's input and weight gradients, batch-norm's and
-the activations' own) and train mode's extra forward work, and c each op's autograd
-bookkeeping. k and c are fitted (least squares relative to each time, both ≥ 0) on timed
-training steps of a few small custom scalings, taken with the calibration; leaving each out
-in turn gives the held-out errors a training prediction's band is made of.
+the activations' own) and train mode's extra forward work, c each op's autograd bookkeeping,
+and w the one backward no multiple of the forward carries: on this CPU torch computes a 5×5
+depthwise conv's weight gradient on a slow path, 1.2-2.8 GMAC/s at every shape and batch
+timed, where the 3×3's runs at 4-28 and its own forward at 10-43 (its backward is 16-29× its
+forward, a 3×3's 2-4×), so that one k fitted on EfficientNets (whose 5×5s make a fifth to a
+third of the step) priced a ResNet or a V2, which have none, up to 50 % too slow. w is timed
+(``time_wgrad``, B0's 5×5 layers at batch 1), never fitted; k and c are fitted (least squares
+relative to each time less its w part, both ≥ 0) on timed training steps of a few small
+custom scalings, taken with the calibration; leaving each out in turn gives the held-out
+errors a training prediction's band is made of.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import NamedTuple
 
@@ -22,8 +30,9 @@ import torch
 from torch import nn
 
 from ...arch.specs import parse_variant
+from ...kinds import OpKind
 from ...model import build_model
-from ..trace.probe import Shape, Trace
+from ..trace.probe import OpRecord, Shape, Trace
 from ..trace.simulate import predict
 from .fitting import nnls
 from .loop import step_fn
@@ -38,6 +47,12 @@ TRAIN_CALIBRATION: tuple[tuple[str, int], ...] = (
 """(spec, batch) of the timed training steps: both families, 128-256 px, batch 2-8; none is
 an official variant, and none is an inference calibration model at the same batch."""
 TIMED_STEPS = 2
+WGRAD_PROBE: tuple[tuple[int, int, int], ...] = (
+    (144, 56, 2), (240, 28, 1), (480, 14, 1), (672, 14, 1), (672, 14, 2), (1152, 7, 1),
+)  # fmt: skip
+"""(channels, input side, stride) of the 5×5 depthwise weight gradients ``time_wgrad`` times:
+B0's 5×5 layers at batch 1 (15.4 M MACs; the rate moves ±30 % from shape to shape, not with
+the batch, so the mix is timed rather than one shape)."""
 
 
 class TrainSample(NamedTuple):
@@ -49,10 +64,58 @@ class TrainSample(NamedTuple):
 
 
 class TrainFit(NamedTuple):
-    """seconds = k × priced forward + per_op × ops."""
+    """seconds = k × priced forward + per_op × ops + wgrad × slow weight-gradient MACs."""
 
     k: float
     per_op: float
+    wgrad: float = 0.0
+    """Seconds per MAC of a wide depthwise conv's weight gradient (``time_wgrad``)."""
+
+
+class TrainRow(NamedTuple):
+    """A timed training step as the fit reads it."""
+
+    priced: float
+    """Its training forward's priced seconds (the inference cost model's)."""
+    ops: int
+    timed: float
+    """Seconds, timed."""
+    wgrad_macs: int = 0
+    """MACs of its depthwise convs wider than 3×3 (``wgrad_macs``)."""
+
+
+def wgrad_macs(op: OpRecord) -> int:
+    """The op's MACs when it is a depthwise conv wider than 3×3 (its kernel area is its MACs
+    per output element), whose weight gradient takes torch's slow path; else 0."""
+    wide = op.kind == OpKind.CONV and op.flavor == "depthwise" and op.macs > 9 * op.elements
+    return op.macs if wide else 0
+
+
+def time_wgrad() -> float:
+    """Seconds per MAC of a 5×5 depthwise conv's weight gradient on the CPU now: the
+    ``WGRAD_PROBE`` layers (one warm-up pass, then the median of three; ~0.1 s here)."""
+    parts = []
+    for channels, side, stride in WGRAD_PROBE:
+        x = torch.randn(1, channels, side, side)
+        w = torch.randn(channels, 1, 5, 5)
+        grad = torch.randn_like(torch.nn.functional.conv2d(x, w, None, stride, 2, 1, channels))
+        parts.append((grad, x, w, stride, channels))
+    macs = sum(g.numel() * 25 for g, *_ in parts)
+
+    def backward() -> None:
+        for grad, x, w, stride, channels in parts:
+            torch.ops.aten.convolution_backward(
+                grad, x, w, None, [stride] * 2, [2, 2], [1, 1], False, [0, 0], channels,
+                [False, True, False],
+            )  # fmt: skip
+
+    backward()
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        backward()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs) / macs
 
 
 def training_trace(model: nn.Module, shape: Shape) -> Trace:
@@ -83,18 +146,24 @@ def time_train_step(spec: str, batch: int) -> TrainSample:
     return TrainSample(spec, (batch, 3, res, res), best)
 
 
-def fit_train(rows: list[tuple[float, int, float]]) -> TrainFit:
-    """k and per_op from (priced forward seconds, ops, timed seconds) rows, relative to
-    each time, both ≥ 0."""
-    design = [[priced / timed, ops / timed] for priced, ops, timed in rows]
+def fit_train(rows: list[TrainRow], wgrad: float = 0.0) -> TrainFit:
+    """k and per_op from the timed steps, each less its ``wgrad`` part (timed, not fitted),
+    relative to that remainder, both ≥ 0."""
+    rest = [(r.priced, r.ops, r.timed - wgrad * r.wgrad_macs) for r in rows]
+    design = [[priced / left, ops / left] for priced, ops, left in rest]
     k, per_op = nnls(design, [1.0] * len(rows))
-    return TrainFit(k, per_op)
+    return TrainFit(k, per_op, wgrad)
 
 
-def held_out(rows: list[tuple[float, int, float]]) -> list[float]:
+def step_seconds(fitted: TrainFit, row: TrainRow) -> float:
+    """A step's predicted seconds."""
+    return fitted.k * row.priced + fitted.per_op * row.ops + fitted.wgrad * row.wgrad_macs
+
+
+def held_out(rows: list[TrainRow], wgrad: float = 0.0) -> list[float]:
     """Each row predicted by a fit on the others: (predicted − timed) / timed."""
     errors = []
-    for i, (priced, ops, timed) in enumerate(rows):
-        fitted = fit_train(rows[:i] + rows[i + 1 :])
-        errors.append((fitted.k * priced + fitted.per_op * ops - timed) / timed)
+    for i, row in enumerate(rows):
+        fitted = fit_train(rows[:i] + rows[i + 1 :], wgrad)
+        errors.append((step_seconds(fitted, row) - row.timed) / row.timed)
     return errors
