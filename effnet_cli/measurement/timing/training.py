@@ -22,8 +22,8 @@ errors a training prediction's band is made of.
 
 from __future__ import annotations
 
-import statistics
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -91,16 +91,14 @@ def wgrad_macs(op: OpRecord) -> int:
     return op.macs if wide else 0
 
 
-def time_wgrad() -> float:
-    """Seconds per MAC of a 5×5 depthwise conv's weight gradient on the CPU now: the
-    ``WGRAD_PROBE`` layers (one warm-up pass, then the median of three; ~0.1 s here)."""
+def wgrad_probe() -> tuple[Callable[[], None], int]:
+    """The ``WGRAD_PROBE`` layers' weight gradients, ready to run, and their MACs."""
     parts = []
     for channels, side, stride in WGRAD_PROBE:
         x = torch.randn(1, channels, side, side)
         w = torch.randn(channels, 1, 5, 5)
         grad = torch.randn_like(torch.nn.functional.conv2d(x, w, None, stride, 2, 1, channels))
         parts.append((grad, x, w, stride, channels))
-    macs = sum(g.numel() * 25 for g, *_ in parts)
 
     def backward() -> None:
         for grad, x, w, stride, channels in parts:
@@ -109,13 +107,22 @@ def time_wgrad() -> float:
                 [False, True, False],
             )  # fmt: skip
 
+    return backward, sum(grad.numel() * 25 for grad, *_ in parts)
+
+
+def time_wgrad() -> float:
+    """Seconds per MAC of a 5×5 depthwise conv's weight gradient on the CPU now: the
+    ``WGRAD_PROBE`` layers, the fastest of five passes after a warm-up (0.1-0.2 s here), as
+    every calibration time is the fastest: the pass read in two modes here, 12-14 and 28-31 ms,
+    for seconds at a time."""
+    backward, macs = wgrad_probe()
     backward()
-    runs = []
-    for _ in range(3):
+    best = float("inf")
+    for _ in range(5):
         start = time.perf_counter()
         backward()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs) / macs
+        best = min(best, time.perf_counter() - start)
+    return best / macs
 
 
 def training_trace(model: nn.Module, shape: Shape) -> Trace:
