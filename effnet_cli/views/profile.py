@@ -40,9 +40,10 @@ ORT_PREDICT_NOTE = (
 )
 TRAIN_PREDICT_NOTE = (
     "A training step is predicted as k × its training forward's priced ops + c per op (the "
-    "backward, and autograd's bookkeeping), k and c fitted on timed training steps of the "
-    "calibration; its band adds their held-out error to the inference models' and the "
-    "probe's noise."
+    "backward, and autograd's bookkeeping) + its 5×5 depthwise convs' weight gradients at a "
+    "timed rate (a slow kernel no multiple of the forward carries), k and c fitted on timed "
+    "training steps of the calibration; its band adds their held-out error to the inference "
+    "models' and the probe's noise."
 )
 KIND_NAMES: dict[str, str] = {
     CostKind.CONV: "dense and pointwise conv",
