@@ -288,6 +288,8 @@ def test_the_training_fit_recovers_k_and_the_per_op_cost_beside_the_timed_wgrad(
     assert fitted.per_op == pytest.approx(per_op, rel=1e-6) and fitted.wgrad == wgrad
     assert max(abs(e) for e in held_out(rows, wgrad)) < 1e-6
     assert fit_train(rows).k > 1.1 * k  # without its timed part, k carries the wide wgrads
+    slow = fit_train(rows, 100 * wgrad)  # a w read far too slow leaves each step its floor
+    assert slow.k > 0 and all(math.isfinite(e) for e in held_out(rows, 100 * wgrad))
 
 
 def test_a_training_prediction_is_k_times_the_forward_plus_the_per_op_and_wgrad_costs(

@@ -12,8 +12,8 @@ the activations' own) and train mode's extra forward work, c each op's autograd 
 and w the one backward no multiple of the forward carries: on this CPU torch computes a 5×5
 depthwise conv's weight gradient on a slow path, 1.2-2.8 GMAC/s at every shape and batch
 timed, where the 3×3's runs at 4-28 and its own forward at 10-43 (its backward is 16-29× its
-forward, a 3×3's 2-4×), so that one k fitted on EfficientNets (whose 5×5s make a fifth to a
-third of the step) priced a ResNet or a V2, which have none, up to 50 % too slow. w is timed
+forward, a 3×3's 2-4×), so that one k fitted on EfficientNets (whose 5×5s took 15-58 % of
+the step in the runs here) priced a ResNet or a V2, which have none, up to 50 % too slow. w is timed
 (``time_wgrad``, B0's 5×5 layers at batch 1), never fitted; k and c are fitted (least squares
 relative to each time less its w part, both ≥ 0) on timed training steps of a few small
 custom scalings, taken with the calibration; leaving each out in turn gives the held-out
@@ -153,10 +153,17 @@ def time_train_step(spec: str, batch: int) -> TrainSample:
     return TrainSample(spec, (batch, 3, res, res), best)
 
 
+REST_FLOOR = 0.1
+"""The least share of a timed step left to k and c once its w part is taken off: a w read
+at a slow moment (the probe reads in two modes here, 2.3× apart) could otherwise leave a
+calibration step nothing, or less than nothing, to fit; the held-out errors then say so."""
+
+
 def fit_train(rows: list[TrainRow], wgrad: float = 0.0) -> TrainFit:
-    """k and per_op from the timed steps, each less its ``wgrad`` part (timed, not fitted),
-    relative to that remainder, both ≥ 0."""
-    rest = [(r.priced, r.ops, r.timed - wgrad * r.wgrad_macs) for r in rows]
+    """k and per_op from the timed steps, each less its ``wgrad`` part (timed, not fitted;
+    at least ``REST_FLOOR`` of the step is left), relative to that remainder, both ≥ 0."""
+    rest = [(r.priced, r.ops, max(r.timed - wgrad * r.wgrad_macs, REST_FLOOR * r.timed))
+            for r in rows]  # fmt: skip
     design = [[priced / left, ops / left] for priced, ops, left in rest]
     k, per_op = nnls(design, [1.0] * len(rows))
     return TrainFit(k, per_op, wgrad)
