@@ -117,12 +117,17 @@ def time_wgrad() -> float:
     for seconds at a time."""
     backward, macs = wgrad_probe()
     backward()
+    return fastest(backward, 5) / macs
+
+
+def fastest(run: Callable[[], object], times: int) -> float:
+    """The fastest of ``times`` runs, in seconds: what load disturbs least."""
     best = float("inf")
-    for _ in range(5):
+    for _ in range(times):
         start = time.perf_counter()
-        backward()
+        run()
         best = min(best, time.perf_counter() - start)
-    return best / macs
+    return best
 
 
 def training_trace(model: nn.Module, shape: Shape) -> Trace:
@@ -145,12 +150,7 @@ def time_train_step(spec: str, batch: int) -> TrainSample:
     x = torch.randn(batch, 3, res, res)
     step = step_fn(model, x, BenchSettings(batch_size=batch, train=True), torch.device("cpu"))
     step()
-    best = float("inf")
-    for _ in range(TIMED_STEPS):
-        start = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - start)
-    return TrainSample(spec, (batch, 3, res, res), best)
+    return TrainSample(spec, (batch, 3, res, res), fastest(step, TIMED_STEPS))
 
 
 REST_FLOOR = 0.1
