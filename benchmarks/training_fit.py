@@ -29,23 +29,18 @@ import statistics
 import time
 from collections.abc import Callable
 
-import torch
-
-from effnet_cli.arch.specs import parse_variant
 from effnet_cli.heap import keep_heap
 from effnet_cli.measurement.timing import latency
-from effnet_cli.measurement.timing.loop import step_fn
-from effnet_cli.measurement.timing.settings import BenchSettings
 from effnet_cli.measurement.timing.training import (
     TRAIN_CALIBRATION,
     TrainRow,
     fit_train,
+    step_for,
     step_seconds,
     train_trace,
     wgrad_macs,
     wgrad_probe,
 )
-from effnet_cli.model import build_model
 
 UNSEEN: list[tuple[str, int]] = [
     ("b0", 4), ("b1", 2), ("b2", 2), ("b3", 1), ("phi=0.5", 8), ("w=0.7,d=0.6,r=176", 16),
@@ -54,16 +49,6 @@ UNSEEN: list[tuple[str, int]] = [
 ]  # fmt: skip
 """(spec, batch) of training steps none of which is a calibration step."""
 ROUNDS = 4
-
-
-def training_step(spec: str, batch: int) -> Callable[[], None]:
-    """bench's training step of ``spec`` at ``batch`` (forward, cross-entropy, backward,
-    zero_grad), built and ready."""
-    resolved = parse_variant(spec)
-    res = resolved.coefficients.resolution
-    model = build_model(resolved).train()
-    x = torch.randn(batch, 3, res, res)
-    return step_fn(model, x, BenchSettings(batch_size=batch, train=True), torch.device("cpu"))
 
 
 def _seconds(run: Callable[[], object]) -> float:
@@ -86,10 +71,10 @@ def ratio(run: Callable[[], object], reference: Callable[[], None]) -> float:
 def row(spec: str, batch: int, model: latency.CostModel, unit: float,
         reference: Callable[[], None]) -> TrainRow:  # fmt: skip
     """The step priced as the calibration prices it, its time in reference units."""
-    res = parse_variant(spec).coefficients.resolution
-    forward = latency.estimate(train_trace(spec, (batch, 3, res, res)), model)
+    step, shape = step_for(spec, batch)
+    forward = latency.estimate(train_trace(spec, shape), model)
     wide = sum(wgrad_macs(op) for op in forward.trace.ops)
-    timed = unit * ratio(training_step(spec, batch), reference)
+    timed = unit * ratio(step, reference)
     return TrainRow(forward.total_ms / 1e3, len(forward.op_seconds), timed, wide)
 
 
@@ -120,7 +105,7 @@ def main() -> None:
     keep_heap()
     calibration = latency.calibrate()
     model = latency.fit(calibration)
-    reference = training_step(*TRAIN_CALIBRATION[0])
+    reference, _ = step_for(*TRAIN_CALIBRATION[0])
     reference()
     unit = statistics.median(_seconds(reference) for _ in range(5))
     probe, macs = wgrad_probe()

@@ -141,16 +141,24 @@ def train_trace(spec: str, shape: Shape) -> Trace:
     return training_trace(build_model(parse_variant(spec), device="meta"), shape)
 
 
-def time_train_step(spec: str, batch: int) -> TrainSample:
-    """Time the training step of ``spec`` at ``batch`` for real, the very step bench and
-    profile time (``loop.step_fn``): the fastest of ``TIMED_STEPS`` after one warm-up."""
+def step_for(spec: str, batch: int) -> tuple[Callable[[], None], Shape]:
+    """The training step of ``spec`` at ``batch`` on the CPU, built and ready: the very step
+    bench and profile time (``loop.step_fn``: forward, cross-entropy, backward, zero_grad),
+    with its input's shape."""
     resolved = parse_variant(spec)
     res = resolved.coefficients.resolution
     model = build_model(resolved).train()
     x = torch.randn(batch, 3, res, res)
-    step = step_fn(model, x, BenchSettings(batch_size=batch, train=True), torch.device("cpu"))
+    settings = BenchSettings(batch_size=batch, train=True)
+    return step_fn(model, x, settings, torch.device("cpu")), (batch, 3, res, res)
+
+
+def time_train_step(spec: str, batch: int) -> TrainSample:
+    """Time the training step of ``spec`` at ``batch`` for real: the fastest of
+    ``TIMED_STEPS`` after one warm-up."""
+    step, shape = step_for(spec, batch)
     step()
-    return TrainSample(spec, (batch, 3, res, res), fastest(step, TIMED_STEPS))
+    return TrainSample(spec, shape, fastest(step, TIMED_STEPS))
 
 
 REST_FLOOR = 0.1
