@@ -48,8 +48,7 @@ class DataParallel:
 
 
 def data_parallel(world_size: int | None, strategy: str | None, bucket_view: bool,
-                  batch_size: int, train: bool, max_batch: bool = False
-                  ) -> DataParallel | None:  # fmt: skip
+                  batch_size: int, train: bool) -> DataParallel | None:  # fmt: skip
     """The per-rank setting the options ask for (None without --world-size), or one line
     saying what is wrong with them (a UsageError, exit 2)."""
     if world_size is None:
@@ -72,8 +71,6 @@ def data_parallel(world_size: int | None, strategy: str | None, bucket_view: boo
         )
     if not train:
         raise UsageError("--world-size gives the per-rank memory of a training step: add --train")
-    if max_batch:
-        raise UsageError("--max-batch with --world-size is not built yet: give one of them")
     if batch_size % world_size:
         larger = world_size * (batch_size // world_size + 1)
         raise UsageError(

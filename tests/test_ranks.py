@@ -202,7 +202,8 @@ def test_per_rank_composes_with_checkpointing(strategy: str) -> None:
         (["--bucket-view"], ["--bucket-view", "--world-size"]),
         (["--world-size", "2", "--strategy", "fsdp", "--bucket-view"], ["--bucket-view", "fsdp"]),
         (["--world-size", "2", "--strategy", "zero3"], ["zero3"]),
-        (["--world-size", "2", "--max-batch", "--limit", "1GiB"], ["--max-batch"]),
+        (["--world-size", "2", "--max-batch"], ["--max-batch", "--world-size", "--limit"]),
+        (["--world-size", "2", "--max-batch", "--device", "cpu"], ["--limit"]),
         (["-b", "16", "--world-size", "16", "--device", "cpu"], ["16", "at most 8"]),
     ],
 )
@@ -225,6 +226,28 @@ def test_memory_json_of_fsdp() -> None:
     assert sum(per_rank["breakdown"].values()) == per_rank["peak_bytes"]
     table = run(*args).stdout
     assert "FSDP2 fully_shard" in table and "FSDP's" in table
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "zero1", "fsdp"])
+def test_max_batch_per_rank_is_the_largest_global_batch_whose_ranks_fit(strategy) -> None:
+    """--max-batch with --world-size: the global batch (a multiple of the ranks) whose
+    highest rank fits the per-device limit, judged against memory --world-size's own
+    per-rank peak at that batch and at one more sample per rank."""
+    args = ("memory", TINY, "-b", "4", "--train", "--world-size", "2", "--strategy", strategy,
+            "--optimizer", "adamw")  # fmt: skip
+    doc = json.loads(run(*args, "--max-batch", "--limit", "40MiB", "-f", "json").stdout)
+    best, usable = doc["max_batch"], doc["usable_bytes"]
+    assert best % 2 == 0 and best > 4 and doc["batch_size"] == 4
+
+    def rank_peak(batch: int) -> int:
+        return json.loads(run(*args[:2], "-b", str(batch), *args[4:], "-f", "json").stdout)[
+            "per_rank"]["peak_bytes"]  # fmt: skip
+
+    assert rank_peak(best) == doc["max_batch_peak_bytes"] <= usable < rank_peak(best + 2)
+    assert doc["per_rank"]["batch_per_rank"] == 2  # the ranks of the step asked for
+    table = run(*args, "--max-batch", "--limit", "40MiB").stdout
+    assert "Largest global batch that fits" in table and f"2 ranks × {best // 2}" in table
+    assert "Limit per rank" in table
 
 
 def test_world_size_needs_a_training_step() -> None:

@@ -32,6 +32,7 @@ from .memory_args import (
     ReserveOpt,
     memory_fit,
     profile_stages,
+    rank_limit,
     run_memory_step,
 )
 from .options import (
@@ -362,21 +363,23 @@ def memory(
     if optimizer is not None and not train:
         raise UsageError("--optimizer applies to a training step: add --train")
     fit = memory_fit(spec, train, checkpoint, max_batch, limit, reserve, device, chosen(amp))
-    parallel = data_parallel(world_size, chosen(strategy), bucket_view, batch_size, train,
-                             max_batch)  # fmt: skip
+    parallel = data_parallel(world_size, chosen(strategy), bucket_view, batch_size, train)
+    rank_fit = rank_limit(fit) if parallel is not None and max_batch else None
     step = dict(
         batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=fit.device, num_classes=num_classes,
-        max_batch=max_batch, limit_bytes=fit.limit_bytes, amp=chosen(amp),
+        max_batch=max_batch and rank_fit is None, limit_bytes=fit.limit_bytes, amp=chosen(amp),
         channels_last=channels_last, reserve=fit.reserve,
     )  # fmt: skip
     from ..views.memory import memory_view
 
     report = run_memory_step(spec, checkpoint, step)
     if parallel is not None:  # each rank's step, beside the report's one-process step
-        from ..measurement.memory.data_parallel import per_rank
+        from ..measurement.memory.data_parallel import fit_ranks, per_rank
 
         report.per_rank = per_rank(spec, report, parallel, num_classes)
+        if rank_fit is not None:  # the largest global batch, each rank within one device
+            fit_ranks(spec, report, parallel, rank_fit, fit.reserve, num_classes)
     deliver(memory_view(report), fmt, output, None, wide)
 
 

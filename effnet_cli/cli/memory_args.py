@@ -87,6 +87,17 @@ def memory_fit(
     return MemoryFit(dev, limit_bytes, kept)
 
 
+def rank_limit(fit: MemoryFit) -> int:
+    """--max-batch with --world-size: the limit is one rank's device, given by --limit (the
+    free memory of this machine, which gloo's ranks share, is not any one rank's)."""
+    if fit.limit_bytes is None:
+        raise UsageError(
+            "--max-batch with --world-size fits each rank's step into one device: give that "
+            "device's memory as --limit SIZE (e.g. 16GiB)"
+        )
+    return fit.limit_bytes
+
+
 def profile_stages(checkpoint: str | None, spec: ResolvedSpec, train: bool) -> tuple[int, ...]:
     """profile --checkpoint: the stages to time as checkpoint segments (named: the planner
     is memory's)."""

@@ -130,18 +130,29 @@ def limit_text(limit: int, reserve: int, source: str) -> str:
 
 
 def _fit_lines(r: MemoryReport) -> list[tuple[str, str]]:
-    """The limit less the reserve, and the largest batch with how near its peak comes."""
+    """The limit less the reserve, and the largest batch with how near its peak comes; with
+    --world-size the limit is each rank's device and the batches are global."""
+    ranks = r.per_rank.world_size if r.per_rank is not None else None
     within = limit_text(r.limit_bytes or 0, r.reserve_bytes, r.reserve_source)
-    lines = [("Limit", within if r.reserve_bytes else within + ", no reserve kept")]
+    lines = [("Limit per rank" if ranks else "Limit",
+              within if r.reserve_bytes else within + ", no reserve kept")]  # fmt: skip
+    label = "Largest global batch that fits" if ranks else "Largest batch that fits"
     if r.max_batch_peak_bytes is None:
-        lines.append(("Largest batch that fits", f"{r.max_batch} (predicted)"))
+        lines.append((label, f"{_batch(r.max_batch or 0, ranks)} (predicted)"))
         return lines
-    fit = (f"{r.max_batch}: predicted peak {nbytes(r.max_batch_peak_bytes)}, "
+    fit = (f"{_batch(r.max_batch or 0, ranks)}: predicted peak "
+           f"{'per rank ' if ranks else ''}{nbytes(r.max_batch_peak_bytes)}, "
            f"{r.margin_pct:.1f}% of the usable limit free")  # fmt: skip
     if r.marginal:
-        fit += f" — marginal (under 5%); batch {r.headroom_batch} leaves 5% free"
-    lines.append(("Largest batch that fits", fit))
+        fit += (f" — marginal (under 5%); batch {_batch(r.headroom_batch or 0, ranks)} "
+                "leaves 5% free")  # fmt: skip
+    lines.append((label, fit))
     return lines
+
+
+def _batch(batch: int, ranks: int | None) -> str:
+    """A batch as the fit reports it: global, with its split over the ranks when it has one."""
+    return f"{batch} ({ranks} ranks × {batch // ranks})" if ranks else str(batch)
 
 
 Share = tuple[str, int, int]

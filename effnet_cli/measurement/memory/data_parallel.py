@@ -11,6 +11,7 @@ from torch import nn
 
 from ...arch.specs import ResolvedSpec, parse_variant
 from ...errors import UsageError
+from ...headroom import Reserve
 from ...model import build_model
 from ...ranks import MEASURED_RANKS, DataParallel, data_parallel
 from ...reports import MeasuredPeak, MemoryReport, PerRank, RankMemory
@@ -19,6 +20,7 @@ from ..trace.ranks import rank_step
 from ..trace.simulate import MemoryPrediction, predict
 from ..trace.stages import StageMap, stage_module
 from ..trace.tracker import METHOD
+from .peak import fit_batch
 
 GLOO_METHOD = f"{METHOD}, in each of the ranks (gloo, one process each, this CPU)"
 
@@ -85,18 +87,38 @@ def rank_predictions(model: nn.Module, rank_shape: Shape, setting: DataParallel,
 
 
 def highest_rank_peak(model: nn.Module, rank_shape: Shape, setting: DataParallel,
-                      optimizer: str, device_type: str, amp: str | None = None) -> int:  # fmt: skip
+                      optimizer: str, device_type: str, amp: str | None = None,
+                      checkpoint: Collection[str] = ()) -> int:  # fmt: skip
     """The largest predicted peak of any rank: what a per-device memory limit is judged on."""
     return max(p.peak_bytes for p in rank_predictions(model, rank_shape, setting, optimizer,
-                                                      device_type, amp))  # fmt: skip
+                                                      device_type, amp, checkpoint))  # fmt: skip
+
+
+def fit_ranks(spec: ResolvedSpec | str, report: MemoryReport, setting: DataParallel,
+              limit_bytes: int, reserve: Reserve, num_classes: int = 1000) -> None:  # fmt: skip
+    """--max-batch with --world-size: the largest global batch (a multiple of the ranks)
+    whose highest rank's step fits ``limit_bytes`` less ``reserve``, the limit being one
+    rank's device, as budget --world-size searches it; into ``report``'s fit fields, which
+    then count global batches (the peaks are a rank's)."""
+    spec = parse_variant(spec) if isinstance(spec, str) else spec
+    setting = _checked(setting, report)
+    checkpoint = [stage_module(s) for s in report.checkpoint.stages] if report.checkpoint else []
+    model = build_model(spec, num_classes, device="meta")
+    optimizer, device_type = report.optimizer or "none", report.device.partition(":")[0]
+
+    def peak_of(rank_shape: Shape) -> int:
+        return highest_rank_peak(model, rank_shape, setting, optimizer, device_type, report.amp,
+                                 checkpoint)  # fmt: skip
+
+    fit_batch(report, spec, model, limit_bytes, reserve, num_classes, checkpoint,
+              ranks=setting.world_size, peak_of=peak_of)  # fmt: skip
 
 
 def _checked(setting: DataParallel, report: MemoryReport) -> DataParallel:
     """The setting, checked against the report's step (as the CLI checks its options)."""
     check_measured(setting, report.device)
-    train, searched = report.mode == "train", report.max_batch is not None
     checked = data_parallel(setting.world_size, setting.strategy, setting.bucket_view,
-                            report.batch_size, train, searched)  # fmt: skip
+                            report.batch_size, report.mode == "train")  # fmt: skip
     assert checked is not None
     return checked
 

@@ -201,8 +201,8 @@ def memory(
         checkpoint=Checkpointing(list(stages)) if stages else None,
     )
     if max_batch:
-        _fit(report, spec, model, limit_bytes or _free_memory(device),
-             reserve or default_reserve(device), num_classes, segments)  # fmt: skip
+        fit_batch(report, spec, model, limit_bytes or _free_memory(device),
+                  reserve or default_reserve(device), num_classes, segments)  # fmt: skip
     if device != "meta":
         report.measured = _measure(model, shape, train, optimizer, device, p.peak_bytes, amp,
                                    channels_last, segments)  # fmt: skip
@@ -210,10 +210,13 @@ def memory(
     return report
 
 
-def _fit(report: MemoryReport, spec: ResolvedSpec, model: EfficientNet, limit: int,
-         reserve: Reserve, num_classes: int, checkpoint: Collection[str]) -> None:  # fmt: skip
+def fit_batch(report: MemoryReport, spec: ResolvedSpec, model: EfficientNet, limit: int,
+              reserve: Reserve, num_classes: int, checkpoint: Collection[str], ranks: int = 1,
+              peak_of: Callable[[Shape], int] | None = None) -> None:  # fmt: skip
     """The largest batch within the limit less the reserve, how close its peak comes to
-    that, and (when it is marginal) the largest batch that leaves 5% free."""
+    that, and (when it is marginal) the largest batch that leaves 5% free. With ``ranks``
+    and ``peak_of`` (a rank's peak at its share), the search runs over one rank's batch
+    and the batches reported are global: that times the ranks."""
     check_reserve(reserve, limit, "the limit")
     usable = reserve.usable(limit)
     r, peaks = report, {}
@@ -222,15 +225,17 @@ def _fit(report: MemoryReport, spec: ResolvedSpec, model: EfficientNet, limit: i
     def search(within: int) -> int:
         return largest_batch(spec, r.resolution, r.mode == "train", r.optimizer or "sgd",
                              within, device_type, num_classes, r.amp, model, peaks,
-                             checkpoint)  # fmt: skip
+                             checkpoint, peak_of)  # fmt: skip
 
     r.limit_bytes, r.reserve_bytes, r.reserve_source = limit, reserve.nbytes, reserve.source
-    r.usable_bytes, r.max_batch = usable, search(usable)
-    if r.max_batch in peaks:
-        r.max_batch_peak_bytes = peaks[r.max_batch]
-        r.margin_pct = 100.0 * (usable - peaks[r.max_batch]) / usable
+    per_rank = search(usable)
+    r.usable_bytes, r.max_batch = usable, per_rank * ranks
+    if per_rank in peaks:
+        r.max_batch_peak_bytes = peaks[per_rank]
+        r.margin_pct = 100.0 * (usable - peaks[per_rank]) / usable
         r.marginal = marginal(r.margin_pct / 100)
-        r.headroom_batch = search(int(usable * (1 - MARGINAL))) if r.marginal else r.max_batch
+        r.headroom_batch = (search(int(usable * (1 - MARGINAL))) * ranks if r.marginal
+                            else r.max_batch)  # fmt: skip
 
 
 def _free_memory(device: str) -> int:
