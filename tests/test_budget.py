@@ -510,6 +510,38 @@ def test_world_size_judges_the_highest_ranks_peak_as_memory_predicts_it(strategy
     assert ev.peak(spec, largest) <= limit < ev.peak(spec, largest + 2)
 
 
+@pytest.mark.parametrize("strategy", ["ddp", "zero1", "fsdp"])
+def test_world_size_with_checkpointing_plans_each_ranks_step(strategy, fixed_clock) -> None:
+    """budget --world-size --checkpointing: the largest global batch with every stage
+    checkpointed in every rank, then the cheapest stages that fit it, judged on the highest
+    rank. The planned peak is memory --world-size --checkpoint's per-rank peak with those
+    stages (simulated, not decomposed), within the limit; one sample more per rank does not
+    fit even with every stage checkpointed."""
+    from effnet_cli.arch.specs import parse_variant
+    from effnet_cli.measurement.memory.data_parallel import per_rank
+    from effnet_cli.ranks import DataParallel
+
+    spec, setting = parse_variant("b0"), DataParallel(2, strategy)
+    limits = dict(max_memory="200MiB", train=True, optimizer="adamw", resolution=64,
+                  world_size=2, strategy=strategy)  # fmt: skip
+    ev = collect_module.Evaluator(budget_constraints(**limits, checkpointing=True))
+    plain, _ = collect_module.Evaluator(budget_constraints(**limits)).max_batch(
+        spec, ev.peak(spec, 2))  # fmt: skip
+    largest, chosen = ev.max_batch(spec, ev.peak(spec, 2))
+    assert chosen is not None and chosen.recompute_ms > 0
+    assert largest > plain and largest % 2 == 0
+    planned = ev.plan(spec, largest)
+    assert planned is not None and planned[1].stages == chosen.stages
+
+    def rank_peak(batch: int, stages) -> int:
+        report = memory(spec, batch_size=batch, resolution=64, train=True, optimizer="adamw",
+                        checkpoint=stages)  # fmt: skip
+        return per_rank(spec, report, setting).peak_bytes
+
+    limit = parse_bytes("200MiB", "--max-memory")
+    assert rank_peak(largest, chosen.stages) == planned[0] <= limit < rank_peak(largest + 2, "all")
+
+
 BUDGET_RANKS_USAGE = [
     (["--max-macs", "1G", "--world-size", "2"], ("--world-size", "--max-memory")),
     (["--max-memory", "8GiB", "--world-size", "2"], ("--world-size", "--train")),
@@ -519,8 +551,6 @@ BUDGET_RANKS_USAGE = [
     (["--max-memory", "8GiB", "--train", "--bucket-view"], ("--bucket-view", "--world-size")),
     (["--max-memory", "8GiB", "--train", "--world-size", "2", "--max-latency", "1s"],
      ("--world-size", "--max-latency", "not modelled")),
-    (["--max-memory", "8GiB", "--train", "--world-size", "2", "--checkpointing"],
-     ("--checkpointing", "--world-size")),
     (["--max-memory", "8GiB", "--train", "--world-size", "2", "--strategy", "ring"],
      ("--strategy", "ring")),
 ]  # fmt: skip

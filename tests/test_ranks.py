@@ -204,6 +204,10 @@ def test_per_rank_composes_with_checkpointing(strategy: str) -> None:
         (["--world-size", "2", "--strategy", "zero3"], ["zero3"]),
         (["--world-size", "2", "--max-batch"], ["--max-batch", "--world-size", "--limit"]),
         (["--world-size", "2", "--max-batch", "--device", "cpu"], ["--limit"]),
+        (
+            ["--world-size", "2", "--checkpoint", "auto", "--limit", "1GiB"],
+            ["--checkpoint auto", "rank", "--checkpointing"],
+        ),
         (["-b", "16", "--world-size", "16", "--device", "cpu"], ["16", "at most 8"]),
     ],
 )

@@ -364,7 +364,7 @@ def memory(
         raise UsageError("--optimizer applies to a training step: add --train")
     fit = memory_fit(spec, train, checkpoint, max_batch, limit, reserve, device, chosen(amp))
     parallel = data_parallel(world_size, chosen(strategy), bucket_view, batch_size, train)
-    rank_fit = rank_limit(fit) if parallel is not None and max_batch else None
+    rank_fit = rank_limit(parallel, checkpoint, max_batch, fit)
     step = dict(
         batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=fit.device, num_classes=num_classes,

@@ -14,6 +14,7 @@ from ..arch.specs import ResolvedSpec
 from ..devices import parse_device
 from ..errors import UsageError
 from ..headroom import Reserve
+from ..ranks import DataParallel
 from .options import Optimizer
 from .output import phase_ticks, progress_bar
 
@@ -87,9 +88,21 @@ def memory_fit(
     return MemoryFit(dev, limit_bytes, kept)
 
 
-def rank_limit(fit: MemoryFit) -> int:
-    """--max-batch with --world-size: the limit is one rank's device, given by --limit (the
-    free memory of this machine, which gloo's ranks share, is not any one rank's)."""
+def rank_limit(parallel: DataParallel | None, checkpoint: str | None, max_batch: bool,
+               fit: MemoryFit) -> int | None:  # fmt: skip
+    """What --world-size asks of memory's other options; with --max-batch, the limit each
+    rank's step must fit: one rank's device, given by --limit (the free memory of this
+    machine, which gloo's ranks share, is not any one rank's). None without --max-batch."""
+    if parallel is None:
+        return None
+    if is_auto(checkpoint):  # its planner weighs one process's step
+        raise UsageError(
+            "--checkpoint auto plans one process's step, not a rank's: with --world-size name "
+            "the stages (e.g. --checkpoint 2,4), or let budget --max-memory SIZE --train "
+            "--world-size N --checkpointing choose them per rank"
+        )
+    if not max_batch:
+        return None
     if fit.limit_bytes is None:
         raise UsageError(
             "--max-batch with --world-size fits each rank's step into one device: give that "

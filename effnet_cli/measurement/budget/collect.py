@@ -213,21 +213,28 @@ class Evaluator:
             return built.phased[batch].peak_bytes
         return predict(built.model, shape, c.train, optimizer, self.device_type, c.amp).peak_bytes
 
-    def _rank_peak(self, spec: ResolvedSpec, rank_shape: Shape) -> int:
-        """--world-size: the highest rank's predicted peak, its batch ``rank_shape[0]``."""
+    def _rank_peak(self, spec: ResolvedSpec, rank_shape: Shape, modules: list[str] | None = None
+                   ) -> int:  # fmt: skip
+        """--world-size: the highest rank's predicted peak, its batch ``rank_shape[0]``,
+        with ``modules`` checkpointed."""
         from ..memory.data_parallel import highest_rank_peak
 
         c = self.c
         assert c.world_size is not None and c.strategy is not None
         setting = DataParallel(c.world_size, c.strategy, c.bucket_view)
         return highest_rank_peak(self._build(spec).model, rank_shape, setting,
-                                 c.optimizer or "sgd", self.device_type, c.amp)  # fmt: skip
+                                 c.optimizer or "sgd", self.device_type, c.amp,
+                                 modules or ())  # fmt: skip
 
     def _step(self, spec: ResolvedSpec, batch: int) -> Step:
-        """The training step the planner searches, at ``batch``."""
-        c, built = self.c, self._build(spec)
-        return Step(built.model, self.shape(spec, batch), c.optimizer or "sgd", self.device_type,
-                    c.amp)  # fmt: skip
+        """The training step the planner searches, at the global ``batch``: with
+        --world-size, a rank's at its share."""
+        c, built, shape = self.c, self._build(spec), self.shape(spec, batch)
+        if c.world_size is None:
+            return Step(built.model, shape, c.optimizer or "sgd", self.device_type, c.amp)
+        setting = DataParallel(c.world_size, c.strategy or "ddp", c.bucket_view)
+        return Step(built.model, (batch // c.world_size, *shape[1:]), c.optimizer or "sgd",
+                    self.device_type, c.amp, setting)  # fmt: skip
 
     def max_batch(self, spec: ResolvedSpec, peak: int) -> tuple[int, BudgetCheckpoint | None]:
         """The largest batch within --max-memory, from the peak already predicted; with
@@ -242,30 +249,49 @@ class Evaluator:
                                  modules)  # fmt: skip
 
         if c.world_size is not None:  # a rank's largest batch, times the ranks
-            ranks = c.world_size
-            per_rank = largest_batch(spec, res, True, c.optimizer or "sgd", limit,
-                                     self.device_type, c.num_classes, c.amp, built.model,
-                                     {c.batch_per_rank: peak},
-                                     peak_of=lambda rank_shape: self._rank_peak(spec, rank_shape)
-                                     )  # fmt: skip
-            return per_rank * ranks, None
-        plain = search({c.batch_size: peak}, [])
+            search = self._rank_search(spec, res, limit)
+            plain = search({c.batch_per_rank: peak}, []) * c.world_size
+        else:
+            plain = search({c.batch_size: peak}, [])
         if not c.checkpointing:
             return plain, None
-        most = search({}, [stage_module(s) for s in checkpointable(spec)])
+        most = search({}, [stage_module(s) for s in checkpointable(spec)]) * (c.world_size or 1)
         planned = self.plan(spec, most) if most > plain else None
         return (most, planned[1]) if planned else (plain, None)
 
+    def _rank_search(self, spec: ResolvedSpec, res: int, limit: int
+                     ) -> Callable[[dict[int, int], list[str]], int]:  # fmt: skip
+        """--world-size: the largest batch of one rank whose highest rank fits ``limit``,
+        with the modules named checkpointed in every rank."""
+        c, built = self.c, self._build(spec)
+
+        def search(known: dict[int, int], modules: list[str]) -> int:
+            def peak_of(shape: Shape) -> int:
+                return self._rank_peak(spec, shape, modules)
+
+            return largest_batch(spec, res, True, c.optimizer or "sgd", limit, self.device_type,
+                                 c.num_classes, c.amp, built.model, known,
+                                 peak_of=peak_of)  # fmt: skip
+
+        return search
+
     def plan(self, spec: ResolvedSpec, batch: int) -> tuple[int, BudgetCheckpoint] | None:
         """--checkpointing: the cheapest stages to checkpoint at ``batch`` whose peak fits
-        --max-memory (``--checkpoint auto``'s plan), with that peak; None when none fits."""
-        from ..plan.search import options, plan_stages, subset_peaks
+        --max-memory (``--checkpoint auto``'s plan), with that peak; None when none fits.
+        With --world-size, each subset is judged on its highest rank."""
+        from ..plan.search import highest_rank_subsets, options, plan_stages, subset_peaks
         from ..timing.recompute import price_trace
 
-        c, built, shape = self.c, self._build(spec), self.shape(spec, batch)
-        plain = built.phased.get(batch)
-        found = subset_peaks(self._step(spec, batch), checkpointable(spec), plain=plain)
-        price = price_trace(found.trace, found.stages, self._latency().trust, spec, shape)
+        c, step = self.c, self._step(spec, batch)
+        if step.setting is None:
+            plain = self._build(spec).phased.get(batch)
+            found = subset_peaks(step, checkpointable(spec), plain=plain)
+        else:
+            from ..memory.data_parallel import distinct_ranks
+
+            ranks = distinct_ranks(step.model, step.setting, step.optimizer)
+            found = highest_rank_subsets(step, checkpointable(spec), ranks)
+        price = price_trace(found.trace, found.stages, self._latency().trust, spec, step.shape)
         best, fits = plan_stages(options(found, price.per_stage), int(limit_of(c, "memory")))
         return (best.peak_bytes, BudgetCheckpoint(best.stages, best.recompute_ms)) if fits else None
 

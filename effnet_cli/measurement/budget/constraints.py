@@ -111,8 +111,6 @@ def _check_ranks(world_size: int | None, strategy: str | None, bucket_view: bool
         raise UsageError("--world-size with --max-latency: a rank's step time (its compute "
                          "and the gradient all-reduce) is not modelled; judge latency "
                          "without --world-size")  # fmt: skip
-    if checkpointing:
-        raise UsageError("--checkpointing with --world-size is not built yet: give one of them")
     batch = batch_size or max(world_size, 1)
     return data_parallel(world_size, strategy, bucket_view, batch, True)
 

@@ -86,6 +86,16 @@ def rank_predictions(model: nn.Module, rank_shape: Shape, setting: DataParallel,
     return predictions
 
 
+def distinct_ranks(model: nn.Module, setting: DataParallel, optimizer: str) -> list[int]:
+    """One rank for each distinct step (the lowest of the ranks whose optimizer holds the
+    same parameter sizes): the ranks whose peaks can differ."""
+    first: dict[tuple[int, ...], int] = {}
+    for rank in range(setting.world_size):
+        step = rank_step(model, setting, rank, optimizer)
+        first.setdefault(tuple(step.stepped(step.sizes)), rank)
+    return list(first.values())
+
+
 def highest_rank_peak(model: nn.Module, rank_shape: Shape, setting: DataParallel,
                       optimizer: str, device_type: str, amp: str | None = None,
                       checkpoint: Collection[str] = ()) -> int:  # fmt: skip

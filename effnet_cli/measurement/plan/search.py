@@ -11,11 +11,13 @@ cheaper subset that fits can be missed. Nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ...ranks import DataParallel
 from ..trace.phases import Decomposition, PhaseLedger
 from ..trace.probe import Shape, Trace
+from ..trace.ranks import rank_step
 from ..trace.simulate import Ledger, MemoryPrediction, predict
 from ..trace.stages import stage_module
 
@@ -52,19 +54,25 @@ class SubsetPeaks:
 
 @dataclass(frozen=True)
 class Step:
-    """The training step whose checkpointing is searched."""
+    """The training step whose checkpointing is searched: one process's, or with
+    ``setting`` rank ``rank``'s under data parallelism (``shape`` then a rank's share)."""
 
     model: nn.Module  # built on meta: the engine reads shapes only
     shape: Shape
     optimizer: str
     device_type: str
     amp: str | None = None
+    setting: DataParallel | None = None
+    rank: int = 0
 
     def simulate(self, stages: Sequence[int], phased: bool = False) -> MemoryPrediction:
         """The engine's prediction with ``stages`` checkpointed (``phased``: phase by phase)."""
         modules = [stage_module(s) for s in stages]
+        ranked = None
+        if self.setting is not None:  # a fresh rank step per prediction
+            ranked = rank_step(self.model, self.setting, self.rank, self.optimizer)
         return predict(self.model, self.shape, True, self.optimizer, self.device_type, self.amp,
-                       modules, PhaseLedger if phased else Ledger)  # fmt: skip
+                       modules, PhaseLedger if phased else Ledger, ranked)  # fmt: skip
 
 
 def subset_peaks(step: Step, stages: Sequence[int], decompose: bool = True,
@@ -87,6 +95,19 @@ def subset_peaks(step: Step, stages: Sequence[int], decompose: bool = True,
             found.peaks.append(step.simulate(chosen).peak_bytes)
             found.simulations += 1
     return found
+
+
+def highest_rank_subsets(step: Step, stages: Sequence[int], ranks: Sequence[int]
+                         ) -> SubsetPeaks:  # fmt: skip
+    """Under data parallelism: every subset's peak on whichever of ``ranks`` (one of each
+    distinct rank step) it is highest, each rank's subsets found as ``subset_peaks`` finds
+    them: a per-device limit is judged on the highest rank."""
+    found = [subset_peaks(replace(step, rank=r), stages) for r in ranks]
+    peaks = [max(f.peaks[mask] for f in found) for mask in range(len(found[0].peaks))]
+    decomposed = all(f.method == DECOMPOSED for f in found)
+    return SubsetPeaks(found[0].stages, peaks, DECOMPOSED if decomposed else SIMULATED,
+                       sum(f.simulations for f in found), found[0].trace,
+                       next((f.why for f in found if f.why), ""))  # fmt: skip
 
 
 def _phases(p: MemoryPrediction) -> list:
