@@ -204,10 +204,6 @@ def test_per_rank_composes_with_checkpointing(strategy: str) -> None:
         (["--world-size", "2", "--strategy", "zero3"], ["zero3"]),
         (["--world-size", "2", "--max-batch"], ["--max-batch", "--world-size", "--limit"]),
         (["--world-size", "2", "--max-batch", "--device", "cpu"], ["--limit"]),
-        (
-            ["--world-size", "2", "--checkpoint", "auto", "--limit", "1GiB"],
-            ["--checkpoint auto", "rank", "--checkpointing"],
-        ),
         (["-b", "16", "--world-size", "16", "--device", "cpu"], ["16", "at most 8"]),
     ],
 )
@@ -252,6 +248,27 @@ def test_max_batch_per_rank_is_the_largest_global_batch_whose_ranks_fit(strategy
     table = run(*args, "--max-batch", "--limit", "40MiB").stdout
     assert "Largest global batch that fits" in table and f"2 ranks × {best // 2}" in table
     assert "Limit per rank" in table
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "zero1", "fsdp"])
+def test_checkpoint_auto_plans_on_the_highest_rank(strategy, fixed_clock) -> None:
+    """--checkpoint auto with --world-size weighs every subset on the highest rank's step:
+    the chosen subset's planned peak is the per-rank peak the ranks then predict with those
+    stages (simulated, not decomposed), within one rank's limit, and every cheaper subset
+    is over it; the plain step's ranks are over it too."""
+    args = ("memory", "b0", "-b", "16", "-r", "128", "--train", "--world-size", "2",
+            "--strategy", strategy, "--optimizer", "adamw")  # fmt: skip
+    doc = json.loads(run(*args, "--checkpoint", "auto", "--limit", "250MB", "-f", "json").stdout)
+    c, plan = doc["checkpoint"], doc["checkpoint"]["plan"]
+    assert plan["world_size"] == 2 and plan["fits"] and c["stages"]
+    chosen = next(o for o in plan["pareto"] if o["stages"] == c["stages"])
+    assert chosen["peak_bytes"] == doc["per_rank"]["peak_bytes"] <= plan["usable_bytes"]
+    cheaper = [o for o in plan["pareto"] if o["recompute_ms"] < chosen["recompute_ms"]]
+    assert cheaper and all(o["peak_bytes"] > plan["usable_bytes"] for o in cheaper)
+    plain = json.loads(run(*args, "-f", "json").stdout)["per_rank"]["peak_bytes"]
+    assert plain > plan["usable_bytes"] and plain == plan["pareto"][0]["peak_bytes"]
+    table = run(*args, "--checkpoint", "auto", "--limit", "250MB").stdout
+    assert "Limit per rank" in table and "the highest of 2 ranks" in table
 
 
 def test_world_size_needs_a_training_step() -> None:

@@ -364,7 +364,7 @@ def memory(
         raise UsageError("--optimizer applies to a training step: add --train")
     fit = memory_fit(spec, train, checkpoint, max_batch, limit, reserve, device, chosen(amp))
     parallel = data_parallel(world_size, chosen(strategy), bucket_view, batch_size, train)
-    rank_fit = rank_limit(parallel, checkpoint, max_batch, fit)
+    rank_fit = rank_limit(parallel, max_batch, fit)
     step = dict(
         batch_size=batch_size, resolution=resolution, train=train,
         optimizer=(optimizer or Optimizer.sgd).value, device=fit.device, num_classes=num_classes,
@@ -373,7 +373,7 @@ def memory(
     )  # fmt: skip
     from ..views.memory import memory_view
 
-    report = run_memory_step(spec, checkpoint, step)
+    report = run_memory_step(spec, checkpoint, step, parallel)
     if parallel is not None:  # each rank's step, beside the report's one-process step
         from ..measurement.memory.data_parallel import fit_ranks, per_rank
 

@@ -88,20 +88,11 @@ def memory_fit(
     return MemoryFit(dev, limit_bytes, kept)
 
 
-def rank_limit(parallel: DataParallel | None, checkpoint: str | None, max_batch: bool,
-               fit: MemoryFit) -> int | None:  # fmt: skip
-    """What --world-size asks of memory's other options; with --max-batch, the limit each
-    rank's step must fit: one rank's device, given by --limit (the free memory of this
-    machine, which gloo's ranks share, is not any one rank's). None without --max-batch."""
-    if parallel is None:
-        return None
-    if is_auto(checkpoint):  # its planner weighs one process's step
-        raise UsageError(
-            "--checkpoint auto plans one process's step, not a rank's: with --world-size name "
-            "the stages (e.g. --checkpoint 2,4), or let budget --max-memory SIZE --train "
-            "--world-size N --checkpointing choose them per rank"
-        )
-    if not max_batch:
+def rank_limit(parallel: DataParallel | None, max_batch: bool, fit: MemoryFit) -> int | None:
+    """With --world-size and --max-batch, the limit each rank's step must fit: one rank's
+    device, given by --limit (the free memory of this machine, which gloo's ranks share, is
+    not any one rank's). None otherwise."""
+    if parallel is None or not max_batch:
         return None
     if fit.limit_bytes is None:
         raise UsageError(
@@ -122,9 +113,11 @@ def profile_stages(checkpoint: str | None, spec: ResolvedSpec, train: bool) -> t
     return checkpoint_stages(checkpoint, spec, train)
 
 
-def run_memory_step(spec: ResolvedSpec, checkpoint: str | None, step: dict[str, Any]) -> Any:
+def run_memory_step(spec: ResolvedSpec, checkpoint: str | None, step: dict[str, Any],
+                    ranks: DataParallel | None = None) -> Any:  # fmt: skip
     """memory's report: the plain step's, or with --checkpoint the priced one (and its
-    plan), with a progress bar for the latency model's calibration when one runs."""
+    plan, made on the highest rank's step with ``ranks``), with a progress bar for the
+    latency model's calibration when one runs."""
     if checkpoint is None:
         from ..measurement.memory.peak import memory
 
@@ -134,4 +127,4 @@ def run_memory_step(spec: ResolvedSpec, checkpoint: str | None, step: dict[str, 
     bar = progress_bar("memory")
     with bar or nullcontext():
         return priced_memory(spec, checkpoint=checkpoint, progress=phase_ticks(bar, spec.title),
-                             **step)  # fmt: skip
+                             ranks=ranks, **step)  # fmt: skip

@@ -58,6 +58,9 @@ class CheckpointPlan:
     seconds: float = 0.0
     """The search's time: the subsets' peaks and the choice (the recompute's pricing, with
     the latency model's drift probe, apart)."""
+    world_size: int | None = None
+    """With --world-size: each subset's peak is the highest rank's at its share of the batch,
+    the limit one rank's device and the added time a rank's step's."""
 
 
 @dataclass

@@ -88,6 +88,8 @@ def plan_lines(p: CheckpointPlan, chosen: list[int]) -> list[tuple[str, str]]:
     how = (f"{p.subsets} subsets of the stages weighed, each peak "
            f"{'from 2 simulations (phase account)' if p.method == 'decomposed' else 'simulated'}"
            f", in {p.seconds:.2f} s")  # fmt: skip
+    if p.world_size:
+        how += f"; each peak the highest of {p.world_size} ranks' (a rank's share of the batch)"
     if not p.fits:
         over = p.smallest_peak_bytes - p.usable_bytes
         verdict = (f"none fits: the smallest peak checkpointing reaches is "
@@ -97,7 +99,8 @@ def plan_lines(p: CheckpointPlan, chosen: list[int]) -> list[tuple[str, str]]:
         verdict = f"checkpoint stages {span(chosen)}: the least added time that fits"
     else:
         verdict = "no checkpointing needed: the plain step fits"
-    return [("Limit", limit), ("Plan", verdict), ("Searched", how)]
+    return [("Limit per rank" if p.world_size else "Limit", limit), ("Plan", verdict),
+            ("Searched", how)]  # fmt: skip
 
 
 def _peak_lines(r: MemoryReport) -> list[tuple[str, str]]:
@@ -302,7 +305,9 @@ def memory_parts(r: MemoryReport) -> list[Part]:
     ]
     c = r.checkpoint
     if c is not None and c.plan is not None:
-        parts.insert(5, grid(PLAN_TITLE, _plan_columns(c.plan, c.stages), c.plan.pareto))
+        title = PLAN_TITLE + (f", per rank (the highest of {c.plan.world_size} ranks' peak, a "
+                              "rank's added time)" if c.plan.world_size else "")  # fmt: skip
+        parts.insert(5, grid(title, _plan_columns(c.plan, c.stages), c.plan.pareto))
         parts.append(Note(PLAN_NOTE))
     if c is not None:
         parts += [Note(CHECKPOINT_NOTE), Note(SAVES_NOTE), *c.notes]

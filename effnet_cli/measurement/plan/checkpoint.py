@@ -18,12 +18,22 @@ from ...arch.specs import ResolvedSpec, parse_variant
 from ...devices import check_available
 from ...headroom import Reserve, check_reserve, default_reserve
 from ...model import build_model
+from ...ranks import DataParallel
 from ...reports import Checkpointing, CheckpointPlan, MemoryReport, PlanOption
 from ..memory.peak import check_step, memory
 from ..timing.recompute import RecomputePrice, price_recompute
 from ..timing.settings import CALIBRATING
 from ..trace.prepare import input_shape
-from .search import Option, Step, SubsetPeaks, options, pareto, plan_stages, subset_peaks
+from .search import (
+    Option,
+    Step,
+    SubsetPeaks,
+    highest_rank_subsets,
+    options,
+    pareto,
+    plan_stages,
+    subset_peaks,
+)
 
 Progress = Callable[[str, int, int | None], None]
 AMP_NOTE = ("no recompute time under --amp: the latency model prices float32 steps; the "
@@ -37,13 +47,15 @@ def priced_memory(
     limit_bytes: int | None = None,
     reserve: Reserve | None = None,
     progress: Progress | None = None,
+    ranks: DataParallel | None = None,
     **step: Any,
 ) -> MemoryReport:
     """``memory()`` of a training step with ``checkpoint`` (stage numbers, their text, or
     'auto': the cheapest stages within ``limit_bytes`` less ``reserve``), its report's
     checkpoint priced: memory saved against time added. ``step`` holds memory()'s other
     options (``train`` included); ``limit_bytes`` and ``reserve`` go to --max-batch unless
-    ``checkpoint`` is 'auto'."""
+    ``checkpoint`` is 'auto'. ``ranks``: 'auto' chooses the stages on the highest rank's step
+    under that data parallelism (the report is still one process's step, with them named)."""
     spec = parse_variant(spec) if isinstance(spec, str) else spec
     shape = input_shape(spec, step.get("resolution"), step.get("batch_size", 1))
     train, amp, device = step.get("train", False), step.get("amp"), step.get("device", "meta")
@@ -52,6 +64,8 @@ def priced_memory(
         check_auto(train, amp, limit_bytes, step.get("max_batch", False))
         reserve = reserve or default_reserve(device)
         check_reserve(reserve, limit_bytes, "--limit")
+        if ranks is not None:
+            return _rank_auto(spec, shape, ranks, limit_bytes or 0, reserve, progress, step)
     else:
         step |= {"limit_bytes": limit_bytes, "reserve": reserve}
     named = checkpointable(spec) if auto else checkpoint_stages(checkpoint, spec, train)
@@ -72,6 +86,37 @@ def priced_memory(
         if report.peak_bytes == found.peak(chosen):
             break
     return _fill(report, found, chosen, price, plan)
+
+
+def _rank_auto(spec: ResolvedSpec, shape: tuple[int, ...], ranks: DataParallel, limit: int,
+               reserve: Reserve, progress: Progress | None, step: dict[str, Any]
+               ) -> MemoryReport:  # fmt: skip
+    """--checkpoint auto with --world-size: every subset weighed on the highest rank (each
+    distinct rank step's subsets, at its share of the batch), the cheapest that fits one
+    rank's device chosen; then the one-process report with those stages named, carrying
+    that plan."""
+    from ..memory.data_parallel import distinct_ranks
+
+    optimizer, amp, device = step.get("optimizer", "sgd"), step.get("amp"), step["device"]
+    rank_shape = (shape[0] // ranks.world_size, *shape[1:])
+    check_step(True, optimizer, rank_shape, amp)
+    check_available(device)
+    model = build_model(spec, step.get("num_classes", 1000), device="meta")
+    walk = Step(model, rank_shape, optimizer, device.partition(":")[0], amp, ranks)
+    start = time.perf_counter()
+    found = highest_rank_subsets(walk, checkpointable(spec),
+                                 distinct_ranks(model, ranks, optimizer))  # fmt: skip
+    searched = time.perf_counter() - start
+    plan, chosen = _plan(found, _price(found, spec, rank_shape, amp, progress), limit, reserve,
+                         searched)  # fmt: skip
+    plan.world_size = ranks.world_size
+    if chosen:
+        report = priced_memory(spec, checkpoint=chosen, progress=progress, **step)
+    else:
+        report = memory(spec, model=model, **step)
+    report.checkpoint = report.checkpoint or Checkpointing([])
+    report.checkpoint.plan = plan
+    return report
 
 
 def _price(found: SubsetPeaks, spec: ResolvedSpec, shape: tuple[int, ...], amp: str | None,
