@@ -74,26 +74,28 @@ def rank_predictions(model: nn.Module, rank_shape: Shape, setting: DataParallel,
                      checkpoint: Collection[str] = ()) -> list[MemoryPrediction]:  # fmt: skip
     """Every rank's predicted training step at its share of the batch (``rank_shape``), in
     rank order; ranks whose optimizer holds the same parameter sizes share one prediction."""
-    known: dict[tuple[int, ...], MemoryPrediction] = {}
-    predictions = []
-    for rank in range(setting.world_size):
-        step = rank_step(model, setting, rank, optimizer)
-        key = tuple(step.stepped(step.sizes))
-        if key not in known:
-            known[key] = predict(model, rank_shape, True, optimizer, device_type, amp,
-                                 checkpoint, rank=step)  # fmt: skip
-        predictions.append(known[key])
-    return predictions
+    groups = _rank_groups(model, setting, optimizer)
+    known = {rank: predict(model, rank_shape, True, optimizer, device_type, amp, checkpoint,
+                           rank=rank_step(model, setting, rank, optimizer))
+             for rank in dict.fromkeys(groups)}  # fmt: skip
+    return [known[rank] for rank in groups]
 
 
 def distinct_ranks(model: nn.Module, setting: DataParallel, optimizer: str) -> list[int]:
     """One rank for each distinct step (the lowest of the ranks whose optimizer holds the
     same parameter sizes): the ranks whose peaks can differ."""
+    return list(dict.fromkeys(_rank_groups(model, setting, optimizer)))
+
+
+def _rank_groups(model: nn.Module, setting: DataParallel, optimizer: str) -> list[int]:
+    """For each rank, the lowest rank whose optimizer holds the same parameter sizes (its
+    step, and so its peak, is the same)."""
     first: dict[tuple[int, ...], int] = {}
+    groups = []
     for rank in range(setting.world_size):
         step = rank_step(model, setting, rank, optimizer)
-        first.setdefault(tuple(step.stepped(step.sizes)), rank)
-    return list(first.values())
+        groups.append(first.setdefault(tuple(step.stepped(step.sizes)), rank))
+    return groups
 
 
 def highest_rank_peak(model: nn.Module, rank_shape: Shape, setting: DataParallel,
