@@ -287,10 +287,7 @@ class Evaluator:
             plain = self._build(spec).phased.get(batch)
             found = subset_peaks(step, checkpointable(spec), plain=plain)
         else:
-            from ..memory.data_parallel import distinct_ranks
-
-            ranks = distinct_ranks(step.model, step.setting, step.optimizer)
-            found = highest_rank_subsets(step, checkpointable(spec), ranks)
+            found = highest_rank_subsets(step, checkpointable(spec))
         price = price_trace(found.trace, found.stages, self._latency().trust, spec, step.shape)
         best, fits = plan_stages(options(found, price.per_stage), int(limit_of(c, "memory")))
         return (best.peak_bytes, BudgetCheckpoint(best.stages, best.recompute_ms)) if fits else None

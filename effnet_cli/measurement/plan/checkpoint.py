@@ -95,8 +95,6 @@ def _rank_auto(spec: ResolvedSpec, shape: tuple[int, ...], ranks: DataParallel, 
     distinct rank step's subsets, at its share of the batch), the cheapest that fits one
     rank's device chosen; then the one-process report with those stages named, carrying
     that plan."""
-    from ..memory.data_parallel import distinct_ranks
-
     optimizer, amp, device = step.get("optimizer", "sgd"), step.get("amp"), step["device"]
     rank_shape = (shape[0] // ranks.world_size, *shape[1:])
     check_step(True, optimizer, rank_shape, amp)
@@ -104,8 +102,7 @@ def _rank_auto(spec: ResolvedSpec, shape: tuple[int, ...], ranks: DataParallel, 
     model = build_model(spec, step.get("num_classes", 1000), device="meta")
     walk = Step(model, rank_shape, optimizer, device.partition(":")[0], amp, ranks)
     start = time.perf_counter()
-    found = highest_rank_subsets(walk, checkpointable(spec),
-                                 distinct_ranks(model, ranks, optimizer))  # fmt: skip
+    found = highest_rank_subsets(walk, checkpointable(spec))
     searched = time.perf_counter() - start
     plan, chosen = _plan(found, _price(found, spec, rank_shape, amp, progress), limit, reserve,
                          searched)  # fmt: skip

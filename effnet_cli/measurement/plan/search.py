@@ -97,11 +97,14 @@ def subset_peaks(step: Step, stages: Sequence[int], decompose: bool = True,
     return found
 
 
-def highest_rank_subsets(step: Step, stages: Sequence[int], ranks: Sequence[int]
-                         ) -> SubsetPeaks:  # fmt: skip
-    """Under data parallelism: every subset's peak on whichever of ``ranks`` (one of each
-    distinct rank step) it is highest, each rank's subsets found as ``subset_peaks`` finds
-    them: a per-device limit is judged on the highest rank."""
+def highest_rank_subsets(step: Step, stages: Sequence[int]) -> SubsetPeaks:
+    """Under data parallelism (``step.setting``): every subset's peak on whichever rank it
+    is highest, each distinct rank step's subsets found as ``subset_peaks`` finds them: a
+    per-device limit is judged on the highest rank."""
+    from ..memory.data_parallel import distinct_ranks
+
+    assert step.setting is not None
+    ranks = distinct_ranks(step.model, step.setting, step.optimizer)
     found = [subset_peaks(replace(step, rank=r), stages) for r in ranks]
     peaks = [max(f.peaks[mask] for f in found) for mask in range(len(found[0].peaks))]
     decomposed = all(f.method == DECOMPOSED for f in found)
